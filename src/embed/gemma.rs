@@ -1,0 +1,366 @@
+//! EmbeddingGemma-300M on candle: a Gemma 3 encoder with bidirectional attention.
+//!
+//! The forward pass follows sentence-transformers exactly (see `../shared/models/README.md`):
+//! scaled embeddings, 24 layers mixing sliding-window (|i-j| < 257, rope base 1e4) and full
+//! attention (rope base 1e6), RMSNorm with `(1 + weight)`, mean pooling over real tokens,
+//! two bias-free Dense layers and L2 normalisation.
+//!
+//! Speed comes from doing less work rather than from other kernels: the sequences of a batch
+//! are packed end to end into one `[tokens, hidden]` matrix, so no padding is ever computed;
+//! projections are fused (q|k|v and gate|up) so each layer runs three large matmuls; and with
+//! a single key/value head the attention of one sequence is two plain matmuls with no
+//! transposes.
+
+use std::path::Path;
+
+use candle_core::{D, DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// The fields of `config.json` this implementation needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GemmaConfig {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_attention_heads: usize,
+    pub num_hidden_layers: usize,
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+    pub rms_norm_eps: f64,
+    pub rope_theta: f64,
+    pub rope_local_base_freq: f64,
+    pub sliding_window: usize,
+    pub query_pre_attn_scalar: usize,
+    pub max_position_embeddings: usize,
+    pub layer_types: Vec<String>,
+    #[serde(default)]
+    pub hidden_activation: Option<String>,
+    #[serde(default)]
+    pub use_bidirectional_attention: Option<bool>,
+    #[serde(default)]
+    pub attn_logit_softcapping: Option<f64>,
+}
+
+struct Layer {
+    input_norm: Tensor,
+    post_attn_norm: Tensor,
+    pre_ff_norm: Tensor,
+    post_ff_norm: Tensor,
+    q_norm: Tensor,
+    k_norm: Tensor,
+    /// q|k|v stacked: `[q_dim + 2 * kv_dim, hidden]`.
+    qkv: Tensor,
+    o: Tensor,
+    /// gate|up stacked: `[2 * intermediate, hidden]`.
+    gate_up: Tensor,
+    down: Tensor,
+    sliding: bool,
+}
+
+/// The loaded model; immutable after loading, so it can be shared across threads.
+pub struct GemmaModel {
+    cfg: GemmaConfig,
+    embed: Tensor,
+    embed_scale: f64,
+    layers: Vec<Layer>,
+    final_norm: Tensor,
+    dense1: Tensor,
+    dense2: Tensor,
+    /// Rope tables `[max_pos, head_dim/2]` for sliding (local) and full (global) layers.
+    cos_local: Tensor,
+    sin_local: Tensor,
+    cos_global: Tensor,
+    sin_global: Tensor,
+    device: Device,
+}
+
+fn linear_t(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    x.matmul(&w.t()?)
+}
+
+fn rope_tables(base: f64, head_dim: usize, max_pos: usize, dev: &Device) -> Result<(Tensor, Tensor)> {
+    // Same arithmetic as transformers: inverse frequencies in f32, positions times frequencies in f32.
+    let inv: Vec<f32> = (0..head_dim)
+        .step_by(2)
+        .map(|i| 1.0 / (base.powf(i as f64 / head_dim as f64) as f32))
+        .collect();
+    let half = inv.len();
+    let mut cos = Vec::with_capacity(max_pos * half);
+    let mut sin = Vec::with_capacity(max_pos * half);
+    for p in 0..max_pos {
+        for f in &inv {
+            let a = p as f32 * f;
+            cos.push(a.cos());
+            sin.push(a.sin());
+        }
+    }
+    Ok((
+        Tensor::from_vec(cos, (max_pos, half), dev)?,
+        Tensor::from_vec(sin, (max_pos, half), dev)?,
+    ))
+}
+
+impl GemmaModel {
+    /// Loads a sentence-transformers EmbeddingGemma folder.
+    pub fn load(dir: &Path) -> Result<GemmaModel> {
+        let device = Device::Cpu;
+        let cfg_path = dir.join("config.json");
+        let cfg_text = std::fs::read_to_string(&cfg_path).map_err(Error::io("reading", &cfg_path))?;
+        let cfg: GemmaConfig = serde_json::from_str(&cfg_text).map_err(|e| Error::Parse {
+            path: cfg_path.clone(),
+            detail: e.to_string(),
+        })?;
+        if cfg.use_bidirectional_attention == Some(false) || cfg.attn_logit_softcapping.is_some() {
+            return Err(Error::UnsupportedModel {
+                path: dir.to_path_buf(),
+                detail: "only bidirectional Gemma 3 encoders without attention soft-capping (EmbeddingGemma) are supported".into(),
+            });
+        }
+        if cfg.hidden_activation.as_deref().is_some_and(|a| a != "gelu_pytorch_tanh") {
+            return Err(Error::UnsupportedModel {
+                path: dir.to_path_buf(),
+                detail: format!("activation {:?} is not supported", cfg.hidden_activation),
+            });
+        }
+        let weights = dir.join("model.safetensors");
+        // SAFETY: the file is memory-mapped read-only; sourcier never writes model files in place.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device)? };
+        let h = cfg.hidden_size;
+        let q_dim = cfg.num_attention_heads * cfg.head_dim;
+        let kv_dim = cfg.num_key_value_heads * cfg.head_dim;
+        let plus_one = |t: Tensor| -> candle_core::Result<Tensor> { t + 1.0 };
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let vb = vb.pp(format!("layers.{i}"));
+            let a = vb.pp("self_attn");
+            let m = vb.pp("mlp");
+            let qkv = Tensor::cat(
+                &[
+                    a.get((q_dim, h), "q_proj.weight")?,
+                    a.get((kv_dim, h), "k_proj.weight")?,
+                    a.get((kv_dim, h), "v_proj.weight")?,
+                ],
+                0,
+            )?;
+            let gate_up = Tensor::cat(
+                &[
+                    m.get((cfg.intermediate_size, h), "gate_proj.weight")?,
+                    m.get((cfg.intermediate_size, h), "up_proj.weight")?,
+                ],
+                0,
+            )?;
+            let sliding = cfg.layer_types.get(i).map(String::as_str) != Some("full_attention");
+            layers.push(Layer {
+                input_norm: plus_one(vb.get(h, "input_layernorm.weight")?)?,
+                post_attn_norm: plus_one(vb.get(h, "post_attention_layernorm.weight")?)?,
+                pre_ff_norm: plus_one(vb.get(h, "pre_feedforward_layernorm.weight")?)?,
+                post_ff_norm: plus_one(vb.get(h, "post_feedforward_layernorm.weight")?)?,
+                q_norm: plus_one(a.get(cfg.head_dim, "q_norm.weight")?)?,
+                k_norm: plus_one(a.get(cfg.head_dim, "k_norm.weight")?)?,
+                qkv,
+                o: a.get((h, q_dim), "o_proj.weight")?,
+                gate_up,
+                down: m.get((h, cfg.intermediate_size), "down_proj.weight")?,
+                sliding,
+            });
+        }
+        let embed = vb.get_unchecked_dtype("embed_tokens.weight", DType::F32)?;
+        let final_norm = plus_one(vb.get(h, "norm.weight")?)?;
+        let dense = |sub: &str| -> Result<Tensor> {
+            let p = dir.join(sub).join("model.safetensors");
+            if !p.is_file() {
+                return Err(Error::UnsupportedModel {
+                    path: dir.to_path_buf(),
+                    detail: format!("{sub}/model.safetensors is missing; EmbeddingGemma needs both Dense layers"),
+                });
+            }
+            let t = candle_core::safetensors::load(&p, &device)?;
+            t.get("linear.weight").cloned().ok_or_else(|| Error::UnsupportedModel {
+                path: p.clone(),
+                detail: "no linear.weight tensor".into(),
+            })
+        };
+        let dense1 = dense("2_Dense")?;
+        let dense2 = dense("3_Dense")?;
+        let (cos_local, sin_local) =
+            rope_tables(cfg.rope_local_base_freq, cfg.head_dim, cfg.max_position_embeddings, &device)?;
+        let (cos_global, sin_global) =
+            rope_tables(cfg.rope_theta, cfg.head_dim, cfg.max_position_embeddings, &device)?;
+        Ok(GemmaModel {
+            embed_scale: (h as f64).sqrt(),
+            embed,
+            layers,
+            final_norm,
+            dense1,
+            dense2,
+            cos_local,
+            sin_local,
+            cos_global,
+            sin_global,
+            device,
+            cfg,
+        })
+    }
+
+    /// Longest sequence, in tokens, the model accepts.
+    pub fn max_tokens(&self) -> usize {
+        self.cfg.max_position_embeddings
+    }
+
+    /// Output dimension before any Matryoshka truncation.
+    pub fn dims(&self) -> usize {
+        self.dense2.dim(0).unwrap_or(self.cfg.hidden_size)
+    }
+
+    /// Embeds already-tokenised sequences packed end to end; returns `[n, dims]`, L2-normalised.
+    pub fn forward(&self, seqs: &[&[u32]]) -> Result<Tensor> {
+        let cfg = &self.cfg;
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        if let Some(&l) = lens.iter().find(|&&l| l > self.max_tokens() || l == 0) {
+            return Err(Error::InputTooLong {
+                tokens: l,
+                max: self.max_tokens(),
+            });
+        }
+        let n_tok: usize = lens.iter().sum();
+        let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
+        let pos: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
+        let ids = Tensor::from_vec(ids, n_tok, &self.device)?;
+        let pos = Tensor::from_vec(pos, n_tok, &self.device)?;
+        let rope_local = (self.cos_local.index_select(&pos, 0)?, self.sin_local.index_select(&pos, 0)?);
+        let rope_global = (self.cos_global.index_select(&pos, 0)?, self.sin_global.index_select(&pos, 0)?);
+        // Sliding-window masks are only needed for sequences longer than the window.
+        let half_window = cfg.sliding_window / 2 + 1;
+        let masks: Vec<Option<Tensor>> = lens
+            .iter()
+            .map(|&l| {
+                (l > half_window)
+                    .then(|| {
+                        let m: Vec<f32> = (0..l)
+                            .flat_map(|i| {
+                                (0..l).map(move |j| if i.abs_diff(j) < half_window { 0.0 } else { f32::NEG_INFINITY })
+                            })
+                            .collect();
+                        Tensor::from_vec(m, (l, 1, l), &self.device)
+                    })
+                    .transpose()
+            })
+            .collect::<candle_core::Result<_>>()?;
+
+        let eps = cfg.rms_norm_eps as f32;
+        let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
+        let q_dim = nh * hd;
+        let kv_dim = nkv * hd;
+        let scale = 1.0 / (cfg.query_pre_attn_scalar as f64).sqrt();
+        let mut x = (self.embed.index_select(&ids, 0)? * self.embed_scale)?;
+        for layer in &self.layers {
+            let (cos, sin) = if layer.sliding { &rope_local } else { &rope_global };
+            let residual = &x;
+            let h = candle_nn::ops::rms_norm(&x, &layer.input_norm, eps)?;
+            let qkv = linear_t(&h, &layer.qkv)?;
+            let q = qkv.narrow(1, 0, q_dim)?.contiguous()?.reshape((n_tok * nh, hd))?;
+            let k = qkv.narrow(1, q_dim, kv_dim)?.contiguous()?.reshape((n_tok * nkv, hd))?;
+            let v = qkv.narrow(1, q_dim + kv_dim, kv_dim)?.contiguous()?;
+            let q = candle_nn::ops::rms_norm(&q, &layer.q_norm, eps)?.reshape((1, n_tok, nh, hd))?;
+            let k = candle_nn::ops::rms_norm(&k, &layer.k_norm, eps)?.reshape((1, n_tok, nkv, hd))?;
+            let q = (candle_nn::rotary_emb::rope_thd(&q, cos, sin)? * scale)?;
+            let k = candle_nn::rotary_emb::rope_thd(&k, cos, sin)?;
+            let q = q.reshape((n_tok, q_dim))?;
+            let k = k.reshape((n_tok, kv_dim))?;
+            let mut outs = Vec::with_capacity(lens.len());
+            let mut off = 0;
+            for (si, &l) in lens.iter().enumerate() {
+                outs.push(self.attend(&q, &k, &v, off, l, masks[si].as_ref().filter(|_| layer.sliding))?);
+                off += l;
+            }
+            let attn = if outs.len() == 1 { outs.pop().expect("one") } else { Tensor::cat(&outs, 0)? };
+            let attn = linear_t(&attn, &layer.o)?;
+            let attn = candle_nn::ops::rms_norm(&attn, &layer.post_attn_norm, eps)?;
+            let x1 = (residual + attn)?;
+            let h = candle_nn::ops::rms_norm(&x1, &layer.pre_ff_norm, eps)?;
+            let gu = linear_t(&h, &layer.gate_up)?;
+            let inter = cfg.intermediate_size;
+            let act = (gu.narrow(1, 0, inter)?.gelu()? * gu.narrow(1, inter, inter)?)?;
+            let ff = linear_t(&act, &layer.down)?;
+            let ff = candle_nn::ops::rms_norm(&ff, &layer.post_ff_norm, eps)?;
+            x = (x1 + ff)?;
+        }
+        let x = candle_nn::ops::rms_norm(&x, &self.final_norm, eps)?;
+        let mut pooled = Vec::with_capacity(lens.len());
+        let mut off = 0;
+        for &l in &lens {
+            pooled.push(x.narrow(0, off, l)?.mean_keepdim(0)?);
+            off += l;
+        }
+        let pooled = Tensor::cat(&pooled, 0)?;
+        let out = linear_t(&linear_t(&pooled, &self.dense1)?, &self.dense2)?;
+        Ok(out)
+    }
+
+    /// Attention of one sequence. With one key/value head, the query rows of all heads
+    /// (token-major) multiply the same keys, so the output is already `[len, heads * head_dim]`.
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        off: usize,
+        len: usize,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let cfg = &self.cfg;
+        let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
+        if nkv != 1 {
+            return self.attend_grouped(q, k, v, off, len, mask);
+        }
+        let q = q.narrow(0, off, len)?.reshape((len * nh, hd))?;
+        let k = k.narrow(0, off, len)?;
+        let v = v.narrow(0, off, len)?;
+        let scores = q.matmul(&k.t()?)?;
+        let scores = match mask {
+            Some(m) => scores.reshape((len, nh, len))?.broadcast_add(m)?.reshape((len * nh, len))?,
+            None => scores,
+        };
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        probs.matmul(&v)?.reshape((len, nh * hd))
+    }
+
+    /// General grouped-query attention, for configurations with several key/value heads.
+    fn attend_grouped(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        off: usize,
+        len: usize,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        let cfg = &self.cfg;
+        let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
+        let group = nh / nkv;
+        let q = q.narrow(0, off, len)?.reshape((len, nkv, group, hd))?.permute((1, 0, 2, 3))?.contiguous()?;
+        let q = q.reshape((nkv, len * group, hd))?;
+        let k = k.narrow(0, off, len)?.reshape((len, nkv, hd))?.transpose(0, 1)?.contiguous()?;
+        let v = v.narrow(0, off, len)?.reshape((len, nkv, hd))?.transpose(0, 1)?.contiguous()?;
+        let scores = q.matmul(&k.transpose(1, 2)?)?; // [nkv, len*group, len]
+        let scores = match mask {
+            Some(m) => scores
+                .reshape((nkv, len, group, len))?
+                .broadcast_add(&m.unsqueeze(0)?)?
+                .reshape((nkv, len * group, len))?,
+            None => scores,
+        };
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let out = probs.matmul(&v)?; // [nkv, len*group, hd]
+        out.reshape((nkv, len, group, hd))?.permute((1, 0, 2, 3))?.reshape((len, nh * hd))
+    }
+}
+
+/// L2-normalises rows after keeping the first `dims` columns (Matryoshka truncation).
+pub fn truncate_normalize(x: &Tensor, dims: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+    let x = x.narrow(D::Minus1, 0, dims)?;
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+    x.broadcast_div(&norm)?.to_vec2::<f32>()
+}

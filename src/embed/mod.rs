@@ -1,0 +1,298 @@
+//! Text embedding: the [`Embedder`] trait and its EmbeddingGemma implementation.
+//!
+//! Callers only see the trait: embed queries, embed documents (with their titles), dims, and a
+//! fingerprint that changes whenever the vectors would (weights, prompts, dims). The embedder
+//! owns its prompts, so no caller can embed a document with the query prompt by mistake, and
+//! a BERT-family model can be added later behind the same trait.
+
+pub mod gemma;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tokenizers::Tokenizer;
+
+use crate::models::{self, Prompts};
+use crate::{Error, Result};
+
+/// A document to embed: its text and, when known, its title (used by the document prompt).
+#[derive(Debug, Clone, Copy)]
+pub struct Document<'a> {
+    pub title: Option<&'a str>,
+    pub text: &'a str,
+}
+
+/// Turns texts into L2-normalised vectors.
+pub trait Embedder: Send + Sync {
+    /// Embeds search queries (the query prompt is applied here).
+    fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// Embeds documents (the document prompt, with the title when known, is applied here).
+    fn embed_documents(&self, docs: &[Document<'_>]) -> Result<Vec<Vec<f32>>>;
+    /// Output dimension.
+    fn dims(&self) -> usize;
+    /// Changes whenever the vectors would: weights, prompts, dims.
+    fn fingerprint(&self) -> String;
+    /// A short human name, such as `embeddinggemma-300m@768`.
+    fn name(&self) -> String;
+    /// Longest input, in tokens, special tokens and prompt included.
+    fn max_tokens(&self) -> usize;
+    /// Tokens of a text on its own (no prompt, no special tokens).
+    fn count_tokens(&self, text: &str) -> usize;
+    /// Tokens the document prompt and special tokens add for a given title.
+    fn document_overhead(&self, title: Option<&str>) -> usize;
+}
+
+/// What is needed to load an embedder from a folder.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    pub dir: PathBuf,
+    pub name: String,
+    pub prompts: Prompts,
+    /// Matryoshka truncation; `None` keeps the model's full dimension.
+    pub dims: Option<usize>,
+}
+
+impl ModelSpec {
+    /// The spec of a known model installed at `dir`.
+    pub fn from_manifest(m: &models::Manifest, dir: PathBuf, dims: Option<usize>) -> Result<ModelSpec> {
+        if let Some(d) = dims {
+            if !m.matryoshka_dims.contains(&d) {
+                return Err(Error::Invalid(format!(
+                    "{} supports dimensions {:?}, not {d}; pick one of those with --dims",
+                    m.name, m.matryoshka_dims
+                )));
+            }
+        }
+        Ok(ModelSpec {
+            dir,
+            name: m.name.clone(),
+            prompts: m.prompts.clone(),
+            dims,
+        })
+    }
+
+    /// The spec of a local sentence-transformers folder given with `--model PATH`.
+    pub fn from_local_folder(dir: &Path, dims: Option<usize>) -> Result<ModelSpec> {
+        let cfg_path = dir.join("config.json");
+        if !cfg_path.is_file() {
+            return Err(Error::UnsupportedModel {
+                path: dir.to_path_buf(),
+                detail: "no config.json: pass the folder of a sentence-transformers model (with config.json, tokenizer.json, model.safetensors)".into(),
+            });
+        }
+        let st_path = dir.join("config_sentence_transformers.json");
+        let mut prompts = Prompts::default();
+        if let Ok(text) = std::fs::read_to_string(&st_path) {
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Parse {
+                path: st_path.clone(),
+                detail: e.to_string(),
+            })?;
+            let p = |k: &str| v["prompts"][k].as_str().map(str::to_string);
+            prompts.query = p("query").or_else(|| p("Retrieval-query")).unwrap_or_default();
+            prompts.document_untitled = p("document").or_else(|| p("Retrieval-document")).unwrap_or_default();
+            // EmbeddingGemma's card recommends putting the real title in place of `none`.
+            prompts.document = prompts.document_untitled.replace("title: none |", "title: {title} |");
+        }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "local".into());
+        Ok(ModelSpec {
+            dir: dir.to_path_buf(),
+            name,
+            prompts,
+            dims,
+        })
+    }
+}
+
+/// Loads the embedder for a folder, choosing the implementation from its `config.json`.
+pub fn load(spec: &ModelSpec) -> Result<Box<dyn Embedder>> {
+    let cfg_path = spec.dir.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(Error::io("reading", &cfg_path))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Parse {
+        path: cfg_path.clone(),
+        detail: e.to_string(),
+    })?;
+    match v["model_type"].as_str() {
+        Some("gemma3_text") => Ok(Box::new(GemmaEmbedder::load(spec)?)),
+        other => Err(Error::UnsupportedModel {
+            path: spec.dir.clone(),
+            detail: format!(
+                "model_type {other:?} is not supported yet; sourcier runs EmbeddingGemma (gemma3_text) folders"
+            ),
+        }),
+    }
+}
+
+/// EmbeddingGemma-300M: tokenizer, candle model, prompts and Matryoshka dims.
+pub struct GemmaEmbedder {
+    tokenizer: Tokenizer,
+    model: gemma::GemmaModel,
+    prompts: Prompts,
+    dims: usize,
+    fingerprint: String,
+    name: String,
+    /// Upper bound on tokens per forward pass: keeps activations small and matmuls large.
+    batch_tokens: usize,
+}
+
+impl GemmaEmbedder {
+    /// Loads the tokenizer and weights of `spec.dir`.
+    pub fn load(spec: &ModelSpec) -> Result<GemmaEmbedder> {
+        let tok_path = spec.dir.join("tokenizer.json");
+        if !tok_path.is_file() {
+            return Err(Error::UnsupportedModel {
+                path: spec.dir.clone(),
+                detail: "tokenizer.json is missing".into(),
+            });
+        }
+        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| Error::Tokenizer(format!("{}: {e}", tok_path.display())))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let model = gemma::GemmaModel::load(&spec.dir)?;
+        let full = model.dims();
+        let dims = spec.dims.unwrap_or(full);
+        if dims == 0 || dims > full {
+            return Err(Error::Invalid(format!("--dims must be between 1 and {full}")));
+        }
+        let fingerprint = fingerprint(&spec.dir, &spec.prompts, dims)?;
+        Ok(GemmaEmbedder {
+            tokenizer,
+            model,
+            prompts: spec.prompts.clone(),
+            dims,
+            fingerprint,
+            name: format!("{}@{dims}", spec.name),
+            batch_tokens: 4096,
+        })
+    }
+
+    /// Token ids of a text with special tokens (BOS/EOS), as the model sees them.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self.tokenizer.encode(text, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// Embeds texts that already carry their prompt. Sorted by length and packed into batches
+    /// of at most `batch_tokens` tokens; results come back in input order.
+    pub fn embed_prompted(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encs = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let ids: Vec<&[u32]> = encs.iter().map(|e| e.get_ids()).collect();
+        if let Some(too_long) = ids.iter().find(|s| s.len() > self.model.max_tokens()) {
+            return Err(Error::InputTooLong {
+                tokens: too_long.len(),
+                max: self.model.max_tokens(),
+            });
+        }
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let mut out = vec![Vec::new(); ids.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < order.len() && (end == start || tokens + ids[order[end]].len() <= self.batch_tokens) {
+                tokens += ids[order[end]].len();
+                end += 1;
+            }
+            let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| ids[i]).collect();
+            let emb = self.model.forward(&batch)?;
+            for (row, &i) in gemma::truncate_normalize(&emb, self.dims)?.into_iter().zip(&order[start..end]) {
+                out[i] = row;
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// Sets the token budget of one forward pass (for benchmarks).
+    pub fn set_batch_tokens(&mut self, n: usize) {
+        self.batch_tokens = n.max(1);
+    }
+
+    fn document_prompt(&self, title: Option<&str>) -> String {
+        match title.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) if self.prompts.document.contains("{title}") => self.prompts.document.replace("{title}", t),
+            _ if !self.prompts.document_untitled.is_empty() => self.prompts.document_untitled.clone(),
+            _ => self.prompts.document.replace("{title}", "none"),
+        }
+    }
+}
+
+impl Embedder for GemmaEmbedder {
+    fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let texts: Vec<String> = queries.iter().map(|q| format!("{}{}", self.prompts.query, q)).collect();
+        self.embed_prompted(&texts)
+    }
+
+    fn embed_documents(&self, docs: &[Document<'_>]) -> Result<Vec<Vec<f32>>> {
+        let texts: Vec<String> = docs
+            .iter()
+            .map(|d| format!("{}{}", self.document_prompt(d.title), d.text))
+            .collect();
+        self.embed_prompted(&texts)
+    }
+
+    fn dims(&self) -> usize {
+        self.dims
+    }
+
+    fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn max_tokens(&self) -> usize {
+        self.model.max_tokens()
+    }
+
+    fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer.encode(text, false).map(|e| e.len()).unwrap_or(text.len())
+    }
+
+    fn document_overhead(&self, title: Option<&str>) -> usize {
+        self.tokenize(&self.document_prompt(title)).map(|t| t.len()).unwrap_or(64)
+    }
+}
+
+/// Identifies the vectors a folder produces: weights (size and the first and last MiB, which
+/// hold the safetensors header and the last tensors), config, prompts and dims.
+fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize) -> Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut h = Sha256::new();
+    for file in ["config.json", "2_Dense/model.safetensors", "3_Dense/model.safetensors"] {
+        if let Ok(bytes) = std::fs::read(dir.join(file)) {
+            h.update(file.as_bytes());
+            h.update(&bytes);
+        }
+    }
+    let w = dir.join("model.safetensors");
+    let mut f = std::fs::File::open(&w).map_err(Error::io("opening", &w))?;
+    let len = f.metadata().map_err(Error::io("reading", &w))?.len();
+    h.update(len.to_le_bytes());
+    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
+    f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
+    h.update(&buf);
+    f.seek(SeekFrom::End(-(buf.len() as i64))).map_err(Error::io("reading", &w))?;
+    f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
+    h.update(&buf);
+    h.update(prompts.query.as_bytes());
+    h.update([0]);
+    h.update(prompts.document.as_bytes());
+    h.update([0]);
+    h.update(prompts.document_untitled.as_bytes());
+    h.update(dims.to_le_bytes());
+    Ok(models::hex(&h.finalize())[..16].to_string())
+}

