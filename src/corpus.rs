@@ -1,1 +1,622 @@
-//! Work in progress.
+//! Reading articles from disk: discovery, decoding, format parsing and body detection.
+//!
+//! This module owns everything between a path the user gave and an [`Article`] whose `blocks`
+//! mark the paragraphs worth indexing. It never fails on bad input: per-file trouble is returned
+//! as [`FileReport`]s so that one broken file never stops an ingest. Layout analysis (title,
+//! date line, boilerplate) lives in `corpus/layout.rs`, HTML extraction in `corpus/html.rs`.
+
+mod boilerplate;
+mod dates;
+mod html;
+mod lang;
+mod layout;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// File extensions (lowercase, without the dot) that sourcier reads.
+pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm", "jsonl"];
+
+/// How an article was stored on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Plain text (`.txt`).
+    #[default]
+    Txt,
+    /// Markdown (`.md`, `.markdown`).
+    Markdown,
+    /// HTML (`.html`, `.htm`).
+    Html,
+    /// One JSON object per line (`.jsonl`).
+    Jsonl,
+}
+
+impl Format {
+    /// The format a file's extension announces, or `None` when sourcier does not read it.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "txt" => Some(Format::Txt),
+            "md" | "markdown" => Some(Format::Markdown),
+            "html" | "htm" => Some(Format::Html),
+            "jsonl" => Some(Format::Jsonl),
+            _ => None,
+        }
+    }
+
+    /// Short lowercase name, as stored in the index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Txt => "txt",
+            Format::Markdown => "markdown",
+            Format::Html => "html",
+            Format::Jsonl => "jsonl",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One article, decoded, with the byte ranges of its body paragraphs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Article {
+    /// Path relative to the ingested root with `/` separators; JSONL records get `#<line>` or `#<id>`.
+    pub id: String,
+    /// The file the article came from.
+    pub source_path: PathBuf,
+    pub title: Option<String>,
+    /// ISO-like date as found (`2025-04` or `2025-04-12`).
+    pub date: Option<String>,
+    /// ISO 639-1 code (`fr`, `en`, ...).
+    pub lang: Option<String>,
+    pub url: Option<String>,
+    /// Decoded text; its `\n` count matches the source lines (from `line_base`).
+    pub text: String,
+    /// Sorted, non-overlapping byte ranges of `text` holding body content.
+    pub blocks: Vec<Range<usize>>,
+    /// 1-based source line of the first line of `text`.
+    pub line_base: u32,
+    /// sha256 hex of the raw file bytes (JSONL: of the record's line).
+    pub hash: String,
+    pub format: Format,
+}
+
+impl Article {
+    /// The body paragraphs as string slices.
+    pub fn block_texts(&self) -> impl Iterator<Item = &str> + '_ {
+        self.blocks.iter().filter_map(|r| self.text.get(r.clone()))
+    }
+}
+
+/// Something worth telling the user about one file (or one JSONL line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The file was not valid UTF-8 and was decoded with `encoding`; the article is still produced.
+    NotUtf8Decoded { encoding: &'static str },
+    /// The file looks binary; skipped.
+    Binary,
+    /// The file is empty or holds only whitespace; skipped.
+    Empty,
+    /// The file could not be read; skipped.
+    Unreadable(String),
+    /// One JSONL line is not a usable record; the other lines are still read.
+    MalformedJsonl { line: u32, detail: String },
+    /// A JSONL `id` repeats an earlier one; the record is kept under its line number instead.
+    DuplicateId { line: u32, id: String },
+    /// Another file already produced an article with this id (two roots holding the same
+    /// relative path); this one is skipped. Reported by the ingester, which sees all files.
+    DuplicateArticle { id: String },
+    /// Nothing but title, date and boilerplate; skipped. `line` is set for JSONL records.
+    NoBody { line: Option<u32> },
+    /// The extension is not one sourcier reads; skipped.
+    Unsupported,
+}
+
+impl Problem {
+    /// True when the file (or record) produced no article.
+    pub fn is_skip(&self) -> bool {
+        !matches!(
+            self,
+            Problem::NotUtf8Decoded { .. } | Problem::DuplicateId { .. }
+        )
+    }
+
+    /// The source line the problem concerns, if any.
+    pub fn line(&self) -> Option<u32> {
+        match self {
+            Problem::MalformedJsonl { line, .. } | Problem::DuplicateId { line, .. } => Some(*line),
+            Problem::NoBody { line } => *line,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NotUtf8Decoded { encoding } => write!(
+                f,
+                "not valid UTF-8, decoded as {encoding}; check accented characters or re-save the file as UTF-8"
+            ),
+            Problem::Binary => f.write_str("looks like a binary file, skipped"),
+            Problem::Empty => f.write_str("empty file, skipped"),
+            Problem::Unreadable(e) => write!(f, "could not be read ({e}), skipped"),
+            Problem::MalformedJsonl { detail, .. } => {
+                write!(f, "malformed JSONL record ({detail}), line skipped")
+            }
+            Problem::DuplicateId { id, .. } => {
+                write!(f, "duplicate id `{id}`, record kept under its line number")
+            }
+            Problem::DuplicateArticle { id } => write!(
+                f,
+                "article id `{id}` was already read from another file, skipped; give folders whose files have distinct relative paths"
+            ),
+            Problem::NoBody { .. } => f.write_str(
+                "no article text left after removing title, date and boilerplate, skipped",
+            ),
+            Problem::Unsupported => write!(
+                f,
+                "unsupported file type (sourcier reads .{}), skipped",
+                EXTENSIONS.join(", .")
+            ),
+        }
+    }
+}
+
+/// A [`Problem`] with the file it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub problem: Problem,
+}
+
+impl fmt::Display for FileReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problem.line() {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.problem),
+            None => write!(f, "{}: {}", self.path.display(), self.problem),
+        }
+    }
+}
+
+/// Expands files and folders into `(root, file)` pairs of supported files.
+///
+/// Folders are walked recursively in name order, skipping hidden entries; a file given directly
+/// has its parent as root. Each input keeps its place in the order; duplicates are dropped.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for path in paths {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Invalid(format!(
+                    "{} does not exist; give existing files or folders to ingest",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(Error::io("reading", path)(e)),
+        };
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            let mut visited = HashSet::new();
+            walk(path, true, &mut files, &mut visited)?;
+            files.sort();
+            for f in files {
+                if seen.insert(dedup_key(&f)) {
+                    out.push((path.clone(), f));
+                }
+            }
+        } else if Format::from_path(path).is_some() {
+            let root = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if seen.insert(dedup_key(path)) {
+                out.push((root, path.clone()));
+            }
+        } else {
+            tracing::warn!(
+                "skipping {}: unsupported file type (sourcier reads .{})",
+                path.display(),
+                EXTENSIONS.join(", .")
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn dedup_key(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+fn walk(
+    dir: &Path,
+    top: bool,
+    files: &mut Vec<PathBuf>,
+    visited: &mut HashSet<PathBuf>,
+) -> Result<()> {
+    // Symlinked folders may loop back; visit each real folder once.
+    if !visited.insert(dedup_key(dir)) {
+        return Ok(());
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if top => return Err(Error::io("reading", dir)(e)),
+        Err(e) => {
+            tracing::warn!("skipping folder {}: {e}", dir.display());
+            return Ok(());
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if is_hidden(&p) {
+            continue;
+        }
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, false, files, visited)?,
+            Ok(m) if m.is_file() => {
+                if Format::from_path(&p).is_some() {
+                    files.push(p);
+                }
+            }
+            Ok(_) => {}
+            // A supported file that cannot even be inspected (dangling link, no permission)
+            // goes on to `read_file`, which reports it to the user as unreadable.
+            Err(_) if Format::from_path(&p).is_some() => files.push(p),
+            Err(e) => tracing::warn!("skipping {}: {e}", p.display()),
+        }
+    }
+    Ok(())
+}
+
+/// The article id of `file` under `root`: relative path with `/` separators.
+pub fn relative_id(root: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(root).unwrap_or(file);
+    let parts: Vec<String> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".to_string()),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() {
+        file.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// Reads one file into articles. Never panics; trouble comes back as reports.
+pub fn read_file(root: &Path, file: &Path) -> (Vec<Article>, Vec<FileReport>) {
+    let report = |problem| FileReport {
+        path: file.to_path_buf(),
+        problem,
+    };
+    let Some(format) = Format::from_path(file) else {
+        return (Vec::new(), vec![report(Problem::Unsupported)]);
+    };
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return (Vec::new(), vec![report(Problem::Unreadable(e.to_string()))]),
+    };
+    parse_bytes(&relative_id(root, file), file, format, &bytes)
+}
+
+/// Parses raw file bytes as `format`. `id` is the article id (JSONL appends `#...`).
+pub fn parse_bytes(
+    id: &str,
+    source_path: &Path,
+    format: Format,
+    bytes: &[u8],
+) -> (Vec<Article>, Vec<FileReport>) {
+    let mut reports = Vec::new();
+    let mut report = |problem| {
+        reports.push(FileReport {
+            path: source_path.to_path_buf(),
+            problem,
+        })
+    };
+    let text = match decode(bytes, format) {
+        Ok((text, None)) => text,
+        Ok((text, Some(encoding))) => {
+            report(Problem::NotUtf8Decoded { encoding });
+            text
+        }
+        Err(problem) => {
+            report(problem);
+            return (Vec::new(), reports);
+        }
+    };
+    let mut articles = Vec::new();
+    if format == Format::Jsonl {
+        parse_jsonl(id, source_path, &text, &mut articles, &mut report);
+    } else {
+        let base = Article {
+            id: id.to_string(),
+            source_path: source_path.to_path_buf(),
+            line_base: 1,
+            hash: sha256_hex(bytes),
+            format,
+            ..Article::default()
+        };
+        let article = match format {
+            Format::Html => {
+                let page = html::extract(&text);
+                let headlines: Vec<&str> = page.headlines.iter().map(String::as_str).collect();
+                let lay =
+                    layout::analyze_units(&page.text, &page.blocks, &page.list_items, &headlines);
+                Article {
+                    title: page.title.or(lay.title),
+                    date: lay.date.or(page.date),
+                    lang: detect_lang(&page.text, &lay.blocks).or(page.lang),
+                    url: page.url,
+                    blocks: lay.blocks,
+                    text: page.text,
+                    ..base
+                }
+            }
+            _ => {
+                let lay = layout::analyze_lines(&text, format == Format::Markdown, None);
+                Article {
+                    title: lay.title,
+                    date: lay.date,
+                    lang: detect_lang(&text, &lay.blocks).or(lay.lang),
+                    url: lay.url,
+                    blocks: lay.blocks,
+                    text,
+                    ..base
+                }
+            }
+        };
+        if article.blocks.is_empty() {
+            report(Problem::NoBody { line: None });
+        } else {
+            articles.push(article);
+        }
+    }
+    (articles, reports)
+}
+
+fn parse_jsonl(
+    id: &str,
+    source_path: &Path,
+    text: &str,
+    articles: &mut Vec<Article>,
+    report: &mut impl FnMut(Problem),
+) {
+    let mut ids = HashSet::new();
+    for (i, raw_line) in text.split('\n').enumerate() {
+        let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let line = raw_line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let malformed = |detail: String| Problem::MalformedJsonl {
+            line: line_no,
+            detail,
+        };
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                report(malformed(format!("invalid JSON: {e}")));
+                continue;
+            }
+        };
+        let Some(obj) = value.as_object() else {
+            report(malformed("not a JSON object".into()));
+            continue;
+        };
+        let body = match obj.get("text") {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.replace("\r\n", "\n"),
+            Some(serde_json::Value::String(_)) => {
+                report(malformed("empty `text` field".into()));
+                continue;
+            }
+            Some(_) => {
+                report(malformed("`text` is not a string".into()));
+                continue;
+            }
+            None => {
+                report(malformed("missing `text` field".into()));
+                continue;
+            }
+        };
+        let field = |k: &str| {
+            obj.get(k)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let record_id = match obj.get("id") {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                Some(s.trim().to_string())
+            }
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let suffix = match record_id {
+            Some(rid) if !ids.contains(&rid) => rid,
+            Some(rid) => {
+                report(Problem::DuplicateId {
+                    line: line_no,
+                    id: rid,
+                });
+                line_no.to_string()
+            }
+            None => line_no.to_string(),
+        };
+        // An explicit id may equal another record's line number: keep ids unique anyway.
+        let suffix = if ids.contains(&suffix) {
+            format!("line{line_no}")
+        } else {
+            suffix
+        };
+        ids.insert(suffix.clone());
+        let title = field("title").map(layout::clean_title);
+        let lay = layout::analyze_lines(&body, false, title.as_deref());
+        if lay.blocks.is_empty() {
+            report(Problem::NoBody {
+                line: Some(line_no),
+            });
+            continue;
+        }
+        let lang = field("lang").and_then(lang::normalize_code);
+        articles.push(Article {
+            id: format!("{id}#{suffix}"),
+            source_path: source_path.to_path_buf(),
+            title: title.or(lay.title),
+            date: field("date").and_then(dates::normalize).or(lay.date),
+            lang: lang.or_else(|| detect_lang(&body, &lay.blocks)),
+            url: field("url").map(str::to_string),
+            hash: sha256_hex(raw_line.trim_end_matches('\r').as_bytes()),
+            blocks: lay.blocks,
+            text: body,
+            line_base: line_no,
+            format: Format::Jsonl,
+        });
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Detects the body language from the blocks (first 10 kB is plenty for whatlang).
+fn detect_lang(text: &str, blocks: &[Range<usize>]) -> Option<String> {
+    let mut sample = String::new();
+    for r in blocks {
+        if let Some(s) = text.get(r.clone()) {
+            sample.push_str(s);
+            sample.push('\n');
+        }
+        if sample.len() > 10_000 {
+            break;
+        }
+    }
+    lang::detect(&sample)
+}
+
+/// Decodes raw bytes: UTF-8 (BOM stripped) as is, UTF-16 by BOM, otherwise a legacy encoding
+/// with a warning. Binary and empty inputs are refused.
+fn decode(
+    bytes: &[u8],
+    format: Format,
+) -> std::result::Result<(String, Option<&'static str>), Problem> {
+    let (mut text, warning) = if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
+        // UTF-16 is full of NUL bytes: judge binary-ness after decoding it.
+        let raw = &bytes[bom..];
+        if enc == encoding_rs::UTF_8 && looks_binary(raw) {
+            return Err(Problem::Binary);
+        }
+        let (s, _) = enc.decode_without_bom_handling(raw);
+        if enc != encoding_rs::UTF_8 && looks_binary(s.as_bytes()) {
+            return Err(Problem::Binary);
+        }
+        if enc == encoding_rs::UTF_8 && std::str::from_utf8(raw).is_err() {
+            // A UTF-8 BOM followed by broken UTF-8: keep what decodes.
+            (s.into_owned(), Some("UTF-8 (invalid bytes replaced)"))
+        } else {
+            (s.into_owned(), None)
+        }
+    } else {
+        if looks_binary(bytes) {
+            return Err(Problem::Binary);
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(s) => (s.to_string(), None),
+            Err(_) => decode_legacy(bytes, format),
+        }
+    };
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n");
+    }
+    if text.trim().is_empty() {
+        return Err(Problem::Empty);
+    }
+    Ok((text, warning))
+}
+
+fn decode_legacy(bytes: &[u8], format: Format) -> (String, Option<&'static str>) {
+    // Mostly-valid UTF-8 with a few stray bytes: replacing them beats mojibake everywhere.
+    let (valid_multibyte, invalid) = utf8_stats(bytes);
+    if valid_multibyte > 0 && invalid * 4 <= valid_multibyte {
+        return (
+            String::from_utf8_lossy(bytes).into_owned(),
+            Some("UTF-8 (invalid bytes replaced)"),
+        );
+    }
+    let declared = if format == Format::Html {
+        html::sniff_charset(bytes).filter(|e| *e != encoding_rs::UTF_8)
+    } else {
+        None
+    };
+    let enc = declared.unwrap_or(encoding_rs::WINDOWS_1252);
+    let (s, _, _) = enc.decode(bytes);
+    (s.into_owned(), Some(enc.name()))
+}
+
+/// Counts valid multi-byte UTF-8 sequences and invalid positions.
+fn utf8_stats(mut bytes: &[u8]) -> (usize, usize) {
+    let (mut multi, mut invalid) = (0, 0);
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                multi += s.chars().filter(|c| !c.is_ascii()).count();
+                return (multi, invalid);
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                if let Ok(s) = std::str::from_utf8(&bytes[..good]) {
+                    multi += s.chars().filter(|c| !c.is_ascii()).count();
+                }
+                invalid += 1;
+                let skip = good + e.error_len().unwrap_or(bytes.len() - good).max(1);
+                bytes = &bytes[skip.min(bytes.len())..];
+            }
+        }
+    }
+}
+
+/// NUL bytes or many control characters in the first 8 KiB mean binary.
+fn looks_binary(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(8192)];
+    if head.contains(&0) {
+        return true;
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)) || b == 0x7f)
+        .count();
+    !head.is_empty() && control * 10 > head.len()
+}
+
+#[cfg(test)]
+mod tests;

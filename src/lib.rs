@@ -10,9 +10,13 @@ pub mod chunk;
 pub mod corpus;
 pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod index;
+pub mod ingest;
+pub mod library;
 pub mod models;
 pub mod progress;
+pub mod retrieve;
 pub mod store;
 
 pub use error::{Error, Result};

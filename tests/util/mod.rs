@@ -72,3 +72,59 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (na * nb)
 }
+
+/// The `sourcier` binary, with the repository's model folder and a scratch working directory.
+pub fn sourcier(index: &std::path::Path) -> std::process::Command {
+    model_dir(); // install once, through the library, before binaries race for it
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sourcier"));
+    c.env("SOURCIER_MODELS", root().join("models"))
+        .env("SOURCIER_INDEX", index)
+        .env_remove("SOURCIER_LOG")
+        .current_dir(index.parent().unwrap_or(std::path::Path::new("/")));
+    c
+}
+
+/// Runs a command, returning (success, stdout, stderr).
+pub fn run(cmd: &mut std::process::Command) -> (bool, String, String) {
+    let out = cmd.output().expect("running sourcier");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command that must succeed; returns stdout.
+pub fn ok(cmd: &mut std::process::Command) -> String {
+    let (success, stdout, stderr) = run(cmd);
+    assert!(success, "command failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// An index of the bundled articles, built once per test binary; tests get their own copy.
+pub fn bundled_index(dest: &std::path::Path) {
+    static TEMPLATE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let t = TEMPLATE.get_or_init(|| {
+        let t = tempfile::tempdir().unwrap();
+        let articles = t.path().join("articles");
+        copy_dir(&root().join("examples/articles"), &articles);
+        ok(sourcier(&t.path().join("index")).arg("ingest").arg(&articles).arg("--quiet"));
+        t
+    });
+    copy_dir(&t.path().join("articles"), &dest.join("articles"));
+    copy_dir(&t.path().join("index"), &dest.join("index"));
+}

@@ -1,0 +1,108 @@
+//! Embedding benchmark: the 200 `piaf_*` paragraphs of the reference fixture as documents,
+//! then single-query latency over the fixture's questions. Mirrors `../shared/bench/st_peer.py`
+//! so the two can be run alternately on the same machine.
+//!
+//!     cargo run --release --example embed_bench -- [--reps 3] [--batch-tokens 4096] [--json]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use sourcier::embed::{GemmaEmbedder, ModelSpec};
+use sourcier::models::{self, Paths};
+use sourcier::progress::NoProgress;
+
+#[derive(serde::Deserialize)]
+struct Fixture {
+    prompts: Prompts,
+    items: Vec<Item>,
+}
+#[derive(serde::Deserialize)]
+struct Prompts {
+    query: String,
+    document: String,
+}
+#[derive(serde::Deserialize)]
+struct Item {
+    id: String,
+    kind: String,
+    text: String,
+    input_ids: Vec<u32>,
+}
+
+/// Multiply-adds of one sequence of `len` tokens through EmbeddingGemma, times two.
+fn flops(len: usize) -> f64 {
+    let (h, q, kv, inter, layers) = (768.0, 768.0, 256.0, 1152.0, 24.0);
+    let l = len as f64;
+    let linear = 2.0 * l * (h * (q + 2.0 * kv) + q * h + h * 2.0 * inter + inter * h);
+    let attention = 2.0 * 2.0 * l * l * q;
+    layers * (linear + attention) + 2.0 * (h * 3072.0 * 2.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let opt = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let reps: usize = opt("--reps").map(|s| s.parse()).transpose()?.unwrap_or(3);
+    let json = args.iter().any(|a| a == "--json");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let fixture = opt("--fixture").map(PathBuf::from).unwrap_or(root.join("tests/fixtures/embeddinggemma-300m.reference.json"));
+    let fx: Fixture = serde_json::from_slice(&std::fs::read(&fixture)?)?;
+
+    let mut paths = Paths::from_env();
+    if std::env::var_os("SOURCIER_MODELS").is_none() {
+        paths.models_dir = root.join("models");
+    }
+    let dir = models::ensure(&paths, models::DEFAULT_EMBEDDER, &NoProgress)?;
+    let m = models::manifest(models::DEFAULT_EMBEDDER)?;
+    let t = Instant::now();
+    let mut e = GemmaEmbedder::load(&ModelSpec::from_manifest(&m, dir, None)?)?;
+    let load_s = t.elapsed().as_secs_f64();
+    if let Some(bt) = opt("--batch-tokens") {
+        e.set_batch_tokens(bt.parse()?);
+    }
+
+    let docs: Vec<&Item> = fx.items.iter().filter(|i| i.id.starts_with("piaf_")).collect();
+    let texts: Vec<String> = docs.iter().map(|d| format!("{}{}", fx.prompts.document, d.text)).collect();
+    let tokens: usize = docs.iter().map(|d| d.input_ids.len()).sum();
+    let total_flops: f64 = docs.iter().map(|d| flops(d.input_ids.len())).sum();
+    e.embed_prompted(&texts[..4])?; // warm-up
+    let mut walls = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        e.embed_prompted(&texts)?;
+        walls.push(t.elapsed().as_secs_f64());
+    }
+    walls.sort_by(f64::total_cmp);
+    let wall = walls[walls.len() / 2];
+
+    let queries: Vec<String> = fx.items.iter().filter(|i| i.kind == "query").map(|q| format!("{}{}", fx.prompts.query, q.text)).collect();
+    for q in queries.iter().take(3) {
+        e.embed_prompted(std::slice::from_ref(q))?;
+    }
+    let mut lat = Vec::new();
+    for q in &queries {
+        let t = Instant::now();
+        e.embed_prompted(std::slice::from_ref(q))?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    let p50 = lat[lat.len() / 2];
+    let p95 = lat[(lat.len() as f64 * 0.95) as usize - 1];
+    let res = serde_json::json!({
+        "engine": "sourcier (candle f32, packed batches)",
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "documents": docs.len(), "tokens": tokens, "seconds_median": (wall * 1000.0).round() / 1000.0,
+        "tokens_per_s": (tokens as f64 / wall * 10.0).round() / 10.0,
+        "texts_per_s": (docs.len() as f64 / wall * 100.0).round() / 100.0,
+        "gflops_per_s": (total_flops / wall / 1e9 * 10.0).round() / 10.0,
+        "query_ms_p50": (p50 * 10.0).round() / 10.0, "query_ms_p95": (p95 * 10.0).round() / 10.0,
+        "model_load_s": (load_s * 1000.0).round() / 1000.0,
+    });
+    if json {
+        println!("{res}");
+    } else {
+        for (k, v) in res.as_object().expect("object") {
+            println!("{k}: {v}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,129 @@
+//! Language identification with whatlang, reported as ISO 639-1 codes.
+//!
+//! whatlang speaks ISO 639-3 (`fra`); the index and the user speak `fr`.
+
+use whatlang::Lang;
+
+/// Below this many letters an unreliable guess is worse than none.
+const SHORT_TEXT_LETTERS: usize = 200;
+
+/// The ISO 639-1 code of `text`'s language, or `None` when the guess is unreliable on short text.
+pub(super) fn detect(text: &str) -> Option<String> {
+    let info = whatlang::detect(text)?;
+    if !info.is_reliable()
+        && text.chars().filter(|c| c.is_alphabetic()).count() < SHORT_TEXT_LETTERS
+    {
+        return None;
+    }
+    Some(iso639_1(info.lang()).to_string())
+}
+
+/// Normalises a language tag from metadata (`fr-FR`, `FR`, `fra`) to ISO 639-1.
+pub(super) fn normalize_code(tag: &str) -> Option<String> {
+    let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+    match primary.len() {
+        2 if primary.chars().all(|c| c.is_ascii_lowercase()) => Some(primary),
+        3 => Lang::from_code(primary.as_str()).map(|l| iso639_1(l).to_string()),
+        _ => None,
+    }
+}
+
+fn iso639_1(lang: Lang) -> &'static str {
+    use Lang::*;
+    match lang {
+        Epo => "eo",
+        Eng => "en",
+        Rus => "ru",
+        Cmn => "zh",
+        Spa => "es",
+        Por => "pt",
+        Ita => "it",
+        Ben => "bn",
+        Fra => "fr",
+        Deu => "de",
+        Ukr => "uk",
+        Kat => "ka",
+        Ara => "ar",
+        Hin => "hi",
+        Jpn => "ja",
+        Heb => "he",
+        Yid => "yi",
+        Pol => "pl",
+        Amh => "am",
+        Jav => "jv",
+        Kor => "ko",
+        Nob => "nb",
+        Dan => "da",
+        Swe => "sv",
+        Fin => "fi",
+        Tur => "tr",
+        Nld => "nl",
+        Hun => "hu",
+        Ces => "cs",
+        Ell => "el",
+        Bul => "bg",
+        Bel => "be",
+        Mar => "mr",
+        Kan => "kn",
+        Ron => "ro",
+        Slv => "sl",
+        Hrv => "hr",
+        Srp => "sr",
+        Mkd => "mk",
+        Lit => "lt",
+        Lav => "lv",
+        Est => "et",
+        Tam => "ta",
+        Vie => "vi",
+        Urd => "ur",
+        Tha => "th",
+        Guj => "gu",
+        Uzb => "uz",
+        Pan => "pa",
+        Aze => "az",
+        Ind => "id",
+        Tel => "te",
+        Pes => "fa",
+        Mal => "ml",
+        Ori => "or",
+        Mya => "my",
+        Nep => "ne",
+        Sin => "si",
+        Khm => "km",
+        Tuk => "tk",
+        Aka => "ak",
+        Zul => "zu",
+        Sna => "sn",
+        Afr => "af",
+        Lat => "la",
+        Slk => "sk",
+        Cat => "ca",
+        Tgl => "tl",
+        Hye => "hy",
+        Cym => "cy",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_french_and_english() {
+        let fr = "Huawei a décidé d'étendre ses relations avec IBM en lui confiant une mission de conseil \
+                  sur sa stratégie de branding mondial. Le contrat a été révélé par le porte-parole du groupe.";
+        let en = "The company said on Monday that it would extend its partnership with IBM, which will send \
+                  consultants to help the Chinese group manage its brand around the world.";
+        assert_eq!(detect(fr).as_deref(), Some("fr"));
+        assert_eq!(detect(en).as_deref(), Some("en"));
+        assert_eq!(detect(""), None);
+    }
+
+    #[test]
+    fn normalizes_tags() {
+        assert_eq!(normalize_code("fr-FR").as_deref(), Some("fr"));
+        assert_eq!(normalize_code("EN").as_deref(), Some("en"));
+        assert_eq!(normalize_code("fra").as_deref(), Some("fr"));
+        assert_eq!(normalize_code("french"), None);
+    }
+}

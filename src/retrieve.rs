@@ -1,0 +1,267 @@
+//! Retrieval: a query in, ranked [`Hit`]s out, with the metadata a citation needs.
+//!
+//! Dense retrieval asks the HNSW graph for neighbours, keeping only chunks that still exist
+//! in the store (deleted chunks never surface, even before a rebuild) and that pass the
+//! user's filters (language, date range, source glob).
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::embed::Embedder;
+use crate::library::Library;
+use crate::progress::NoProgress;
+use crate::store::{ArticleRow, ChunkRow};
+use crate::{Error, Result};
+
+/// Restrictions on which articles may be returned.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// ISO 639-1 language code.
+    pub lang: Option<String>,
+    /// Earliest date, ISO prefix (`2025`, `2025-04`, `2025-04-12`), inclusive.
+    pub since: Option<String>,
+    /// Latest date, ISO prefix, inclusive.
+    pub until: Option<String>,
+    /// Glob over the article id and its source path.
+    pub source: Option<glob::Pattern>,
+}
+
+impl Filters {
+    /// True when no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self.lang.is_none() && self.since.is_none() && self.until.is_none() && self.source.is_none()
+    }
+
+    /// Whether an article passes. Undated articles fail any date bound.
+    pub fn accepts(&self, a: &ArticleRow) -> bool {
+        if let Some(l) = &self.lang {
+            if a.lang.as_deref() != Some(l.as_str()) {
+                return false;
+            }
+        }
+        // ISO dates compare as strings once cut to the shorter of the two precisions.
+        let cmp = |d: &str, bound: &str| {
+            let n = d.len().min(bound.len());
+            d[..n].cmp(&bound[..n])
+        };
+        if let Some(s) = &self.since {
+            match &a.date {
+                Some(d) if cmp(d, s).is_ge() => {}
+                _ => return false,
+            }
+        }
+        if let Some(u) = &self.until {
+            match &a.date {
+                Some(d) if cmp(d, u).is_le() => {}
+                _ => return false,
+            }
+        }
+        if let Some(g) = &self.source {
+            if !g.matches(&a.id) && !g.matches(&a.source_path) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// One retrieved chunk.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// 1-based rank.
+    pub rank: usize,
+    /// Cosine similarity for dense retrieval.
+    pub score: f32,
+    pub chunk_id: i64,
+    pub article_id: String,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub lang: Option<String>,
+    /// The source file.
+    pub path: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    /// Byte span of the chunk in the article text.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    /// A short extract for display.
+    pub snippet: String,
+}
+
+/// Time spent in each stage of a search, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub embed_ms: f64,
+    pub search_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Searches `lib` for `query`, best first.
+pub fn search(
+    lib: &mut Library,
+    embedder: &dyn Embedder,
+    query: &str,
+    k: usize,
+    filters: &Filters,
+) -> Result<(Vec<Hit>, Timings)> {
+    let t0 = Instant::now();
+    let query = query.trim();
+    if query.is_empty() {
+        return Err(Error::Invalid(
+            "the query is empty: type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"".into(),
+        ));
+    }
+    lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+    if lib.store.chunk_count()? == 0 {
+        return Err(Error::Index(format!(
+            "the index at {} is empty: run `sourcier ingest PATH` to add articles",
+            lib.dir.display()
+        )));
+    }
+    let te = Instant::now();
+    let q = embedder.embed_queries(&[query])?.remove(0);
+    let embed_ms = te.elapsed().as_secs_f64() * 1e3;
+    let ts = Instant::now();
+    let hits = dense(lib, &q, k, filters)?;
+    let search_ms = ts.elapsed().as_secs_f64() * 1e3;
+    Ok((
+        hits,
+        Timings {
+            embed_ms,
+            search_ms,
+            total_ms: t0.elapsed().as_secs_f64() * 1e3,
+        },
+    ))
+}
+
+/// Dense retrieval of an already-embedded query.
+pub fn dense(lib: &mut Library, q: &[f32], k: usize, filters: &Filters) -> Result<Vec<Hit>> {
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    // With filters, the allowed chunk ids are computed up front so the graph search can skip
+    // the rest; without, liveness is checked against the store per candidate.
+    let allowed: Option<HashSet<i64>> = if filters.is_empty() {
+        None
+    } else {
+        let mut set = HashSet::new();
+        for id in lib.store.article_ids()? {
+            if let Some(a) = lib.store.article(&id)? {
+                if filters.accepts(&a) {
+                    set.extend(lib.store.article_chunks(&id)?.into_iter().map(|c| c.id));
+                }
+            }
+        }
+        if set.is_empty() {
+            return Ok(Vec::new());
+        }
+        Some(set)
+    };
+    lib.vectors(&NoProgress)?;
+    let vectors = lib.loaded_vectors().expect("loaded above");
+    let store = &lib.store;
+    let filter = |id: i64| match &allowed {
+        Some(set) => set.contains(&id),
+        None => store.chunk_exists(id).unwrap_or(false),
+    };
+    let scored = vectors.search(q, k, vectors.params().ef_search, &filter);
+    hits_from(lib, &scored)
+}
+
+/// Turns (chunk id, score) pairs into hits, keeping their order.
+pub fn hits_from(lib: &Library, scored: &[(i64, f32)]) -> Result<Vec<Hit>> {
+    let ids: Vec<i64> = scored.iter().map(|s| s.0).collect();
+    let rows = lib.store.chunks_by_ids(&ids)?;
+    let by_id: std::collections::HashMap<i64, (ChunkRow, ArticleRow)> =
+        rows.into_iter().map(|(c, a)| (c.id, (c, a))).collect();
+    let mut hits = Vec::with_capacity(scored.len());
+    for &(id, score) in scored {
+        let Some((c, a)) = by_id.get(&id) else { continue };
+        hits.push(Hit {
+            rank: hits.len() + 1,
+            score,
+            chunk_id: c.id,
+            article_id: a.id.clone(),
+            title: a.title.clone(),
+            date: a.date.clone(),
+            lang: a.lang.clone(),
+            path: a.source_path.clone(),
+            line_start: c.line_start,
+            line_end: c.line_end,
+            start: c.start,
+            end: c.end,
+            snippet: snippet(&c.text, 220),
+            text: c.text.clone(),
+        });
+    }
+    Ok(hits)
+}
+
+/// The first `max` characters of a text on one line, cut at a word boundary.
+pub fn snippet(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(lang: &str, date: Option<&str>) -> ArticleRow {
+        ArticleRow {
+            id: "news/000.txt".into(),
+            source_path: "/data/news/000.txt".into(),
+            title: None,
+            date: date.map(str::to_string),
+            lang: Some(lang.into()),
+            url: None,
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn date_filters_compare_iso_prefixes() {
+        let a = article("fr", Some("2025-04"));
+        let f = |since: Option<&str>, until: Option<&str>| Filters {
+            since: since.map(str::to_string),
+            until: until.map(str::to_string),
+            ..Default::default()
+        };
+        assert!(f(Some("2025"), None).accepts(&a));
+        assert!(f(Some("2025-04-01"), None).accepts(&a));
+        assert!(!f(Some("2025-05"), None).accepts(&a));
+        assert!(f(None, Some("2025-04-30")).accepts(&a));
+        assert!(!f(None, Some("2025-03")).accepts(&a));
+        assert!(!f(Some("2020"), None).accepts(&article("fr", None)));
+    }
+
+    #[test]
+    fn lang_and_source_filters() {
+        let a = article("fr", None);
+        let lang = |l: &str| Filters { lang: Some(l.into()), ..Default::default() };
+        assert!(lang("fr").accepts(&a));
+        assert!(!lang("en").accepts(&a));
+        let src = |g: &str| Filters { source: Some(glob::Pattern::new(g).unwrap()), ..Default::default() };
+        assert!(src("news/*").accepts(&a));
+        assert!(src("*/000.txt").accepts(&a));
+        assert!(!src("sport/*").accepts(&a));
+    }
+
+    #[test]
+    fn snippet_cuts_at_words() {
+        assert_eq!(snippet("a  b\nc", 10), "a b c");
+        let s = snippet(&"mot ".repeat(100), 20);
+        assert!(s.ends_with('…') && s.chars().count() <= 21, "{s}");
+    }
+}
