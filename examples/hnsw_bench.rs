@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use hnsw_rs::prelude::{DistCosine, DistDot, Distance};
 use sourcier::index::{Params, VectorIndex, dot, exact_search, normalized};
+use sourcier::store::{ArticleRow, NewChunk, Store};
 
 /// xorshift64*, so the benchmark needs no extra crate.
 struct Rng(u64);
@@ -160,6 +161,8 @@ fn main() {
     let index = VectorIndex::load(dir).expect("load").expect("saved index");
     println!("open (load, warm page cache): {:.3} s", t.elapsed().as_secs_f64());
 
+    store_exact(&data, &fresh_queries[0]);
+
     for (name, queries) in [("fresh queries", &fresh_queries), ("near-duplicate queries", &near_queries)] {
         println!("\n== {name} ==");
         let nq = args.exact_queries.min(queries.len());
@@ -201,6 +204,55 @@ fn main() {
                 hits as f64 / (nq * 10) as f64
             );
         }
+    }
+}
+
+/// The no-HNSW path: one exact query streamed from the SQLite store, as a one-shot command
+/// would run it without any index file.
+fn store_exact(data: &[(i64, Vec<f32>)], q: &[f32]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("store.sqlite3")).expect("store");
+    let t = Instant::now();
+    for (a, batch) in data.chunks(100).enumerate() {
+        let article = ArticleRow {
+            id: format!("a{a}"),
+            source_path: format!("a{a}.txt"),
+            title: None,
+            date: None,
+            lang: None,
+            url: None,
+            hash: String::new(),
+        };
+        let chunks: Vec<NewChunk> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v))| NewChunk {
+                ordinal: i as u32,
+                text: String::new(),
+                start: 0,
+                end: 0,
+                line_start: 1,
+                line_end: 1,
+                embedding: v.clone(),
+            })
+            .collect();
+        store.replace_article(&article, &chunks).expect("insert");
+    }
+    println!("\nstore: wrote {} embeddings in {:.1} s", data.len(), t.elapsed().as_secs_f64());
+    for _ in 0..2 {
+        let t = Instant::now();
+        let mut best: Vec<(i64, f32)> = Vec::new();
+        store
+            .for_each_embedding(|id, v| {
+                best.push((id, dot(q, v)));
+                if best.len() >= 4096 {
+                    best.sort_by(|a, b| b.1.total_cmp(&a.1));
+                    best.truncate(10);
+                }
+                Ok(())
+            })
+            .expect("scan");
+        println!("exact search streamed from the store (no index): {:.3} s", t.elapsed().as_secs_f64());
     }
 }
 

@@ -55,9 +55,9 @@ pub struct Params {
 }
 
 impl Default for Params {
-    /// Measured with `examples/hnsw_bench.rs`: recall@10 ≥ 0.99 on 5,000 random 256-d
-    /// vectors at `ef_search` 64; real embeddings (low intrinsic dimension) do better than
-    /// random ones.
+    /// Measured with `examples/hnsw_bench.rs` (768-d): on 100k clustered vectors recall@10
+    /// is 1.0 from `ef_search` 32 (~1 ms at 64). On i.i.d. random vectors, the worst case,
+    /// 5k×256-d needs `ef_search` 256 for 0.99 and 100k×768-d stays below 0.85 even at 1024.
     fn default() -> Self {
         Params {
             m: 24,
@@ -217,6 +217,13 @@ impl VectorIndex {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Drops the index without freeing its memory. Freeing the graph's millions of small
+    /// allocations takes about as long as loading it (~1 s per 100k vectors), which is
+    /// wasted at the end of a process.
+    pub fn forget(self) {
+        std::mem::forget(self);
     }
 
     /// Largest chunk id inserted (0 when empty). Chunk ids are never reused, so the store's
@@ -773,7 +780,9 @@ mod tests {
         assert_eq!(index.len(), 5000);
         let mut rng = Rng::new(99);
         let queries: Vec<Vec<f32>> = (0..200).map(|_| rng.unit_vector(dims)).collect();
-        let recall = recall_at(&index, &data, &queries, 10, Params::default().ef_search);
+        // I.i.d. random vectors are the worst case for HNSW (similarities all concentrate
+        // near 0): this needs ef 256 (measured 0.98 at 128, 0.999 at 256).
+        let recall = recall_at(&index, &data, &queries, 10, 256);
         assert!(recall >= 0.99, "recall@10 = {recall}");
         // A stored vector finds itself first with similarity ~1.
         let (id, v) = &data[123];

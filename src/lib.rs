@@ -6,13 +6,16 @@
 //! Nothing here touches the terminal: the binary in `src/main.rs` owns arguments, logging
 //! and progress drawing, and talks to the library through [`progress::Progress`].
 
+pub mod answer;
 pub mod chunk;
 pub mod corpus;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod generate;
 pub mod index;
 pub mod ingest;
+pub mod lexical;
 pub mod library;
 pub mod models;
 pub mod progress;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chunk::ChunkerConfig;
 use crate::index::{self, Params, VectorIndex};
+use crate::lexical::{self, LexicalIndex};
 use crate::progress::Progress;
 use crate::store::{STORE_FILE_NAME, Store};
 use crate::{Error, Result};
@@ -54,6 +55,7 @@ pub struct Library {
     pub store: Store,
     pub manifest: IndexManifest,
     vectors: Option<VectorIndex>,
+    lexical: Option<LexicalIndex>,
 }
 
 /// Reads the manifest of an index directory, if it has one.
@@ -132,6 +134,7 @@ impl Library {
             store,
             manifest,
             vectors: None,
+            lexical: None,
         })
     }
 
@@ -199,6 +202,53 @@ impl Library {
         } else {
             self.vectors(progress)?;
         }
+        Ok(())
+    }
+
+    /// Folder of the BM25 index.
+    pub fn lexical_dir(&self) -> PathBuf {
+        self.dir.join("lexical")
+    }
+
+    /// The BM25 index, opened and caught up with the store on first use.
+    pub fn lexical(&mut self, progress: &dyn Progress) -> Result<&LexicalIndex> {
+        if self.lexical.is_none() {
+            let mut lex = LexicalIndex::open_or_create(&self.lexical_dir())?;
+            if self.store.max_chunk_id()? > lex.max_chunk_id()? {
+                let added = lexical::sync_from_store(&mut lex, &self.store, progress)?;
+                tracing::info!("caught up {added} chunks in the lexical index");
+            }
+            self.lexical = Some(lex);
+        }
+        Ok(self.lexical.as_ref().expect("just set"))
+    }
+
+    /// The BM25 index if [`Library::lexical`] opened it already.
+    pub fn loaded_lexical(&self) -> Option<&LexicalIndex> {
+        self.lexical.as_ref()
+    }
+
+    /// After an ingest: forgets replaced or pruned articles, adds the new chunks, commits.
+    pub fn sync_lexical(&mut self, changed_articles: &[String], progress: &dyn Progress) -> Result<()> {
+        self.lexical(progress)?;
+        let lex = self.lexical.as_mut().expect("opened above");
+        if !changed_articles.is_empty() {
+            for id in changed_articles {
+                lex.delete_article(id)?;
+            }
+            lex.commit()?;
+            // Re-add the replaced articles' new chunks, which have ids above the old maximum
+            // only if nothing else was added since; a sync from the store covers both cases.
+        }
+        lexical::sync_from_store(lex, &self.store, progress)?;
+        Ok(())
+    }
+
+    /// Rebuilds the BM25 index from the stored chunk texts.
+    pub fn rebuild_lexical(&mut self, progress: &dyn Progress) -> Result<()> {
+        self.lexical = None;
+        let lex = lexical::rebuild_from_store(&self.lexical_dir(), &self.store, progress)?;
+        self.lexical = Some(lex);
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use sourcier::ingest::{self, IngestOptions};
 use sourcier::library::{self, IndexManifest, Library};
 use sourcier::models::{self, Paths};
 use sourcier::progress::Progress;
-use sourcier::retrieve;
+use sourcier::{answer, retrieve};
 
 #[derive(Parser)]
 #[command(name = "sourcier", version, about = "Local, offline retrieval over your articles, in French and English")]
@@ -59,11 +59,60 @@ enum Command {
         /// Number of results.
         #[arg(short, default_value_t = 10)]
         k: usize,
+        /// Retrieval mode: dense, lexical or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: retrieve::Mode,
         /// Print results as JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         filters: FilterArgs,
+    },
+    /// Answer a question from the indexed articles, citing every sentence.
+    Ask {
+        /// The question, in French or English.
+        question: String,
+        /// Retrieval mode: dense, lexical or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: retrieve::Mode,
+        /// Passages retrieved.
+        #[arg(short, default_value_t = 8)]
+        k: usize,
+        /// Print the answer, citations, passages and timings as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        filters: FilterArgs,
+    },
+    /// Measure retrieval (and answer) quality on a query set.
+    Eval {
+        /// A JSONL query file (run against --index), or a SQuAD JSON file such as PIAF or
+        /// XQuAD (its contexts become a corpus of their own).
+        file: PathBuf,
+        /// Modes to compare, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "dense,lexical,hybrid")]
+        modes: Vec<retrieve::Mode>,
+        /// Also score the extractive answers: answer hit rate, citation precision, abstention.
+        #[arg(long)]
+        answers: bool,
+        /// Write the full report (per query and aggregated) to this JSON file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Fail (exit code 1) when nDCG@10 of the first mode is below this.
+        #[arg(long, value_name = "X")]
+        min_ndcg: Option<f64>,
+        /// Fail (exit code 1) when recall@K of the first mode is below X, e.g. 10:0.9.
+        #[arg(long, value_name = "K:X")]
+        min_recall: Option<String>,
+        /// SQuAD: keep only the first N questions (and the articles they come from).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// SQuAD: language of the questions (default: fr for files named piaf*, en otherwise).
+        #[arg(long)]
+        lang: Option<String>,
+        /// SQuAD: build (or reuse) the corpus index here instead of a temporary directory.
+        #[arg(long, value_name = "DIR")]
+        corpus_index: Option<PathBuf>,
     },
     /// Inspect or rebuild the index.
     Index {
@@ -221,6 +270,32 @@ fn display_path(p: &str) -> String {
         .unwrap_or_else(|| p.to_string())
 }
 
+/// Opens the index; on first use of the default `index/` with no index yet, ingests the
+/// bundled `examples/articles` so that `ask` works on a fresh clone.
+fn open_or_bootstrap(cli: &Cli, paths: &Paths, bars: &Bars) -> Result<Library> {
+    let bundled = std::path::Path::new("examples/articles");
+    if library::read_manifest(&cli.index)?.is_none() && cli.index == std::path::Path::new("index") && bundled.is_dir() {
+        bars.note(&format!("no index yet: ingesting the bundled articles of {} into {}", bundled.display(), cli.index.display()));
+        let embedder = load_embedder(cli, paths, cli.dims, bars)?;
+        let mut lib = Library::open_for_ingest(&cli.index, new_manifest(embedder.as_ref()))?;
+        ingest::ingest(&mut lib, embedder.as_ref(), &[bundled.to_path_buf()], &IngestOptions::default(), bars)?;
+        return Ok(lib);
+    }
+    Ok(Library::open(&cli.index)?)
+}
+
+/// The manifest a new index gets with this embedder.
+fn new_manifest(embedder: &dyn Embedder) -> IndexManifest {
+    IndexManifest {
+        format_version: library::FORMAT_VERSION,
+        embedder: embedder.name(),
+        embedder_fingerprint: embedder.fingerprint(),
+        dims: embedder.dims(),
+        chunk_tokens: library::DEFAULT_CHUNK_TOKENS,
+        overlap_sentences: 1,
+    }
+}
+
 /// Loads the embedder: `--model PATH`, or the default model (fetched on first use).
 fn load_embedder(cli: &Cli, paths: &Paths, dims: Option<usize>, bars: &Bars) -> Result<Box<dyn Embedder>> {
     let spec = embed::resolve(paths, cli.model.as_deref(), dims, bars)?;
@@ -236,15 +311,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let existing = library::read_manifest(&cli.index)?;
             let dims = cli.dims.or(existing.as_ref().map(|m| m.dims));
             let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
-            let manifest = IndexManifest {
-                format_version: library::FORMAT_VERSION,
-                embedder: embedder.name(),
-                embedder_fingerprint: embedder.fingerprint(),
-                dims: embedder.dims(),
-                chunk_tokens: library::DEFAULT_CHUNK_TOKENS,
-                overlap_sentences: 1,
-            };
-            let mut lib = Library::open_for_ingest(&cli.index, manifest)?;
+            let mut lib = Library::open_for_ingest(&cli.index, new_manifest(embedder.as_ref()))?;
             let report = ingest::ingest(&mut lib, embedder.as_ref(), paths, &IngestOptions { prune }, &bars)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -266,7 +333,144 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Search { ref query, k, json, ref filters } => {
+        Command::Ask { ref question, mode, k, json, ref filters } => {
+            let filters = filters.to_filters()?;
+            if question.trim().is_empty() {
+                anyhow::bail!("the question is empty: ask something, e.g. sourcier ask \"Combien de consultants IBM envoie-t-il chez Huawei ?\"");
+            }
+            let mut lib = open_or_bootstrap(&cli, &models_paths, &bars)?;
+            let dims = cli.dims.or(Some(lib.manifest.dims));
+            let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
+            let t = std::time::Instant::now();
+            let r = retrieve::retrieve(&mut lib, embedder.as_ref(), question, k, &filters, mode)?;
+            let ta = std::time::Instant::now();
+            let answer = answer::extractive(embedder.as_ref(), question, &r.query_vector, &r.hits, &answer::AnswerOptions::default())?;
+            let answer_ms = ta.elapsed().as_secs_f64() * 1e3;
+            if json {
+                let out = serde_json::json!({
+                    "question": question,
+                    "mode": mode,
+                    "answer": answer,
+                    "passages": r.hits,
+                    "timings": { "embed_ms": r.timings.embed_ms, "search_ms": r.timings.search_ms, "answer_ms": answer_ms, "total_ms": t.elapsed().as_secs_f64() * 1e3 },
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("{}", answer.text);
+                if !answer.citations.is_empty() {
+                    println!();
+                    for c in &answer.citations {
+                        println!(
+                            "[{}] {}{} — {}:{}-{}",
+                            c.n,
+                            c.title.as_deref().unwrap_or(&c.article_id),
+                            c.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+                            display_path(&c.path),
+                            c.line_start,
+                            c.line_end
+                        );
+                    }
+                }
+            }
+        }
+        Command::Eval { ref file, ref modes, answers, ref json, min_ndcg, ref min_recall, limit, ref lang, ref corpus_index } => {
+            use sourcier::eval::{input, run as eval_run};
+            let recall_gate = min_recall
+                .as_deref()
+                .map(|s| -> Result<(usize, f64)> {
+                    let (k, x) = s.split_once(':').ok_or_else(|| anyhow::anyhow!("--min-recall takes K:X, e.g. 10:0.9"))?;
+                    let k: usize = k.parse()?;
+                    anyhow::ensure!([1, 3, 5, 10].contains(&k), "--min-recall K must be 1, 3, 5 or 10");
+                    Ok((k, x.parse()?))
+                })
+                .transpose()?;
+            anyhow::ensure!(!modes.is_empty(), "--modes needs at least one of dense, lexical, hybrid");
+            let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+            let is_squad = text.trim_start().starts_with('{') && text.contains("\"data\"") && text.contains("\"paragraphs\"");
+            let _tmp;
+            let (mut lib, queries, prefix, embedder) = if is_squad {
+                let lang = lang.clone().unwrap_or_else(|| {
+                    if file.to_string_lossy().to_lowercase().contains("piaf") { "fr".into() } else { "en".into() }
+                });
+                let set = input::parse_squad(&text, limit, &lang).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let dir = match corpus_index {
+                    Some(d) => d.clone(),
+                    None => {
+                        _tmp = tempfile::tempdir()?;
+                        _tmp.path().to_path_buf()
+                    }
+                };
+                let corpus = dir.join("corpus");
+                std::fs::create_dir_all(&corpus)?;
+                let corpus_file = corpus.join("corpus.jsonl");
+                let mut lines = String::new();
+                for d in &set.docs {
+                    lines.push_str(&serde_json::to_string(&serde_json::json!({ "id": d.id, "title": d.title, "text": d.text, "lang": lang }))?);
+                    lines.push('\n');
+                }
+                std::fs::write(&corpus_file, lines)?;
+                let embedder = load_embedder(&cli, &models_paths, cli.dims, &bars)?;
+                let index_dir = dir.join("index");
+                let mut lib = Library::open_for_ingest(&index_dir, new_manifest(embedder.as_ref()))?;
+                let t = std::time::Instant::now();
+                let report = ingest::ingest(&mut lib, embedder.as_ref(), &[corpus_file], &IngestOptions { prune: true }, &bars)?;
+                eprintln!(
+                    "corpus: {} contexts, {} questions; ingested {} chunks in {:.1}s ({:.1} chunks/s)",
+                    set.docs.len(),
+                    set.queries.len(),
+                    report.chunks,
+                    t.elapsed().as_secs_f64(),
+                    report.chunks_per_second()
+                );
+                (lib, set.to_query_set().queries, "corpus.jsonl#".to_string(), embedder)
+            } else {
+                let set = input::parse_jsonl(&text);
+                for p in &set.problems {
+                    bars.note(&format!("warning: {}:{p}", file.display()));
+                }
+                let mut lib = open_or_bootstrap(&cli, &models_paths, &bars)?;
+                let known: std::collections::HashSet<String> = lib.store.article_ids()?.into_iter().collect();
+                for q in &set.queries {
+                    for id in q.relevant.keys().filter(|id| !known.contains(*id)) {
+                        bars.note(&format!("warning: query {} names article `{id}`, which is not in the index", q.id));
+                    }
+                }
+                let dims = cli.dims.or(Some(lib.manifest.dims));
+                let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
+                let _ = &mut lib;
+                (lib, set.queries, String::new(), embedder)
+            };
+            anyhow::ensure!(!queries.is_empty(), "{} holds no usable query", file.display());
+            let opts = eval_run::EvalOptions { modes: modes.clone(), depth: 10, answers, id_prefix: prefix };
+            let report = eval_run::run(&mut lib, embedder.as_ref(), &queries, &opts, &bars)?;
+            print!("{}", eval_run::table(&report));
+            println!("{} queries, {:.1}s, model {}", report.queries, report.seconds, report.embedder);
+            if let Some(path) = json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+            }
+            let first = report.modes[0].retrieval.overall.mean;
+            let mut failed = false;
+            if let Some(x) = min_ndcg {
+                let got = first.map(|m| m.ndcg_at_10).unwrap_or(0.0);
+                if got < x {
+                    eprintln!("gate failed: nDCG@10 of {} is {got:.3} < {x}", report.modes[0].mode.as_str());
+                    failed = true;
+                }
+            }
+            if let Some((k, x)) = recall_gate {
+                let got = first
+                    .map(|m| match k { 1 => m.recall_at_1, 3 => m.recall_at_3, 5 => m.recall_at_5, _ => m.recall_at_10 })
+                    .unwrap_or(0.0);
+                if got < x {
+                    eprintln!("gate failed: recall@{k} of {} is {got:.3} < {x}", report.modes[0].mode.as_str());
+                    failed = true;
+                }
+            }
+            if failed {
+                return Ok(std::process::ExitCode::from(1));
+            }
+        }
+        Command::Search { ref query, k, mode, json, ref filters } => {
             let filters = filters.to_filters()?;
             if query.trim().is_empty() {
                 anyhow::bail!("the query is empty: type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"");
@@ -274,9 +478,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let mut lib = Library::open(&cli.index)?;
             let dims = cli.dims.or(Some(lib.manifest.dims));
             let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
-            let (hits, timings) = retrieve::search(&mut lib, embedder.as_ref(), query, k, &filters)?;
+            let r = retrieve::retrieve(&mut lib, embedder.as_ref(), query, k, &filters, mode)?;
+            let (hits, timings) = (r.hits, r.timings);
             if json {
-                let out = serde_json::json!({ "query": query, "hits": hits, "timings": timings });
+                let out = serde_json::json!({ "query": query, "mode": mode, "hits": hits, "timings": timings });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else if hits.is_empty() {
                 println!("no results{}", if filters.is_empty() { "" } else { " (try removing filters)" });
@@ -323,7 +528,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             IndexCommand::Rebuild => {
                 let mut lib = Library::open(&cli.index)?;
                 let n = lib.rebuild_vectors(&bars)?;
-                println!("rebuilt the HNSW index of {} from {n} stored vectors", cli.index.display());
+                lib.rebuild_lexical(&bars)?;
+                println!("rebuilt the HNSW and BM25 indexes of {} from {n} stored chunks", cli.index.display());
             }
         },
         Command::Model { command } => match command {

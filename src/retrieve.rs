@@ -72,8 +72,11 @@ impl Filters {
 pub struct Hit {
     /// 1-based rank.
     pub rank: usize,
-    /// Cosine similarity for dense retrieval.
+    /// The ranking score of the mode: cosine similarity (dense), BM25 (lexical) or
+    /// reciprocal-rank-fusion score (hybrid).
     pub score: f32,
+    /// Cosine similarity between the query and the chunk, whatever the mode.
+    pub similarity: Option<f32>,
     pub chunk_id: i64,
     pub article_id: String,
     pub title: Option<String>,
@@ -91,22 +94,79 @@ pub struct Hit {
     pub snippet: String,
 }
 
-/// Time spent in each stage of a search, in milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Timings {
-    pub embed_ms: f64,
-    pub search_ms: f64,
-    pub total_ms: f64,
+/// Which retrievers rank the chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Embedding similarity (HNSW).
+    Dense,
+    /// BM25 over language-aware analysed text (tantivy).
+    Lexical,
+    /// Reciprocal rank fusion of dense and lexical.
+    Hybrid,
 }
 
-/// Searches `lib` for `query`, best first.
-pub fn search(
+impl Mode {
+    /// All modes, in display order.
+    pub const ALL: [Mode; 3] = [Mode::Dense, Mode::Lexical, Mode::Hybrid];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Dense => "dense",
+            Mode::Lexical => "lexical",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Mode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dense" => Ok(Mode::Dense),
+            "lexical" | "bm25" => Ok(Mode::Lexical),
+            "hybrid" => Ok(Mode::Hybrid),
+            other => Err(Error::Invalid(format!("unknown mode `{other}`: use dense, lexical or hybrid"))),
+        }
+    }
+}
+
+/// The constant of reciprocal rank fusion (Cormack et al.): 60 damps the head of each list.
+pub const RRF_K: f32 = 60.0;
+/// How deep each list goes before fusion.
+const FUSION_DEPTH: usize = 50;
+
+/// Reciprocal rank fusion: `sum 1 / (RRF_K + rank)` over the lists a chunk appears in.
+pub fn rrf(lists: &[&[(i64, f32)]], k: usize) -> Vec<(i64, f32)> {
+    let mut acc: std::collections::HashMap<i64, f32> = std::collections::HashMap::new();
+    for list in lists {
+        for (rank, &(id, _)) in list.iter().enumerate() {
+            *acc.entry(id).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
+        }
+    }
+    let mut fused: Vec<(i64, f32)> = acc.into_iter().collect();
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    fused.truncate(k);
+    fused
+}
+
+/// The result of one retrieval: hits, the query vector (for answerers) and timings.
+#[derive(Debug, Clone)]
+pub struct Retrieval {
+    pub hits: Vec<Hit>,
+    pub query_vector: Vec<f32>,
+    pub timings: Timings,
+}
+
+/// Retrieves the `k` best chunks for `query` with `mode`.
+pub fn retrieve(
     lib: &mut Library,
     embedder: &dyn Embedder,
     query: &str,
     k: usize,
     filters: &Filters,
-) -> Result<(Vec<Hit>, Timings)> {
+    mode: Mode,
+) -> Result<Retrieval> {
     let t0 = Instant::now();
     let query = query.trim();
     if query.is_empty() {
@@ -125,50 +185,89 @@ pub fn search(
     let q = embedder.embed_queries(&[query])?.remove(0);
     let embed_ms = te.elapsed().as_secs_f64() * 1e3;
     let ts = Instant::now();
-    let hits = dense(lib, &q, k, filters)?;
+    let allowed = allowed_chunks(lib, filters)?;
+    if allowed.as_ref().is_some_and(|a| a.is_empty()) {
+        return Ok(Retrieval { hits: Vec::new(), query_vector: q, timings: Timings { embed_ms, ..Default::default() } });
+    }
+    let depth = if mode == Mode::Hybrid { FUSION_DEPTH.max(k) } else { k };
+    let dense_list = if mode != Mode::Lexical { dense_ids(lib, &q, depth, allowed.as_ref())? } else { Vec::new() };
+    let lexical_list = if mode != Mode::Dense { lexical_ids(lib, query, depth, allowed.as_ref())? } else { Vec::new() };
+    let scored = match mode {
+        Mode::Dense => dense_list,
+        Mode::Lexical => lexical_list,
+        Mode::Hybrid => rrf(&[&dense_list, &lexical_list], k),
+    };
+    let mut hits = hits_from(lib, &scored)?;
+    // Similarity to the query for every hit: answerers and abstention rely on it.
+    for h in &mut hits {
+        if let Some(v) = lib.store.embedding(h.chunk_id)? {
+            h.similarity = Some(crate::index::dot(&q, &v));
+        }
+    }
     let search_ms = ts.elapsed().as_secs_f64() * 1e3;
-    Ok((
+    Ok(Retrieval {
         hits,
-        Timings {
-            embed_ms,
-            search_ms,
-            total_ms: t0.elapsed().as_secs_f64() * 1e3,
-        },
-    ))
+        query_vector: q,
+        timings: Timings { embed_ms, search_ms, total_ms: t0.elapsed().as_secs_f64() * 1e3 },
+    })
 }
 
-/// Dense retrieval of an already-embedded query.
-pub fn dense(lib: &mut Library, q: &[f32], k: usize, filters: &Filters) -> Result<Vec<Hit>> {
-    if k == 0 {
-        return Ok(Vec::new());
+/// Chunk ids that pass `filters`, or `None` when there are no filters.
+fn allowed_chunks(lib: &Library, filters: &Filters) -> Result<Option<HashSet<i64>>> {
+    if filters.is_empty() {
+        return Ok(None);
     }
-    // With filters, the allowed chunk ids are computed up front so the graph search can skip
-    // the rest; without, liveness is checked against the store per candidate.
-    let allowed: Option<HashSet<i64>> = if filters.is_empty() {
-        None
-    } else {
-        let mut set = HashSet::new();
-        for id in lib.store.article_ids()? {
-            if let Some(a) = lib.store.article(&id)? {
-                if filters.accepts(&a) {
-                    set.extend(lib.store.article_chunks(&id)?.into_iter().map(|c| c.id));
-                }
+    let mut set = HashSet::new();
+    for id in lib.store.article_ids()? {
+        if let Some(a) = lib.store.article(&id)? {
+            if filters.accepts(&a) {
+                set.extend(lib.store.article_chunks(&id)?.into_iter().map(|c| c.id));
             }
         }
-        if set.is_empty() {
-            return Ok(Vec::new());
-        }
-        Some(set)
-    };
+    }
+    Ok(Some(set))
+}
+
+fn dense_ids(lib: &mut Library, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
     lib.vectors(&NoProgress)?;
     let vectors = lib.loaded_vectors().expect("loaded above");
     let store = &lib.store;
-    let filter = |id: i64| match &allowed {
+    let filter = |id: i64| match allowed {
         Some(set) => set.contains(&id),
         None => store.chunk_exists(id).unwrap_or(false),
     };
-    let scored = vectors.search(q, k, vectors.params().ef_search, &filter);
-    hits_from(lib, &scored)
+    Ok(vectors.search(q, k, vectors.params().ef_search, &filter))
+}
+
+fn lexical_ids(lib: &mut Library, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
+    lib.lexical(&NoProgress)?;
+    let lex = lib.loaded_lexical().expect("loaded above");
+    let store = &lib.store;
+    let filter = |id: i64| match allowed {
+        Some(set) => set.contains(&id),
+        None => store.chunk_exists(id).unwrap_or(false),
+    };
+    lex.search(query, k, &filter)
+}
+
+/// Time spent in each stage of a search, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub embed_ms: f64,
+    pub search_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Searches `lib` for `query` with dense retrieval, best first.
+pub fn search(
+    lib: &mut Library,
+    embedder: &dyn Embedder,
+    query: &str,
+    k: usize,
+    filters: &Filters,
+) -> Result<(Vec<Hit>, Timings)> {
+    let r = retrieve(lib, embedder, query, k, filters, Mode::Dense)?;
+    Ok((r.hits, r.timings))
 }
 
 /// Turns (chunk id, score) pairs into hits, keeping their order.
@@ -183,6 +282,7 @@ pub fn hits_from(lib: &Library, scored: &[(i64, f32)]) -> Result<Vec<Hit>> {
         hits.push(Hit {
             rank: hits.len() + 1,
             score,
+            similarity: None,
             chunk_id: c.id,
             article_id: a.id.clone(),
             title: a.title.clone(),
@@ -256,6 +356,25 @@ mod tests {
         assert!(src("news/*").accepts(&a));
         assert!(src("*/000.txt").accepts(&a));
         assert!(!src("sport/*").accepts(&a));
+    }
+
+    #[test]
+    fn rrf_rewards_agreement() {
+        let dense = [(1, 0.9), (2, 0.8), (3, 0.7)];
+        let lexical = [(3, 12.0), (4, 11.0), (1, 3.0)];
+        let fused = rrf(&[&dense, &lexical], 10);
+        let ids: Vec<i64> = fused.iter().map(|f| f.0).collect();
+        // 1: 1/61 + 1/63; 3: 1/63 + 1/61 (tie, lower id first); 2: 1/62; 4: 1/62.
+        assert_eq!(ids, vec![1, 3, 2, 4]);
+        assert!((fused[0].1 - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-6);
+        assert_eq!(rrf(&[&dense, &lexical], 2).len(), 2);
+    }
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!("Hybrid".parse::<Mode>().unwrap(), Mode::Hybrid);
+        assert_eq!("bm25".parse::<Mode>().unwrap(), Mode::Lexical);
+        assert!("fast".parse::<Mode>().is_err());
     }
 
     #[test]

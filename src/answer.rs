@@ -1,0 +1,265 @@
+//! Extractive answers: the few sentences of the retrieved passages that best answer the
+//! question, each citing the passage it comes from, or an honest abstention.
+//!
+//! Nothing is generated, so every claim is a sentence of an article and every citation
+//! points at a passage that was shown. Sentences are scored with the embedder (question vs
+//! sentence, both sides with their retrieval prompts) plus lexical overlap of analysed terms,
+//! which rewards exact names and numbers the question repeats.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::chunk::split_sentences;
+use crate::embed::{Document, Embedder};
+use crate::retrieve::Hit;
+use crate::Result;
+
+/// Tunables of the extractive answerer.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerOptions {
+    /// Passages whose sentences are considered.
+    pub passages: usize,
+    /// Most sentences in an answer.
+    pub max_sentences: usize,
+    /// Below this best-passage similarity, abstain. Calibrated on `examples/queries/seed.jsonl`.
+    pub abstain_below: f32,
+    /// Weight of lexical overlap next to cosine similarity.
+    pub lexical_weight: f32,
+    /// A further sentence must score within this margin of the best one.
+    pub margin: f32,
+}
+
+impl Default for AnswerOptions {
+    fn default() -> Self {
+        AnswerOptions {
+            passages: 4,
+            max_sentences: 3,
+            abstain_below: 0.30,
+            lexical_weight: 0.3,
+            margin: 0.06,
+        }
+    }
+}
+
+/// One sentence of an answer with the number of the source it cites.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerSentence {
+    pub text: String,
+    pub citation: usize,
+    pub score: f32,
+}
+
+/// A numbered source of an answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Citation {
+    pub n: usize,
+    pub chunk_id: i64,
+    pub article_id: String,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub path: String,
+    pub line_start: u32,
+    pub line_end: u32,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// An answer: cited sentences, or an abstention.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub question: String,
+    /// Language of the question (`fr` or `en`), used for the abstention message.
+    pub lang: String,
+    pub abstained: bool,
+    /// The rendered answer: sentences each followed by `[n]`, or the abstention message.
+    pub text: String,
+    pub sentences: Vec<AnswerSentence>,
+    pub citations: Vec<Citation>,
+    /// Best similarity between the question and a retrieved passage (the abstention signal).
+    pub confidence: f32,
+}
+
+/// Guesses whether a question is French or English. Questions are short, where statistical
+/// detectors are unreliable, so common function words decide first.
+pub fn question_lang(q: &str) -> &'static str {
+    const FR: &[&str] = &[
+        "le", "la", "les", "des", "du", "de", "un", "une", "est", "quel", "quelle", "quels", "quelles", "qui", "que",
+        "quoi", "combien", "comment", "pourquoi", "où", "quand", "et", "en", "au", "aux", "sur", "pour", "avec", "dans",
+        "il", "elle", "ils", "a-t-il", "est-ce", "selon", "depuis",
+    ];
+    const EN: &[&str] = &[
+        "the", "a", "an", "is", "are", "was", "what", "which", "who", "whom", "how", "many", "much", "why", "where",
+        "when", "and", "in", "on", "for", "with", "of", "to", "does", "do", "did", "has", "have", "according",
+    ];
+    let words: Vec<String> = q
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect();
+    let fr = words.iter().filter(|w| FR.contains(&w.as_str()) || w.contains("qu'") || w.starts_with("l'") || w.starts_with("d'")).count();
+    let en = words.iter().filter(|w| EN.contains(&w.as_str())).count();
+    if fr > en {
+        "fr"
+    } else if en > fr {
+        "en"
+    } else if q.chars().any(|c| "éèêàçùûôîœ".contains(c)) {
+        "fr"
+    } else {
+        "en"
+    }
+}
+
+/// The message of an abstention, in the question's language.
+pub fn abstention_message(lang: &str) -> &'static str {
+    if lang == "fr" {
+        "Je n'ai pas trouvé de réponse à cette question dans les articles indexés."
+    } else {
+        "I could not find an answer to this question in the indexed articles."
+    }
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    crate::index::dot(a, b)
+}
+
+/// Builds an extractive answer from retrieved passages. `qvec` is the question's embedding;
+/// `hits` carry `similarity` to the question when known.
+pub fn extractive(
+    embedder: &dyn Embedder,
+    question: &str,
+    qvec: &[f32],
+    hits: &[Hit],
+    opts: &AnswerOptions,
+) -> Result<Answer> {
+    let lang = question_lang(question).to_string();
+    let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
+    let confidence = passages.iter().filter_map(|h| h.similarity).fold(f32::MIN, f32::max);
+    let confidence = if confidence == f32::MIN { 0.0 } else { confidence };
+    let abstain = |confidence: f32| Answer {
+        question: question.to_string(),
+        text: abstention_message(&lang).to_string(),
+        lang: lang.clone(),
+        abstained: true,
+        sentences: Vec::new(),
+        citations: Vec::new(),
+        confidence,
+    };
+    if passages.is_empty() || confidence < opts.abstain_below {
+        return Ok(abstain(confidence));
+    }
+
+    // Candidate sentences, deduplicated (overlapping chunks repeat a sentence).
+    let mut seen = HashSet::new();
+    let mut cands: Vec<(usize, String)> = Vec::new();
+    for (pi, h) in passages.iter().enumerate() {
+        for r in split_sentences(&h.text, 0..h.text.len()) {
+            let s = h.text[r].trim();
+            if s.split_whitespace().count() < 4 || !seen.insert(s.to_string()) {
+                continue;
+            }
+            cands.push((pi, s.to_string()));
+        }
+    }
+    if cands.is_empty() {
+        return Ok(abstain(confidence));
+    }
+    let docs: Vec<Document<'_>> = cands
+        .iter()
+        .map(|(pi, s)| Document {
+            title: passages[*pi].title.as_deref(),
+            text: s,
+        })
+        .collect();
+    let vecs = embedder.embed_documents(&docs)?;
+    let q_terms: HashSet<String> = crate::lexical::analyze(Some(&lang), question).into_iter().collect();
+    let mut scored: Vec<(f32, usize)> = cands
+        .iter()
+        .zip(&vecs)
+        .enumerate()
+        .map(|(i, ((pi, s), v))| {
+            let overlap = if q_terms.is_empty() {
+                0.0
+            } else {
+                let lang = passages[*pi].lang.as_deref();
+                let terms: HashSet<String> = crate::lexical::analyze(lang, s).into_iter().collect();
+                q_terms.intersection(&terms).count() as f32 / q_terms.len() as f32
+            };
+            (cosine(qvec, v) + opts.lexical_weight * overlap, i)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+
+    let best = scored[0].0;
+    let mut chosen: Vec<(f32, usize)> = Vec::new();
+    for &(score, i) in &scored {
+        if chosen.len() == opts.max_sentences || score < best - opts.margin {
+            break;
+        }
+        chosen.push((score, i));
+    }
+    // Number sources in order of first use.
+    let mut citations: Vec<Citation> = Vec::new();
+    let mut sentences = Vec::new();
+    for &(score, i) in &chosen {
+        let (pi, text) = &cands[i];
+        let h = passages[*pi];
+        let n = match citations.iter().find(|c| c.chunk_id == h.chunk_id) {
+            Some(c) => c.n,
+            None => {
+                citations.push(Citation {
+                    n: citations.len() + 1,
+                    chunk_id: h.chunk_id,
+                    article_id: h.article_id.clone(),
+                    title: h.title.clone(),
+                    date: h.date.clone(),
+                    path: h.path.clone(),
+                    line_start: h.line_start,
+                    line_end: h.line_end,
+                    start: h.start,
+                    end: h.end,
+                });
+                citations.len()
+            }
+        };
+        sentences.push(AnswerSentence {
+            text: text.clone(),
+            citation: n,
+            score,
+        });
+    }
+    let text = sentences
+        .iter()
+        .map(|s| format!("{} [{}]", s.text, s.citation))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Answer {
+        question: question.to_string(),
+        lang,
+        abstained: false,
+        text,
+        sentences,
+        citations,
+        confidence,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_language() {
+        assert_eq!(question_lang("Combien de consultants IBM envoie-t-il chez Huawei ?"), "fr");
+        assert_eq!(question_lang("How many IBM consultants help Huawei?"), "en");
+        assert_eq!(question_lang("Qui est Ross Gan ?"), "fr");
+        assert_eq!(question_lang("Who founded Huawei?"), "en");
+        assert_eq!(question_lang("Où est Armonk ?"), "fr");
+    }
+
+    #[test]
+    fn abstention_speaks_the_question_language() {
+        assert!(abstention_message("fr").starts_with("Je n'ai pas"));
+        assert!(abstention_message("en").starts_with("I could not"));
+    }
+}

@@ -1,0 +1,139 @@
+//! `ask` and `eval` on the bundled articles with the real model: cited answers in French and
+//! English, abstentions, hybrid retrieval of exact names and numbers, and the eval gate.
+
+mod util;
+
+use serde_json::Value;
+use util::{bundled_index, ok, run, sourcier};
+
+fn ask(index: &std::path::Path, q: &str, extra: &[&str]) -> Value {
+    let out = ok(sourcier(index).args(["ask", q, "--json"]).args(extra));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}"))
+}
+
+/// Citations are numbered 1..n in order of first use, each sentence carries a valid one,
+/// and every cited chunk is among the passages shown.
+fn check_citations(v: &Value) {
+    let a = &v["answer"];
+    let cits = a["citations"].as_array().unwrap();
+    for (i, c) in cits.iter().enumerate() {
+        assert_eq!(c["n"].as_u64(), Some(i as u64 + 1), "{v:#}");
+        let shown = v["passages"].as_array().unwrap().iter().any(|p| p["chunk_id"] == c["chunk_id"]);
+        assert!(shown, "citation {c} points at a passage that was not shown");
+    }
+    let mut next = 1;
+    for s in a["sentences"].as_array().unwrap() {
+        let n = s["citation"].as_u64().unwrap();
+        assert!(n >= 1 && n as usize <= cits.len(), "{v:#}");
+        assert!(n <= next, "citations not numbered in order of first use: {v:#}");
+        if n == next {
+            next += 1;
+        }
+        assert!(a["text"].as_str().unwrap().contains(&format!("[{n}]")));
+    }
+}
+
+#[test]
+fn french_and_english_questions_get_cited_answers() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    let cases = [
+        ("Combien de consultants IBM envoie-t-il chez Huawei ?", "25", "000_d959af5fb98b9205.txt"),
+        ("How many IBM consultants help Huawei?", "25", "000_d959af5fb98b9205.txt"),
+        ("Combien de partenaires ont assisté à la conférence de Huawei à Côme ?", "1.000", "001_b6d142304a9bfd89.txt"),
+        ("Who is Huawei's rotating chairman quoted at the Paris conference?", "Ken Hu", "002_4f97e5b5d50801a1.txt"),
+    ];
+    for (q, fact, article) in cases {
+        let v = ask(&idx, q, &[]);
+        let a = &v["answer"];
+        assert_eq!(a["abstained"], false, "{q}: {v:#}");
+        assert!(a["text"].as_str().unwrap().contains(fact), "{q}: answer lacks {fact}: {}", a["text"]);
+        assert!(a["citations"].as_array().unwrap().iter().any(|c| c["article_id"] == article), "{q}: {v:#}");
+        check_citations(&v);
+    }
+}
+
+#[test]
+fn unanswerable_questions_abstain_in_their_language() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    for (q, lang) in [("Quelle est la recette de la tarte Tatin ?", "fr"), ("Who won the 2018 football World Cup?", "en")] {
+        let v = ask(&idx, q, &[]);
+        let a = &v["answer"];
+        assert_eq!(a["abstained"], true, "{q}: {v:#}");
+        assert_eq!(a["lang"], lang);
+        assert!(a["citations"].as_array().unwrap().is_empty());
+    }
+    let out = ok(sourcier(&idx).args(["ask", "Quelle est la recette de la tarte Tatin ?"]));
+    assert!(out.starts_with("Je n'ai pas trouvé"), "{out}");
+}
+
+#[test]
+fn human_answer_lists_numbered_sources() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let out = ok(sourcier(&t.path().join("index")).args(["ask", "Combien de consultants IBM envoie-t-il chez Huawei ?"]));
+    assert!(out.contains("[1]"), "{out}");
+    let sources: Vec<&str> = out.lines().filter(|l| l.starts_with("[1] ")).collect();
+    assert_eq!(sources.len(), 1, "{out}");
+    assert!(sources[0].contains("Huawei se fait épauler par IBM") && sources[0].contains("000_d959af5fb98b9205.txt:"), "{out}");
+}
+
+#[test]
+fn lexical_and_hybrid_find_exact_names_and_numbers() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    let top = |q: &str, mode: &str| -> String {
+        let out = ok(sourcier(&idx).args(["search", q, "--json", "-k", "1", "--mode", mode]));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["hits"][0]["text"].as_str().unwrap_or("").to_string()
+    };
+    // Exact tokens that must come first with BM25 and survive fusion.
+    for (q, needle) in [("Armonk", "Armonk"), ("862,1 milliards", "862,1"), ("Wilbur Ross", "Wilbur Ross"), ("Hans Gogia", "")] {
+        if needle.is_empty() {
+            continue;
+        }
+        assert!(top(q, "lexical").contains(needle), "lexical misses {q}");
+        assert!(top(q, "hybrid").contains(needle), "hybrid misses {q}");
+    }
+}
+
+#[test]
+fn eval_prints_metrics_and_gates_the_exit_code() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    let q = t.path().join("q.jsonl");
+    std::fs::write(
+        &q,
+        concat!(
+            "{\"id\": \"a\", \"query\": \"Combien de consultants IBM envoie-t-il chez Huawei ?\", \"lang\": \"fr\", \"relevant\": [\"000_d959af5fb98b9205.txt\"], \"answers\": [\"25\"]}\n",
+            "{\"id\": \"b\", \"query\": \"Xiaomi buys patents from which company?\", \"lang\": \"en\", \"relevant\": [\"004_d70e093277a21062.txt\"], \"answers\": [\"Nokia\"]}\n",
+            "{broken\n",
+            "{\"id\": \"c\", \"query\": \"Quelle est la recette de la tarte Tatin ?\", \"lang\": \"fr\", \"relevant\": []}\n",
+        ),
+    )
+    .unwrap();
+    let report = t.path().join("report.json");
+    let (success, stdout, stderr) = run(sourcier(&idx)
+        .args(["eval"])
+        .arg(&q)
+        .args(["--modes", "dense,lexical,hybrid", "--answers", "--min-ndcg", "0.5", "--json"])
+        .arg(&report));
+    assert!(success, "{stdout}\n{stderr}");
+    assert!(stderr.contains("line 3"), "malformed line reported with its number: {stderr}");
+    for needle in ["nDCG@10", "dense", "lexical", "hybrid", "answer hit"] {
+        assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
+    }
+    let dense = stdout.lines().find(|l| l.starts_with("dense    all")).unwrap();
+    assert!(dense.contains("1.000"), "both answerable queries are found first by dense: {stdout}");
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["queries"].as_u64(), Some(3));
+    assert_eq!(v["per_query"].as_array().unwrap().len(), 9);
+    // An impossible gate fails the exit code.
+    let (success, _, stderr) = run(sourcier(&idx).args(["eval"]).arg(&q).args(["--modes", "dense", "--min-recall", "1:1.01"]));
+    assert!(!success && stderr.contains("gate failed"), "{stderr}");
+}
