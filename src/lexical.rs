@@ -7,7 +7,8 @@
 //! * One tantivy document per chunk: `chunk_id` (i64, indexed, fast, stored), `article_id`
 //!   (raw string, for deletions) and the text in exactly one of `text_fr`, `text_en`,
 //!   `text_xx`, chosen by the article language; each field has its own analyzer
-//!   ([`analysis`]). Nothing else is stored: the store has the text.
+//!   (see the `analysis` submodule and [`analyze`]). Nothing else is stored: the store has
+//!   the text.
 //! * A query is analysed once per language present in the index and searched in that
 //!   language's field; the per-field queries are OR-ed. A chunk lives in one field only, so
 //!   its score is the BM25 of its own field; scores of different fields use their own
@@ -28,9 +29,10 @@ use std::path::{Path, PathBuf};
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::error::LockError;
+use tantivy::directory::{Directory, DirectoryLock, INDEX_WRITER_LOCK, MmapDirectory};
 use tantivy::query::{BooleanQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, INDEXED, IndexRecordOption, STORED, STRING, FAST, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term};
 
@@ -77,7 +79,10 @@ fn schema() -> Schema {
         let indexing = TextFieldIndexing::default()
             .set_tokenizer(&tokenizer_name(lang))
             .set_index_option(IndexRecordOption::WithFreqs);
-        b.add_text_field(&field_name(lang), TextOptions::default().set_indexing_options(indexing));
+        b.add_text_field(
+            &field_name(lang),
+            TextOptions::default().set_indexing_options(indexing),
+        );
     }
     b.build()
 }
@@ -202,7 +207,11 @@ impl LexicalIndex {
         let s = index.schema();
         let get = |name: &str| {
             s.get_field(name).map_err(|_| {
-                Error::Index(format!("the lexical index at {} has no field {name}; {}", dir.display(), rebuild_hint(dir)))
+                Error::Index(format!(
+                    "the lexical index at {} has no field {name}; {}",
+                    dir.display(),
+                    rebuild_hint(dir)
+                ))
             })
         };
         let fields = Fields {
@@ -287,7 +296,8 @@ impl LexicalIndex {
     pub fn close_writer(&mut self) -> Result<()> {
         self.commit()?;
         if let Some(w) = self.writer.take() {
-            w.wait_merging_threads().map_err(tv("finishing merges in", &self.dir))?;
+            w.wait_merging_threads()
+                .map_err(tv("finishing merges in", &self.dir))?;
         }
         Ok(())
     }
@@ -442,7 +452,9 @@ impl LexicalIndex {
                             .map_err(err("reading chunk ids of"))?,
                     ),
                 };
-                let Some(id) = col.first(addr.doc_id) else { continue };
+                let Some(id) = col.first(addr.doc_id) else {
+                    continue;
+                };
                 if seen.insert(id) && filter(id) {
                     live.push((id, score));
                 }
@@ -452,7 +464,11 @@ impl LexicalIndex {
                 live.truncate(k);
                 return Ok(live);
             }
-            tracing::debug!(want, live = live.len(), "too many filtered lexical hits, widening the search");
+            tracing::debug!(
+                want,
+                live = live.len(),
+                "too many filtered lexical hits, widening the search"
+            );
             want = want.saturating_mul(4).min(n);
         }
     }
@@ -482,6 +498,13 @@ pub fn rebuild_from_store(dir: &Path, store: &Store, progress: &dyn Progress) ->
         .unwrap_or(Path::new("."))
         .to_path_buf();
     std::fs::create_dir_all(&parent).map_err(Error::io("creating", &parent))?;
+    // Hold the old index's writer lock until the swap: a writer busy in there would keep
+    // writing into a folder about to be deleted, and its work would be lost anyway.
+    let _old_lock = if dir.exists() {
+        Some(writer_lock(dir)?)
+    } else {
+        None
+    };
     remove_leftovers(&parent);
     let scratch = tempfile::Builder::new()
         .prefix(BUILD_PREFIX)
@@ -528,6 +551,13 @@ pub fn rebuild_from_store(dir: &Path, store: &Store, progress: &dyn Progress) ->
     LexicalIndex::open_or_create(dir)
 }
 
+/// Takes the tantivy writer lock of the index folder `dir`, whatever its version.
+fn writer_lock(dir: &Path) -> Result<DirectoryLock> {
+    let d = MmapDirectory::open(dir).map_err(|e| tv("opening", dir)(e.into()))?;
+    d.acquire_lock(&INDEX_WRITER_LOCK)
+        .map_err(|e| tv("locking", dir)(TantivyError::LockFailure(e, None)))
+}
+
 /// Removes scratch and old folders left by a killed rebuild.
 fn remove_leftovers(parent: &Path) {
     let Ok(rd) = std::fs::read_dir(parent) else { return };
@@ -544,7 +574,12 @@ fn remove_leftovers(parent: &Path) {
 }
 
 /// Queues every stored chunk of one article; returns how many.
-fn add_article(lex: &mut LexicalIndex, store: &Store, article_id: &str, progress: &dyn Progress) -> Result<usize> {
+fn add_article(
+    lex: &mut LexicalIndex,
+    store: &Store,
+    article_id: &str,
+    progress: &dyn Progress,
+) -> Result<usize> {
     let Some(article) = store.article(article_id)? else {
         return Ok(0);
     };
@@ -552,7 +587,14 @@ fn add_article(lex: &mut LexicalIndex, store: &Store, article_id: &str, progress
     for batch in chunks.chunks(PROGRESS_BATCH) {
         let rows: Vec<(i64, &str, &str, Option<&str>)> = batch
             .iter()
-            .map(|c| (c.id, c.article_id.as_str(), c.text.as_str(), article.lang.as_deref()))
+            .map(|c| {
+                (
+                    c.id,
+                    c.article_id.as_str(),
+                    c.text.as_str(),
+                    article.lang.as_deref(),
+                )
+            })
             .collect();
         lex.add_chunks(&rows)?;
         progress.inc(batch.len() as u64);
@@ -575,10 +617,16 @@ pub fn sync_from_store(lex: &mut LexicalIndex, store: &Store, progress: &dyn Pro
             "the lexical index is ahead of the store; reindexing everything"
         );
         let dir = lex.dir.clone();
-        lex.writer()?.delete_all_documents().map_err(tv("clearing", &dir))?;
+        lex.writer()?
+            .delete_all_documents()
+            .map_err(tv("clearing", &dir))?;
         max = 0;
     }
-    let mut new_ids: Vec<i64> = store.live_chunk_ids()?.into_iter().filter(|&id| id > max).collect();
+    let mut new_ids: Vec<i64> = store
+        .live_chunk_ids()?
+        .into_iter()
+        .filter(|&id| id > max)
+        .collect();
     new_ids.sort_unstable();
     let mut changed_articles = BTreeSet::new();
     // Batches keep the SQL lookups bounded in memory on a full catch-up.
@@ -612,7 +660,11 @@ pub fn sync_from_store(lex: &mut LexicalIndex, store: &Store, progress: &dyn Pro
     lex.commit()?;
     progress.finish();
     if added > 0 || !gone.is_empty() {
-        tracing::info!(added, deleted_articles = gone.len(), "caught up the lexical index");
+        tracing::info!(
+            added,
+            deleted_articles = gone.len(),
+            "caught up the lexical index"
+        );
     }
     Ok(added)
 }

@@ -277,7 +277,11 @@ impl Store {
     /// transaction. Returns the ids given to the chunks, in the order of `chunks`.
     ///
     /// All embeddings of the call must have the same non-zero length and finite values.
-    pub fn replace_article(&mut self, article: &ArticleRow, chunks: &[NewChunk]) -> Result<Vec<i64>> {
+    pub fn replace_article(
+        &mut self,
+        article: &ArticleRow,
+        chunks: &[NewChunk],
+    ) -> Result<Vec<i64>> {
         validate_embeddings(&article.id, chunks)?;
         let db = db_err(&self.path);
         // IMMEDIATE: take the write lock up front instead of failing half-way on upgrade.
@@ -331,7 +335,9 @@ impl Store {
                     .map_err(db.clone())?;
                 let id = tx.last_insert_rowid();
                 encode_vector(&c.embedding, &mut blob);
-                insert_vector.execute(params![id, blob]).map_err(db.clone())?;
+                insert_vector
+                    .execute(params![id, blob])
+                    .map_err(db.clone())?;
                 ids.push(id);
             }
         }
@@ -408,7 +414,10 @@ impl Store {
     /// Chunks with their articles, in the order of `ids`; ids that do not exist (deleted
     /// chunks) are skipped, so the result can be shorter than `ids`.
     pub fn chunks_by_ids(&self, ids: &[i64]) -> Result<Vec<(ChunkRow, ArticleRow)>> {
-        let mut stmt = self.conn.prepare_cached(CHUNK_JOIN_SQL).map_err(self.db())?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(CHUNK_JOIN_SQL)
+            .map_err(self.db())?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
             if let Some(row) = stmt
@@ -439,7 +448,10 @@ impl Store {
 
     /// Ids of all existing chunks: the filter that hides deleted chunks from the HNSW index.
     pub fn live_chunk_ids(&self) -> Result<HashSet<i64>> {
-        let mut stmt = self.conn.prepare("SELECT id FROM chunks").map_err(self.db())?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM chunks")
+            .map_err(self.db())?;
         stmt.query_map([], |r| r.get(0))
             .map_err(self.db())?
             .collect::<rusqlite::Result<_>>()
@@ -477,18 +489,22 @@ impl Store {
     ) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare("SELECT chunk_id, vector FROM embeddings WHERE chunk_id > ?1 ORDER BY chunk_id")
+            .prepare(
+                "SELECT chunk_id, vector FROM embeddings WHERE chunk_id > ?1 ORDER BY chunk_id",
+            )
             .map_err(self.db())?;
         let mut rows = stmt.query([after]).map_err(self.db())?;
         let mut buf = Vec::new();
         while let Some(row) = rows.next().map_err(self.db())? {
             let id: i64 = row.get(0).map_err(self.db())?;
-            let blob = row.get_ref(1).map_err(self.db())?.as_blob().map_err(|e| {
-                Error::Db {
+            let blob = row
+                .get_ref(1)
+                .map_err(self.db())?
+                .as_blob()
+                .map_err(|e| Error::Db {
                     path: self.path.clone(),
                     source: e.into(),
-                }
-            })?;
+                })?;
             if !decode_vector(blob, &mut buf) {
                 return Err(Error::Index(format!(
                     "the embedding of chunk {id} in {} is corrupt ({} bytes, not a whole number of f32); delete the index directory and ingest again",
@@ -647,7 +663,7 @@ fn encode_vector(v: &[f32], out: &mut Vec<u8>) {
 
 /// Returns false when the blob is not a whole number of f32.
 fn decode_vector(blob: &[u8], out: &mut Vec<f32>) -> bool {
-    if blob.len() % 4 != 0 {
+    if !blob.len().is_multiple_of(4) {
         return false;
     }
     out.clear();
@@ -682,7 +698,9 @@ mod tests {
             end: ordinal as usize * 100 + text.len(),
             line_start: ordinal * 3 + 1,
             line_end: ordinal * 3 + 2,
-            embedding: (0..dims).map(|i| (i as f32 + ordinal as f32) * 0.25 - 1.0).collect(),
+            embedding: (0..dims)
+                .map(|i| (i as f32 + ordinal as f32) * 0.25 - 1.0)
+                .collect(),
         }
     }
 
@@ -698,7 +716,10 @@ mod tests {
         assert_eq!(store.get_meta(FORMAT_KEY).unwrap().as_deref(), Some("1"));
         store.set_meta("model", "e5").unwrap();
         store.set_meta("model", "e5-small").unwrap();
-        assert_eq!(store.get_meta("model").unwrap().as_deref(), Some("e5-small"));
+        assert_eq!(
+            store.get_meta("model").unwrap().as_deref(),
+            Some("e5-small")
+        );
         assert_eq!(store.get_meta("missing").unwrap(), None);
 
         let a = article("a1", "h1");
@@ -724,7 +745,10 @@ mod tests {
                 line_end: 5,
             }
         );
-        assert_eq!(store.embedding(ids[0]).unwrap().unwrap(), chunks[0].embedding);
+        assert_eq!(
+            store.embedding(ids[0]).unwrap().unwrap(),
+            chunks[0].embedding
+        );
 
         let mut seen = Vec::new();
         store
@@ -735,7 +759,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             seen,
-            vec![(ids[0], chunks[0].embedding.clone()), (ids[1], chunks[1].embedding.clone())]
+            vec![
+                (ids[0], chunks[0].embedding.clone()),
+                (ids[1], chunks[1].embedding.clone())
+            ]
         );
         let mut after = Vec::new();
         store
@@ -767,13 +794,21 @@ mod tests {
     fn replace_removes_old_chunks_and_never_reuses_ids() {
         let (_dir, mut store) = open_tmp();
         let old = store
-            .replace_article(&article("a", "h1"), &[chunk(0, "x", 4), chunk(1, "y", 4), chunk(2, "z", 4)])
+            .replace_article(
+                &article("a", "h1"),
+                &[chunk(0, "x", 4), chunk(1, "y", 4), chunk(2, "z", 4)],
+            )
             .unwrap();
-        let other = store.replace_article(&article("b", "hb"), &[chunk(0, "b", 4)]).unwrap();
+        let other = store
+            .replace_article(&article("b", "hb"), &[chunk(0, "b", 4)])
+            .unwrap();
         let new = store
             .replace_article(&article("a", "h2"), &[chunk(0, "x2", 4), chunk(1, "y2", 4)])
             .unwrap();
-        assert!(new.iter().all(|id| !old.contains(id) && !other.contains(id)));
+        assert!(
+            new.iter()
+                .all(|id| !old.contains(id) && !other.contains(id))
+        );
         assert!(new.iter().all(|&id| id > other[0]));
         assert_eq!(store.article_hash("a").unwrap().as_deref(), Some("h2"));
         for id in &old {
@@ -786,7 +821,12 @@ mod tests {
         assert_eq!(live, expected);
         // Missing ids are skipped and order follows the request.
         let wanted = [new[1], old[0], other[0], new[0]];
-        let got: Vec<i64> = store.chunks_by_ids(&wanted).unwrap().iter().map(|(c, _)| c.id).collect();
+        let got: Vec<i64> = store
+            .chunks_by_ids(&wanted)
+            .unwrap()
+            .iter()
+            .map(|(c, _)| c.id)
+            .collect();
         assert_eq!(got, vec![new[1], other[0], new[0]]);
         let mut n = 0;
         store
@@ -800,7 +840,9 @@ mod tests {
         // Deleting the newest chunks must not let ids go back.
         let max = store.max_chunk_id().unwrap();
         assert!(store.delete_article("a").unwrap());
-        let again = store.replace_article(&article("c", "hc"), &[chunk(0, "c", 4)]).unwrap();
+        let again = store
+            .replace_article(&article("c", "hc"), &[chunk(0, "c", 4)])
+            .unwrap();
         assert!(again[0] > max);
     }
 
@@ -817,8 +859,12 @@ mod tests {
     #[test]
     fn delete_article_cascades() {
         let (_dir, mut store) = open_tmp();
-        let ids = store.replace_article(&article("a", "h"), &[chunk(0, "x", 4)]).unwrap();
-        store.replace_article(&article("b", "h"), &[chunk(0, "y", 4)]).unwrap();
+        let ids = store
+            .replace_article(&article("a", "h"), &[chunk(0, "x", 4)])
+            .unwrap();
+        store
+            .replace_article(&article("b", "h"), &[chunk(0, "y", 4)])
+            .unwrap();
         assert!(store.delete_article("a").unwrap());
         assert!(!store.delete_article("a").unwrap());
         assert!(store.chunk(ids[0]).unwrap().is_none());
@@ -840,7 +886,10 @@ mod tests {
         }
         let store = Connection::open(&path).unwrap();
         store
-            .execute("UPDATE meta SET value = 'banana' WHERE key = ?1", [FORMAT_KEY])
+            .execute(
+                "UPDATE meta SET value = 'banana' WHERE key = ?1",
+                [FORMAT_KEY],
+            )
             .unwrap();
         drop(store);
         assert!(matches!(Store::open(&path), Err(Error::Index(_))));
@@ -861,18 +910,29 @@ mod tests {
     fn failed_replacement_keeps_old_article() {
         let (_dir, mut store) = open_tmp();
         let a = article("a", "h1");
-        let old = store.replace_article(&a, &[chunk(0, "old0", 4), chunk(1, "old1", 4)]).unwrap();
+        let old = store
+            .replace_article(&a, &[chunk(0, "old0", 4), chunk(1, "old1", 4)])
+            .unwrap();
         // Duplicate ordinals violate UNIQUE on the second chunk insert: the old chunks are
         // already deleted and the article updated inside the transaction at that point.
         let bad = [chunk(0, "new0", 4), chunk(0, "dup", 4)];
-        let err = store.replace_article(&article("a", "h2"), &bad).unwrap_err();
+        let err = store
+            .replace_article(&article("a", "h2"), &bad)
+            .unwrap_err();
         assert!(matches!(err, Error::Db { .. }), "{err:?}");
         assert_eq!(store.article_hash("a").unwrap().as_deref(), Some("h1"));
-        let texts: Vec<String> = store.article_chunks("a").unwrap().into_iter().map(|c| c.text).collect();
+        let texts: Vec<String> = store
+            .article_chunks("a")
+            .unwrap()
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
         assert_eq!(texts, vec!["old0".to_string(), "old1".to_string()]);
         assert!(store.embedding(old[0]).unwrap().is_some());
         // The store stays usable after the rollback.
-        store.replace_article(&article("a", "h3"), &[chunk(0, "n", 4)]).unwrap();
+        store
+            .replace_article(&article("a", "h3"), &[chunk(0, "n", 4)])
+            .unwrap();
         assert_eq!(store.article_hash("a").unwrap().as_deref(), Some("h3"));
     }
 
@@ -891,7 +951,12 @@ mod tests {
         ));
         assert_eq!(store.article_hash("a").unwrap(), None);
         // An article without chunks is legal (empty file).
-        assert!(store.replace_article(&article("e", "h"), &[]).unwrap().is_empty());
+        assert!(
+            store
+                .replace_article(&article("e", "h"), &[])
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -899,14 +964,18 @@ mod tests {
         // A writer that dies mid-transaction (simulated by leaking its connection with the
         // transaction open) must leave the committed article intact for readers.
         let (_dir, mut store) = open_tmp();
-        store.replace_article(&article("a", "h1"), &[chunk(0, "old", 4)]).unwrap();
+        store
+            .replace_article(&article("a", "h1"), &[chunk(0, "old", 4)])
+            .unwrap();
         let path = store.path().to_path_buf();
         {
             let mut other = Connection::open(&path).unwrap();
             other.execute_batch("PRAGMA foreign_keys = ON").unwrap();
             let tx = other.transaction().unwrap();
-            tx.execute("DELETE FROM chunks WHERE article_id = 'a'", []).unwrap();
-            tx.execute("UPDATE articles SET hash = 'h2' WHERE id = 'a'", []).unwrap();
+            tx.execute("DELETE FROM chunks WHERE article_id = 'a'", [])
+                .unwrap();
+            tx.execute("UPDATE articles SET hash = 'h2' WHERE id = 'a'", [])
+                .unwrap();
             // Never committed nor rolled back, like a killed process: leak both.
             std::mem::forget(tx);
             std::mem::forget(other);

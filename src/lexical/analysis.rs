@@ -167,7 +167,8 @@ fn canonical_number(raw: &str, lang: Lang) -> String {
     };
     if seps.iter().any(|&c| c != last_sep) {
         // Both kinds: the last one is the decimal point (`1.234,5`, `1,234.5`).
-        if seps[..seps.len() - 1].iter().all(|&c| c != last_sep) && groups[1..groups.len() - 1].iter().all(|g| g.len() == 3)
+        if seps[..seps.len() - 1].iter().all(|&c| c != last_sep)
+            && groups[1..groups.len() - 1].iter().all(|g| g.len() == 3)
         {
             return decimal(groups.len() - 1);
         }
@@ -204,7 +205,11 @@ impl Pipeline {
             Lang::En => Some(Language::English),
             Lang::Other => None,
         }
-        .map(|l| TextAnalyzer::builder(RawTokenizer::default()).filter(Stemmer::new(l)).build());
+        .map(|l| {
+            TextAnalyzer::builder(RawTokenizer::default())
+                .filter(Stemmer::new(l))
+                .build()
+        });
         Pipeline {
             lang,
             stemmer,
@@ -212,10 +217,6 @@ impl Pipeline {
                 .filter(AsciiFoldingFilter)
                 .build(),
         }
-    }
-
-    pub fn lang(&self) -> Lang {
-        self.lang
     }
 
     fn run(analyzer: &mut TextAnalyzer, s: &str) -> String {
@@ -227,7 +228,11 @@ impl Pipeline {
     }
 
     fn fold(&mut self, s: &str) -> String {
-        if s.is_ascii() { s.to_string() } else { Self::run(&mut self.folder, s) }
+        if s.is_ascii() {
+            s.to_string()
+        } else {
+            Self::run(&mut self.folder, s)
+        }
     }
 
     fn stem(&mut self, s: &str) -> String {
@@ -280,11 +285,17 @@ impl Pipeline {
                 .map(|&(a, b)| (text[a..b].to_lowercase(), (a, b)))
                 .collect();
             let mut conns = word.conns.clone();
-            if self.lang == Lang::Fr && conns.first() == Some(&true) && ELISIONS.contains(&parts[0].0.as_str()) {
+            if self.lang == Lang::Fr
+                && conns.first() == Some(&true)
+                && ELISIONS.contains(&parts[0].0.as_str())
+            {
                 parts.remove(0);
                 conns.remove(0);
             }
-            if self.lang == Lang::En && conns.last() == Some(&true) && parts.last().is_some_and(|p| p.0 == "s") {
+            if self.lang == Lang::En
+                && conns.last() == Some(&true)
+                && parts.last().is_some_and(|p| p.0 == "s")
+            {
                 parts.pop();
                 conns.pop();
             }
@@ -304,7 +315,8 @@ impl Pipeline {
                 while let Some(next) = words.get(j) {
                     let gap = &text[end..next.start()];
                     let mut gap_chars = gap.chars();
-                    let one_space = gap_chars.next().is_some_and(char::is_whitespace) && gap_chars.next().is_none();
+                    let one_space =
+                        gap_chars.next().is_some_and(char::is_whitespace) && gap_chars.next().is_none();
                     let s = &text[next.start()..next.end()];
                     let lead = s.bytes().take_while(u8::is_ascii_digit).count();
                     if !(one_space && next.parts.len() == 1 && is_number(s) && lead == 3) {

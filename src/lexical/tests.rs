@@ -19,13 +19,20 @@ fn shares_term(a: &[String], b: &[String]) -> bool {
 #[track_caller]
 fn assert_meet(lang: Option<&str>, a: &str, b: &str) {
     let (ta, tb) = (analyze(lang, a), analyze(lang, b));
-    assert!(shares_term(&ta, &tb), "{a:?} → {ta:?} and {b:?} → {tb:?} share no term");
+    assert!(
+        shares_term(&ta, &tb),
+        "{a:?} → {ta:?} and {b:?} → {tb:?} share no term"
+    );
 }
 
 #[test]
 fn french_elision_with_both_apostrophes() {
     let t = fr("l'entreprise d’Huawei qu’il jusqu'à lorsqu'on");
-    assert!(!t.iter().any(|x| x == "l" || x == "d" || x == "qu" || x == "jusqu" || x == "lorsqu"), "{t:?}");
+    assert!(
+        !t.iter()
+            .any(|x| x == "l" || x == "d" || x == "qu" || x == "jusqu" || x == "lorsqu"),
+        "{t:?}"
+    );
     assert!(t.contains(&"huawei".to_string()), "{t:?}");
     assert_eq!(fr("l'entreprise"), fr("entreprise"));
     assert_eq!(fr("L’Entreprise"), fr("entreprises"));
@@ -79,7 +86,11 @@ fn numbers_keep_digits_and_meet_their_canonical_form() {
     assert!(fr("25").contains(&"25".to_string()));
     assert!(fr("862,1 millions").contains(&"862,1".to_string()));
     assert!(fr("862,1 millions").contains(&"862.1".to_string()));
-    assert!(en("in 2019 250 people").iter().all(|t| t != "2019250"), "{:?}", en("in 2019 250 people"));
+    assert!(
+        en("in 2019 250 people").iter().all(|t| t != "2019250"),
+        "{:?}",
+        en("in 2019 250 people")
+    );
     assert_eq!(fr("1.2.3"), vec!["1.2.3".to_string()]);
     assert!(fr("1.234,5").contains(&"1234.5".to_string()));
     assert!(en("1,234.5").contains(&"1234.5".to_string()));
@@ -119,7 +130,8 @@ fn tokenizer_positions_group_variants() {
 // ---- index ----
 
 const IBM_FR: &str = "IBM envoie 25 consultants chez Huawei pour l'aider à réorganiser sa chaîne logistique.";
-const ARMONK: &str = "Le groupe, dont le siège est à Armonk, a réalisé un chiffre d'affaires de 862,1 millions de dollars.";
+const ARMONK: &str =
+    "Le groupe, dont le siège est à Armonk, a réalisé un chiffre d'affaires de 862,1 millions de dollars.";
 const ROSS_EN: &str = "Commerce Secretary Wilbur Ross said the United States would help its allies.";
 const ELECTIONS: &str = "Les élections présidentielles auront lieu en mai ; le P-DG a voté à Côme.";
 const OTHER: &str = "Der Vorstandsvorsitzende Jürgen Müller kündigte 1.000 neue Stellen an.";
@@ -131,7 +143,12 @@ fn sample(lex: &mut LexicalIndex) {
         (3, "b-en", ROSS_EN, Some("en")),
         (4, "c-fr", ELECTIONS, Some("fr")),
         (5, "d-de", OTHER, Some("de")),
-        (6, "e-xx", "Unrelated filler text about gardening and tomatoes.", None),
+        (
+            6,
+            "e-xx",
+            "Unrelated filler text about gardening and tomatoes.",
+            None,
+        ),
     ])
     .unwrap();
     lex.commit().unwrap();
@@ -163,7 +180,10 @@ fn add_search_delete_reopen() {
     assert_eq!(top(&lex, "862,1"), Some(2));
     assert_eq!(top(&lex, "862.1 millions"), Some(2));
     assert_eq!(top(&lex, "Wilbur Ross"), Some(3));
-    assert_eq!(top(&lex, "Combien de consultants IBM envoie-t-il chez Huawei ?"), Some(1));
+    assert_eq!(
+        top(&lex, "Combien de consultants IBM envoie-t-il chez Huawei ?"),
+        Some(1)
+    );
     assert_eq!(top(&lex, "les consultants d'IBM"), Some(1));
     assert_eq!(top(&lex, "How many IBM consultants help Huawei?"), Some(1));
     assert_eq!(top(&lex, "election presidentielle"), Some(4));
@@ -194,7 +214,8 @@ fn add_search_delete_reopen() {
 
     // Re-ingest: delete then add new chunk ids in one commit keeps the new version.
     lex.delete_article("b-en").unwrap();
-    lex.add_chunks(&[(7, "b-en", "Wilbur Ross resigned.", Some("en"))]).unwrap();
+    lex.add_chunks(&[(7, "b-en", "Wilbur Ross resigned.", Some("en"))])
+        .unwrap();
     lex.commit().unwrap();
     assert_eq!(top(&lex, "Wilbur Ross"), Some(7));
 
@@ -229,7 +250,9 @@ fn query_syntax_is_plain_text() {
         "?!",
         "+-&&||",
     ] {
-        let hits = lex.search(q, 5, &|_| true).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        let hits = lex
+            .search(q, 5, &|_| true)
+            .unwrap_or_else(|e| panic!("{q:?}: {e}"));
         if q.contains("Armonk") {
             assert_eq!(hits.first().map(|h| h.0), Some(2), "{q:?}");
         }
@@ -242,9 +265,14 @@ fn query_syntax_is_plain_text() {
 fn filter_widens_until_k_live_hits() {
     let t = tempfile::tempdir().unwrap();
     let mut lex = LexicalIndex::open_or_create(&t.path().join(LEXICAL_DIR)).unwrap();
-    let texts: Vec<String> = (1..=200).map(|i| format!("rapport numéro {i} sur Huawei")).collect();
-    let rows: Vec<(i64, &str, &str, Option<&str>)> =
-        texts.iter().enumerate().map(|(i, s)| (i as i64 + 1, "a", s.as_str(), Some("fr"))).collect();
+    let texts: Vec<String> = (1..=200)
+        .map(|i| format!("rapport numéro {i} sur Huawei"))
+        .collect();
+    let rows: Vec<(i64, &str, &str, Option<&str>)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i as i64 + 1, "a", s.as_str(), Some("fr")))
+        .collect();
     lex.add_chunks(&rows).unwrap();
     lex.commit().unwrap();
     // Only ids above 150 are live: the first page is mostly filtered out.
@@ -323,15 +351,28 @@ fn rebuild_and_sync_from_store() {
     let t = tempfile::tempdir().unwrap();
     let idx = t.path().join("idx");
     let mut store = Store::open(&idx.join(STORE_FILE_NAME)).unwrap();
-    let a = store.replace_article(&article("a", Some("fr")), &chunks(&[IBM_FR, ARMONK])).unwrap();
-    let b = store.replace_article(&article("b", Some("en")), &chunks(&[ROSS_EN])).unwrap();
+    let a = store
+        .replace_article(&article("a", Some("fr")), &chunks(&[IBM_FR, ARMONK]))
+        .unwrap();
+    let b = store
+        .replace_article(&article("b", Some("en")), &chunks(&[ROSS_EN]))
+        .unwrap();
     let dir = idx.join(LEXICAL_DIR);
 
     // A stale index is replaced whole; leftovers of a killed rebuild are removed.
     {
         let mut old = LexicalIndex::open_or_create(&dir).unwrap();
-        old.add_chunks(&[(999, "zz", "Armonk obsolete", Some("fr"))]).unwrap();
+        old.add_chunks(&[(999, "zz", "Armonk obsolete", Some("fr"))])
+            .unwrap();
         old.commit().unwrap();
+    }
+    // Refused while another writer holds the old index.
+    {
+        let mut busy = LexicalIndex::open_or_create(&dir).unwrap();
+        busy.delete_article("nothing").unwrap();
+        let err = rebuild_from_store(&dir, &store, &NoProgress).unwrap_err();
+        assert!(err.to_string().contains("another sourcier process"), "{err}");
+        assert_eq!(top(&busy, "Armonk"), Some(999));
     }
     std::fs::create_dir_all(idx.join(".lexical-build-leftover")).unwrap();
     let lex = rebuild_from_store(&dir, &store, &NoProgress).unwrap();
@@ -354,9 +395,14 @@ fn rebuild_and_sync_from_store() {
     let mut lex = LexicalIndex::open_or_create(&dir).unwrap();
     assert_eq!(sync_from_store(&mut lex, &store, &NoProgress).unwrap(), 0);
     let a2 = store
-        .replace_article(&article("a", Some("fr")), &chunks(&["IBM quitte Armonk pour Paris."]))
+        .replace_article(
+            &article("a", Some("fr")),
+            &chunks(&["IBM quitte Armonk pour Paris."]),
+        )
         .unwrap();
-    let c = store.replace_article(&article("c", None), &chunks(&["Gardening with tomatoes."])).unwrap();
+    let c = store
+        .replace_article(&article("c", None), &chunks(&["Gardening with tomatoes."]))
+        .unwrap();
     store.delete_article("b").unwrap();
     assert_eq!(sync_from_store(&mut lex, &store, &NoProgress).unwrap(), 2);
     assert_eq!(lex.len(), 2);
@@ -368,9 +414,13 @@ fn rebuild_and_sync_from_store() {
 
     // A partially committed article (killed sync) is completed, not duplicated.
     let d = store
-        .replace_article(&article("d", Some("fr")), &chunks(&["Premier morceau Huawei.", "Second morceau Huawei."]))
+        .replace_article(
+            &article("d", Some("fr")),
+            &chunks(&["Premier morceau Huawei.", "Second morceau Huawei."]),
+        )
         .unwrap();
-    lex.add_chunks(&[(d[0], "d", "Premier morceau Huawei.", Some("fr"))]).unwrap();
+    lex.add_chunks(&[(d[0], "d", "Premier morceau Huawei.", Some("fr"))])
+        .unwrap();
     lex.commit().unwrap();
     assert_eq!(sync_from_store(&mut lex, &store, &NoProgress).unwrap(), 2);
     let mut hits = ids(&lex.search("Huawei morceau", 10, &|_| true).unwrap());
@@ -381,7 +431,9 @@ fn rebuild_and_sync_from_store() {
     drop(store);
     std::fs::remove_file(idx.join(STORE_FILE_NAME)).unwrap();
     let mut store = Store::open(&idx.join(STORE_FILE_NAME)).unwrap();
-    let n = store.replace_article(&article("n", Some("en")), &chunks(&["Fresh start."])).unwrap();
+    let n = store
+        .replace_article(&article("n", Some("en")), &chunks(&["Fresh start."]))
+        .unwrap();
     assert_eq!(sync_from_store(&mut lex, &store, &NoProgress).unwrap(), 1);
     assert_eq!(lex.len(), 1);
     assert_eq!(top(&lex, "fresh"), Some(n[0]));
@@ -392,17 +444,38 @@ fn search_is_fast_on_a_few_thousand_chunks() {
     let t = tempfile::tempdir().unwrap();
     let mut lex = LexicalIndex::open_or_create(&t.path().join(LEXICAL_DIR)).unwrap();
     let words = [
-        "entreprise", "consultants", "Huawei", "IBM", "élection", "marché", "logistique", "Armonk",
-        "président", "milliards", "croissance", "technologie", "réseau", "Chine", "États-Unis",
+        "entreprise",
+        "consultants",
+        "Huawei",
+        "IBM",
+        "élection",
+        "marché",
+        "logistique",
+        "Armonk",
+        "président",
+        "milliards",
+        "croissance",
+        "technologie",
+        "réseau",
+        "Chine",
+        "États-Unis",
     ];
     let texts: Vec<(i64, String, Option<&str>)> = (0..4000)
         .map(|i| {
-            let body: Vec<&str> = (0..60).map(|j| words[(i * 7 + j * 13 + j * j) % words.len()]).collect();
-            (i as i64 + 1, format!("{} {i}", body.join(" ")), if i % 3 == 0 { Some("en") } else { Some("fr") })
+            let body: Vec<&str> = (0..60)
+                .map(|j| words[(i * 7 + j * 13 + j * j) % words.len()])
+                .collect();
+            (
+                i as i64 + 1,
+                format!("{} {i}", body.join(" ")),
+                if i % 3 == 0 { Some("en") } else { Some("fr") },
+            )
         })
         .collect();
-    let rows: Vec<(i64, &str, &str, Option<&str>)> =
-        texts.iter().map(|(id, s, l)| (*id, "a", s.as_str(), *l)).collect();
+    let rows: Vec<(i64, &str, &str, Option<&str>)> = texts
+        .iter()
+        .map(|(id, s, l)| (*id, "a", s.as_str(), *l))
+        .collect();
     lex.add_chunks(&rows).unwrap();
     lex.commit().unwrap();
     let q = "Combien de consultants IBM envoie-t-il chez Huawei pour la logistique ?";
@@ -413,6 +486,8 @@ fn search_is_fast_on_a_few_thousand_chunks() {
         assert_eq!(lex.search(q, 10, &|id| id % 2 == 0).unwrap().len(), 10);
     }
     let per = start.elapsed() / runs;
-    eprintln!("lexical search: {per:?} per query over {} chunks", lex.len());
-    assert!(per < std::time::Duration::from_millis(if cfg!(debug_assertions) { 100 } else { 5 }), "{per:?}");
+    assert!(
+        per < std::time::Duration::from_millis(if cfg!(debug_assertions) { 100 } else { 5 }),
+        "{per:?}"
+    );
 }
