@@ -263,3 +263,94 @@ mod tests {
         assert!(abstention_message("en").starts_with("I could not"));
     }
 }
+
+/// A sentence of a generated answer and whether its citations hold.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckedSentence {
+    pub text: String,
+    /// Passage numbers the sentence cites.
+    pub citations: Vec<usize>,
+    /// True when it cites at least one passage and every cited number was given.
+    pub valid: bool,
+}
+
+/// Splits a generated answer into sentences and checks each `[n]` against the `passages`
+/// numbered 1..=passages that were in the prompt.
+pub fn check_citations(text: &str, passages: usize) -> Vec<CheckedSentence> {
+    let mut out = Vec::new();
+    for r in split_sentences(text, 0..text.len()) {
+        let s = text[r].trim();
+        if s.is_empty() {
+            continue;
+        }
+        let mut cites = Vec::new();
+        let mut valid = true;
+        let mut rest = s;
+        while let Some(open) = rest.find('[') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find(']') else { break };
+            for part in after[..close].split(',') {
+                match part.trim().parse::<usize>() {
+                    Ok(n) if (1..=passages).contains(&n) => cites.push(n),
+                    Ok(_) => valid = false,
+                    Err(_) => {}
+                }
+            }
+            rest = &after[close + 1..];
+        }
+        // A lone citation after the final period belongs to the sentence before it.
+        if cites.is_empty() && valid && s.starts_with('[') && s.len() <= 8 {
+            if let Some(prev) = out.last_mut() {
+                let prev: &mut CheckedSentence = prev;
+                let n: Vec<usize> = s.trim_matches(|c| c == '[' || c == ']' || c == '.').split(',').filter_map(|p| p.trim().parse().ok()).filter(|n| (1..=passages).contains(n)).collect();
+                if !n.is_empty() {
+                    prev.citations.extend(n);
+                    prev.valid = true;
+                    prev.text.push(' ');
+                    prev.text.push_str(s);
+                    continue;
+                }
+            }
+        }
+        out.push(CheckedSentence {
+            text: s.to_string(),
+            valid: valid && !cites.is_empty(),
+            citations: cites,
+        });
+    }
+    out
+}
+
+/// The instructions and the numbered passages given to a generator.
+pub fn generation_prompt(question: &str, lang: &str, hits: &[&Hit]) -> (String, String) {
+    let language = if lang == "fr" { "French" } else { "English" };
+    let system = format!(
+        "You answer questions using only the numbered passages provided. Answer in {language}, in at most three short sentences. \
+         End every sentence with the number of the passage that supports it, like [1]. \
+         If the passages do not contain the answer, say that you do not know."
+    );
+    let mut user = String::from("Passages:\n");
+    for (i, h) in hits.iter().enumerate() {
+        let title = h.title.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
+        user.push_str(&format!("[{}] {title}{}\n", i + 1, h.text.split_whitespace().collect::<Vec<_>>().join(" ")));
+    }
+    user.push_str(&format!("\nQuestion: {question}"));
+    (system, user)
+}
+
+#[cfg(test)]
+mod citation_tests {
+    use super::*;
+
+    #[test]
+    fn citations_are_checked_per_sentence() {
+        let c = check_citations("IBM sends 25 consultants [1]. Huawei was founded in 1987 [3]. It is big.", 2);
+        assert_eq!(c.len(), 3);
+        assert!(c[0].valid && c[0].citations == vec![1]);
+        assert!(!c[1].valid, "[3] was not given");
+        assert!(!c[2].valid, "no citation");
+        let c = check_citations("Il envoie 25 consultants [1, 2].", 2);
+        assert_eq!(c[0].citations, vec![1, 2]);
+        assert!(c[0].valid);
+    }
+}

@@ -515,3 +515,39 @@ mod tests {
         assert_eq!(again.text, answer.text);
     }
 }
+
+#[cfg(test)]
+mod bench_tmp {
+    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+    use candle_core::{Device, Module, Tensor};
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn qmatmul_speed_by_dtype() {
+        let dev = Device::Cpu;
+        let (k, n) = (896, 4864);
+        let w = Tensor::randn(0f32, 0.02, (n, k), &dev).unwrap();
+        for m in [1usize, 192] {
+            let x = Tensor::randn(0f32, 1.0, (1, m, k), &dev).unwrap();
+            for dt in [GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::Q4_0, GgmlDType::F16, GgmlDType::F32] {
+                let q = QTensor::quantize(&w, dt).unwrap();
+                let mm = QMatMul::from_qtensor(q).unwrap();
+                let _ = mm.forward(&x).unwrap();
+                let reps = if m == 1 { 200 } else { 5 };
+                let t = Instant::now();
+                for _ in 0..reps {
+                    let _ = mm.forward(&x).unwrap();
+                }
+                let ms = t.elapsed().as_secs_f64() * 1e3 / reps as f64;
+                eprintln!("m={m} {dt:?}: {ms:.3} ms");
+            }
+            let t = Instant::now();
+            let wt = w.t().unwrap();
+            for _ in 0..5 {
+                let _ = x.broadcast_matmul(&wt).unwrap();
+            }
+            eprintln!("m={m} f32 gemm: {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / 5.0);
+        }
+    }
+}

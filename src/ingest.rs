@@ -149,7 +149,6 @@ pub fn ingest(
     let total: usize = pending.iter().map(|p| p.2.len()).sum();
     progress.start("embedding chunks", Some(total as u64));
     let mut embed_time = 0.0;
-    let mut changed: Vec<String> = Vec::new();
     let mut i = 0;
     while i < pending.len() {
         let mut j = i;
@@ -188,7 +187,6 @@ pub fn ingest(
             lib.store.replace_article(&article_row(a), &new)?;
             report.chunks += new.len();
             if *existed {
-                changed.push(a.id.clone());
                 report.updated += 1;
             } else {
                 report.added += 1;
@@ -205,14 +203,13 @@ pub fn ingest(
             let gone = !Path::new(&source).exists();
             let dropped_from_file = read_sources.contains(&source) && !seen_ids.contains(&id);
             if (gone || dropped_from_file) && lib.store.delete_article(&id)? {
-                changed.push(id);
                 report.pruned += 1;
             }
         }
     }
 
     lib.sync_vectors(progress)?;
-    lib.sync_lexical(&changed, progress)?;
+    lib.sync_lexical(progress)?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -214,7 +214,7 @@ impl Library {
     pub fn lexical(&mut self, progress: &dyn Progress) -> Result<&LexicalIndex> {
         if self.lexical.is_none() {
             let mut lex = LexicalIndex::open_or_create(&self.lexical_dir())?;
-            if self.store.max_chunk_id()? > lex.max_chunk_id()? {
+            if self.store.max_chunk_id()? != lex.max_chunk_id()? {
                 let added = lexical::sync_from_store(&mut lex, &self.store, progress)?;
                 tracing::info!("caught up {added} chunks in the lexical index");
             }
@@ -228,18 +228,11 @@ impl Library {
         self.lexical.as_ref()
     }
 
-    /// After an ingest: forgets replaced or pruned articles, adds the new chunks, commits.
-    pub fn sync_lexical(&mut self, changed_articles: &[String], progress: &dyn Progress) -> Result<()> {
+    /// After an ingest: brings the BM25 index in line with the store. The sync re-indexes
+    /// every article with new chunks whole and drops articles the store no longer has.
+    pub fn sync_lexical(&mut self, progress: &dyn Progress) -> Result<()> {
         self.lexical(progress)?;
         let lex = self.lexical.as_mut().expect("opened above");
-        if !changed_articles.is_empty() {
-            for id in changed_articles {
-                lex.delete_article(id)?;
-            }
-            lex.commit()?;
-            // Re-add the replaced articles' new chunks, which have ids above the old maximum
-            // only if nothing else was added since; a sync from the store covers both cases.
-        }
         lexical::sync_from_store(lex, &self.store, progress)?;
         Ok(())
     }

@@ -81,6 +81,12 @@ enum Command {
         /// Print the answer, citations, passages and timings as JSON.
         #[arg(long)]
         json: bool,
+        /// Write a fluent answer with a local language model (streamed), then check its citations.
+        #[arg(long)]
+        generate: bool,
+        /// The GGUF model for --generate (qwen2, llama or gemma3); default: the bundled Qwen2.5 0.5B.
+        #[arg(long, value_name = "PATH.gguf")]
+        llm: Option<PathBuf>,
         #[command(flatten)]
         filters: FilterArgs,
     },
@@ -333,7 +339,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Ask { ref question, mode, k, json, ref filters } => {
+        Command::Ask { ref question, mode, k, json, generate, ref llm, ref filters } => {
             let filters = filters.to_filters()?;
             if question.trim().is_empty() {
                 anyhow::bail!("the question is empty: ask something, e.g. sourcier ask \"Combien de consultants IBM envoie-t-il chez Huawei ?\"");
@@ -344,7 +350,65 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let t = std::time::Instant::now();
             let r = retrieve::retrieve(&mut lib, embedder.as_ref(), question, k, &filters, mode)?;
             let ta = std::time::Instant::now();
-            let answer = answer::extractive(embedder.as_ref(), question, &r.query_vector, &r.hits, &answer::AnswerOptions::default())?;
+            let opts = answer::AnswerOptions::default();
+            if generate {
+                let passages: Vec<&retrieve::Hit> = r.hits.iter().take(opts.passages).collect();
+                let confidence = passages.iter().filter_map(|h| h.similarity).fold(0.0f32, f32::max);
+                let lang = answer::question_lang(question);
+                if passages.is_empty() || confidence < opts.abstain_below {
+                    println!("{}", answer::abstention_message(lang));
+                    return Ok(std::process::ExitCode::SUCCESS);
+                }
+                let gguf = match llm {
+                    Some(p) => p.clone(),
+                    None => models::ensure(&models_paths, models::DEFAULT_GENERATOR, &bars)?.join("model.gguf"),
+                };
+                let mut generator = sourcier::generate::Generator::load(&gguf)?;
+                let (system, user) = answer::generation_prompt(question, lang, &passages);
+                let mut out = std::io::stdout();
+                let g = generator.chat(&system, &user, &sourcier::generate::GenerateOptions::default(), &mut |piece| {
+                    use std::io::Write;
+                    if !json {
+                        let _ = write!(out, "{piece}");
+                        let _ = out.flush();
+                    }
+                })?;
+                let checks = answer::check_citations(&g.text, passages.len());
+                let cited: std::collections::BTreeSet<usize> = checks.iter().flat_map(|c| c.citations.iter().copied()).collect();
+                if json {
+                    let out = serde_json::json!({
+                        "question": question, "mode": mode, "generated": g.text, "sentences": checks,
+                        "passages": passages, "prompt_tokens": g.prompt_tokens, "generated_tokens": g.generated_tokens,
+                        "timings": { "search_ms": r.timings.total_ms, "prompt_ms": g.prompt_ms, "generate_ms": g.generate_ms, "tokens_per_s": g.tokens_per_second() },
+                    });
+                    println!("{}", serde_json::to_string_pretty(&out)?);
+                } else {
+                    println!("\n");
+                    for n in &cited {
+                        let h = passages[n - 1];
+                        println!(
+                            "[{n}] {}{} — {}:{}-{}",
+                            h.title.as_deref().unwrap_or(&h.article_id),
+                            h.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
+                            display_path(&h.path),
+                            h.line_start,
+                            h.line_end
+                        );
+                    }
+                    for c in checks.iter().filter(|c| !c.valid) {
+                        println!("warning: no valid citation for: {}", c.text);
+                    }
+                    eprintln!(
+                        "{} prompt tokens in {:.1}s, {} tokens at {:.1} tokens/s",
+                        g.prompt_tokens,
+                        g.prompt_ms / 1e3,
+                        g.generated_tokens,
+                        g.tokens_per_second()
+                    );
+                }
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            let answer = answer::extractive(embedder.as_ref(), question, &r.query_vector, &r.hits, &opts)?;
             let answer_ms = ta.elapsed().as_secs_f64() * 1e3;
             if json {
                 let out = serde_json::json!({
@@ -490,7 +554,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     println!(
                         "{:>2}. {:.3}  {}{}\n    {}:{}-{}\n    {}",
                         h.rank,
-                        h.score,
+                        // Cosine similarity reads the same in every mode; RRF scores do not.
+                        h.similarity.unwrap_or(h.score),
                         h.title.as_deref().unwrap_or(&h.article_id),
                         h.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
                         display_path(&h.path),
