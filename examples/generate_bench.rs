@@ -1,8 +1,9 @@
 //! Measures the generator on a typical `ask` prompt: numbered passages plus a question.
 //!
-//! Run: `cargo run --release --example generate_bench [-- PATH.gguf [RUNS [MAX_TOKENS]]]`.
-//! Without a path it uses (and if needed fetches) the default generator. Reports prompt size,
-//! prompt processing time and speed, and generation speed, per run.
+//! Run: `cargo run --release --example generate_bench [-- PATH.gguf|default [RUNS [MAX_TOKENS [COPIES]]]]`.
+//! `default` (or no path) uses, and if needed fetches, the default generator; COPIES repeats
+//! the passages to measure long prompts. Reports prompt size, prompt processing time and
+//! speed, and generation speed, per run.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,8 +17,7 @@ const SYSTEM: &str = "Answer using only the numbered passages. Cite passages by 
 const PASSAGES: &[&str] = &[
     "IBM envoie 25 consultants chez Huawei pour l'aider à réorganiser sa chaîne d'approvisionnement, selon un accord signé à Shenzhen.",
     "Huawei a été fondé en 1987 par Ren Zhengfei, un ancien ingénieur de l'armée, avec un capital de 21 000 yuans.",
-    "The consulting contract runs for eighteen months and covers procurement, logistics and the planning of new factories in Guangdong.",
-    "Analysts in Paris expect the partnership to shorten Huawei's delivery times by a third.",
+    "The contract runs for eighteen months and covers procurement, logistics and new factories.",
 ];
 
 const QUESTION: &str = "How many consultants does IBM send to Huawei, and what will they work on? Answer in two sentences and cite the passage numbers.";
@@ -25,11 +25,12 @@ const QUESTION: &str = "How many consultants does IBM send to Huawei, and what w
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let path = match args.next() {
-        Some(p) => PathBuf::from(p),
-        None => models::ensure(&Paths::from_env(), models::DEFAULT_GENERATOR, &NoProgress)?.join("model.gguf"),
+        Some(p) if p != "default" => PathBuf::from(p),
+        _ => models::ensure(&Paths::from_env(), models::DEFAULT_GENERATOR, &NoProgress)?.join("model.gguf"),
     };
     let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2);
     let max_tokens: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(64);
+    let copies: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
 
     let t = Instant::now();
     let mut g = Generator::load(&path)?;
@@ -42,7 +43,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     let mut user = String::from("Passages:\n");
-    for (i, p) in PASSAGES.iter().enumerate() {
+    for (i, p) in PASSAGES.iter().cycle().take(PASSAGES.len() * copies).enumerate() {
         user.push_str(&format!("[{}] {}\n", i + 1, p));
     }
     user.push_str(&format!("\nQuestion: {QUESTION}"));

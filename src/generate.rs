@@ -6,6 +6,8 @@
 //! `tokenizer.json`), the chat template, the prompt pass and the token-by-token loop with the
 //! KV cache. Nothing is printed: text pieces go to a callback as they are produced.
 
+mod qwen2;
+mod requant;
 mod sample;
 mod stream;
 mod template;
@@ -18,7 +20,7 @@ use std::time::Instant;
 
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Storage, Tensor};
-use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2, quantized_qwen3};
+use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen3};
 use tokenizers::Tokenizer;
 
 pub use template::ChatTemplate;
@@ -109,7 +111,8 @@ fn per_second(n: usize, ms: f64) -> f64 {
 
 /// The candle models sourcier can run, behind one forward/reset interface.
 enum Weights {
-    Qwen2(quantized_qwen2::ModelWeights),
+    /// Our own port, with dense prompt passes (see [`qwen2`]).
+    Qwen2(qwen2::Qwen2),
     Qwen3(quantized_qwen3::ModelWeights),
     Llama(quantized_llama::ModelWeights),
     Gemma3(quantized_gemma3::ModelWeights),
@@ -225,16 +228,18 @@ impl Generator {
             .unwrap_or(FALLBACK_CONTEXT);
         let tokenizer_ms = started.elapsed().as_secs_f64() * 1e3;
 
+        let (content, mut reader, requantized) =
+            requant::requantize(content, reader).map_err(Error::io("reading", gguf))?;
         let device = Device::Cpu;
         let weights = match architecture.as_str() {
-            "qwen2" => Weights::Qwen2(quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, &device)?),
+            "qwen2" => Weights::Qwen2(qwen2::Qwen2::from_gguf(&content, &mut reader, &device)?),
             "qwen3" => Weights::Qwen3(quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &device)?),
             "llama" => Weights::Llama(quantized_llama::ModelWeights::from_gguf(content, &mut reader, &device)?),
             "gemma3" => Weights::Gemma3(quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, &device)?),
             _ => unreachable!("checked against SUPPORTED_ARCHITECTURES"),
         };
         tracing::debug!(
-            "loaded {} ({architecture}, {template:?}, context {context_length}) in {:.0} ms, tokenizer {tokenizer_ms:.0} ms",
+            "loaded {} ({architecture}, {template:?}, context {context_length}, {requantized} tensors re-quantized to Q8_0) in {:.0} ms, tokenizer {tokenizer_ms:.0} ms",
             gguf.display(),
             started.elapsed().as_secs_f64() * 1e3
         );
@@ -494,6 +499,46 @@ mod tests {
     }
 
     #[test]
+    fn qwen2_port_matches_candles_quantized_qwen2() {
+        use candle_transformers::models::quantized_qwen2;
+        let path = qwen_gguf();
+        let open = || {
+            let mut r = BufReader::new(File::open(&path).unwrap());
+            let c = gguf_file::Content::read(&mut r).unwrap();
+            requant::requantize(c, r).unwrap()
+        };
+        let (c, mut r, _) = open();
+        let tok = tokenizer::from_metadata(&c.metadata).unwrap();
+        let mut ours = qwen2::Qwen2::from_gguf(&c, &mut r, &Device::Cpu).unwrap();
+        let (c, mut r, _) = open();
+        let mut theirs = quantized_qwen2::ModelWeights::from_gguf(c, &mut r, &Device::Cpu).unwrap();
+
+        let prompt = ChatTemplate::ChatMl.render(
+            "Answer from the passages.",
+            "[1] IBM envoie 25 consultants chez Huawei.\n[2] Huawei a été fondé en 1987.\nHow many consultants?",
+        );
+        let ids = tokenizer::encode(&tok, &prompt).unwrap();
+        assert!(ids.len() >= 2 * qwen2::DENSE_MIN_ROWS, "the prompt pass must take the dense path");
+        let compare = |a: &Tensor, b: &Tensor| {
+            let (mut a_v, mut b_v) = (Vec::new(), Vec::new());
+            copy_logits(a, &mut a_v).unwrap();
+            copy_logits(b, &mut b_v).unwrap();
+            let scale = b_v.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let diff = a_v.iter().zip(&b_v).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert_eq!(sample::argmax(&a_v), sample::argmax(&b_v));
+            assert!(diff < 0.05 * scale, "max difference {diff} for logits up to {scale}");
+            sample::argmax(&a_v)
+        };
+        let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+        let mut next = compare(&ours.forward(&input, 0).unwrap(), &theirs.forward(&input, 0).unwrap());
+        for step in 0..4 {
+            let input = Tensor::new(&[next], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            let pos = ids.len() + step;
+            next = compare(&ours.forward(&input, pos).unwrap(), &theirs.forward(&input, pos).unwrap());
+        }
+    }
+
+    #[test]
     fn qwen_answers_from_the_passages_and_streams_its_text() {
         let mut g = Generator::load(&qwen_gguf()).unwrap();
         assert_eq!(g.architecture(), "qwen2");
@@ -513,41 +558,5 @@ mod tests {
         // Greedy decoding from a cleared cache: a second call gives the same answer.
         let again = g.chat(system, user, &opts, &mut |_| {}).unwrap();
         assert_eq!(again.text, answer.text);
-    }
-}
-
-#[cfg(test)]
-mod bench_tmp {
-    use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-    use candle_core::{Device, Module, Tensor};
-    use std::time::Instant;
-
-    #[test]
-    #[ignore]
-    fn qmatmul_speed_by_dtype() {
-        let dev = Device::Cpu;
-        let (k, n) = (896, 4864);
-        let w = Tensor::randn(0f32, 0.02, (n, k), &dev).unwrap();
-        for m in [1usize, 192] {
-            let x = Tensor::randn(0f32, 1.0, (1, m, k), &dev).unwrap();
-            for dt in [GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::Q4_0, GgmlDType::F16, GgmlDType::F32] {
-                let q = QTensor::quantize(&w, dt).unwrap();
-                let mm = QMatMul::from_qtensor(q).unwrap();
-                let _ = mm.forward(&x).unwrap();
-                let reps = if m == 1 { 200 } else { 5 };
-                let t = Instant::now();
-                for _ in 0..reps {
-                    let _ = mm.forward(&x).unwrap();
-                }
-                let ms = t.elapsed().as_secs_f64() * 1e3 / reps as f64;
-                eprintln!("m={m} {dt:?}: {ms:.3} ms");
-            }
-            let t = Instant::now();
-            let wt = w.t().unwrap();
-            for _ in 0..5 {
-                let _ = x.broadcast_matmul(&wt).unwrap();
-            }
-            eprintln!("m={m} f32 gemm: {:.3} ms", t.elapsed().as_secs_f64() * 1e3 / 5.0);
-        }
     }
 }

@@ -753,6 +753,36 @@ fn checksum_file(path: &Path) -> Result<(u64, u64)> {
     }
 }
 
+/// Exact top-`k` streamed straight from the store's embeddings, without any index in
+/// memory: one pass over the `embeddings` table (~0.25 s for 100k × 768-d, warm cache),
+/// against 1.5-2 s just to load the HNSW graph. The right path for one-shot queries on
+/// small and medium stores. Deleted chunks are naturally absent.
+pub fn exact_search_in_store(store: &Store, q: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
+    if k == 0 || q.iter().any(|x| !x.is_finite()) {
+        return Ok(Vec::new());
+    }
+    let q = normalized(q);
+    // Keep at most 2k candidates plus a buffer, pruned to the best k when full.
+    let cap = (2 * k).max(1024);
+    let mut best: Vec<(i64, f32)> = Vec::with_capacity(cap + 1);
+    store.for_each_embedding(|id, v| {
+        if v.len() == q.len() {
+            best.push((id, dot(&q, v)));
+            if best.len() > cap {
+                best.select_nth_unstable_by(k - 1, by_score);
+                best.truncate(k);
+            }
+        }
+        Ok(())
+    })?;
+    if best.len() > k {
+        best.select_nth_unstable_by(k - 1, by_score);
+        best.truncate(k);
+    }
+    best.sort_by(by_score);
+    Ok(best)
+}
+
 /// Builds an index of every embedding in the store.
 pub fn build_from_store(
     store: &Store,
@@ -1151,11 +1181,77 @@ mod tests {
         assert_eq!(got.len(), 5);
         assert_eq!(got[0].0, new_ids[0]);
         assert!(got.iter().all(|(id, _)| live.contains(id)));
+        // Streaming exact search over the store agrees with exact search over the live set.
+        let mut live_data = Vec::new();
+        store
+            .for_each_embedding(|id, v| {
+                live_data.push((id, v.to_vec()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            exact_search_in_store(&store, &v, 4).unwrap(),
+            exact_search(&live_data, &v, 4)
+        );
+        assert_eq!(exact_search_in_store(&store, &v, 50).unwrap().len(), 5);
+        assert_eq!(
+            got.iter().map(|r| r.0).collect::<Vec<_>>(),
+            exact_search(&live_data, &v, 5)
+                .iter()
+                .map(|r| r.0)
+                .collect::<Vec<_>>()
+        );
         let mut wrong = VectorIndex::new(12, 1, Params::default());
         assert!(matches!(
             wrong.add_from_store(&store, &crate::progress::NoProgress),
             Err(Error::Index(_))
         ));
+    }
+
+    #[test]
+    fn exact_search_in_store_prunes_correctly() {
+        use crate::store::{ArticleRow, NewChunk};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("store.sqlite3")).unwrap();
+        let mut rng = Rng::new(41);
+        let article = ArticleRow {
+            id: "big".into(),
+            source_path: "big.txt".into(),
+            title: None,
+            date: None,
+            lang: None,
+            url: None,
+            hash: "h".into(),
+        };
+        let chunks: Vec<NewChunk> = (0..3000)
+            .map(|i| NewChunk {
+                ordinal: i,
+                text: String::new(),
+                start: 0,
+                end: 0,
+                line_start: 1,
+                line_end: 1,
+                embedding: rng.unit_vector(8),
+            })
+            .collect();
+        let ids = store.replace_article(&article, &chunks).unwrap();
+        let data: Vec<(i64, Vec<f32>)> = ids
+            .iter()
+            .zip(&chunks)
+            .map(|(id, c)| (*id, c.embedding.clone()))
+            .collect();
+        for _ in 0..5 {
+            let q = rng.unit_vector(8);
+            assert_eq!(
+                exact_search_in_store(&store, &q, 10).unwrap(),
+                exact_search(&data, &q, 10)
+            );
+        }
+        assert!(
+            exact_search_in_store(&store, &[0.1; 8], 0)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -60,7 +60,7 @@ enum Command {
         #[arg(short, default_value_t = 10)]
         k: usize,
         /// Retrieval mode: dense, lexical or hybrid.
-        #[arg(long, default_value = "hybrid")]
+        #[arg(long, default_value = "dense")]
         mode: retrieve::Mode,
         /// Print results as JSON.
         #[arg(long)]
@@ -73,7 +73,7 @@ enum Command {
         /// The question, in French or English.
         question: String,
         /// Retrieval mode: dense, lexical or hybrid.
-        #[arg(long, default_value = "hybrid")]
+        #[arg(long, default_value = "dense")]
         mode: retrieve::Mode,
         /// Passages retrieved.
         #[arg(short, default_value_t = 8)]
