@@ -193,8 +193,9 @@ impl Library {
     pub fn sync_vectors(&mut self, progress: &dyn Progress) -> Result<()> {
         self.vectors = None;
         let live = self.store.chunk_count()? as usize;
-        let stale = match VectorIndex::load(&self.dir)? {
-            Some(v) => v.len().saturating_sub(live.min(v.len())),
+        // The pointer file has the graph's size: no need to load the graph to count.
+        let stale = match VectorIndex::saved_info(&self.dir)? {
+            Some(info) => info.count.saturating_sub(live.min(info.count)),
             None => 0,
         };
         if stale > 0 && stale * 5 > live.max(1) {

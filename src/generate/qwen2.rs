@@ -23,23 +23,20 @@ pub(crate) const DENSE_MIN_ROWS: usize = 16;
 struct Linear {
     weight: Arc<QTensor>,
     quantized: QMatMul,
-    cols: usize,
 }
 
 impl Linear {
     fn new(weight: QTensor) -> Result<Linear> {
-        let cols = weight.shape().dims2()?.1;
         let weight = Arc::new(weight);
         Ok(Linear {
             quantized: QMatMul::from_arc(weight.clone())?,
             weight,
-            cols,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let rows = x.elem_count() / self.cols;
-        if rows >= DENSE_MIN_ROWS && matches!(self.quantized, QMatMul::QTensor(_)) {
+    /// `dense`: dequantize and use dense GEMM (worth it for many rows).
+    fn forward(&self, x: &Tensor, dense: bool) -> Result<Tensor> {
+        if dense && matches!(self.quantized, QMatMul::QTensor(_)) {
             let w = self.weight.dequantize(x.device())?;
             x.broadcast_matmul(&w.t()?)
         } else {
@@ -74,6 +71,8 @@ pub(crate) struct Qwen2 {
     sin: Tensor,
     dims: Dims,
     neg_inf: Tensor,
+    /// Passes over at least this many positions use dense products.
+    pub(crate) dense_min_rows: usize,
 }
 
 /// Attention shape.
@@ -151,6 +150,7 @@ impl Qwen2 {
                 head_dim,
             },
             neg_inf: Tensor::new(f32::NEG_INFINITY, device)?,
+            dense_min_rows: DENSE_MIN_ROWS,
         })
     }
 
@@ -163,7 +163,8 @@ impl Qwen2 {
     /// Logits of the last position, shape `(batch, vocab)`; `index_pos` is the position of the
     /// first input token (the number of tokens already in the cache).
     pub(crate) fn forward(&mut self, ids: &Tensor, index_pos: usize) -> Result<Tensor> {
-        let (_, seq) = ids.dims2()?;
+        let (batch, seq) = ids.dims2()?;
+        let dense = batch * seq >= self.dense_min_rows;
         let mask = if seq == 1 {
             None
         } else {
@@ -174,15 +175,15 @@ impl Qwen2 {
         let mut x = self.embed.forward(ids)?;
         for layer in &mut self.layers {
             let h = layer.attn_norm.forward(&x)?;
-            let h = attention(layer, &h, mask.as_ref(), &cos, &sin, self.dims, &self.neg_inf, index_pos)?;
+            let h = attention(layer, &h, mask.as_ref(), &cos, &sin, self.dims, &self.neg_inf, index_pos, dense)?;
             x = (h + &x)?;
             let h = layer.ffn_norm.forward(&x)?;
-            let h = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
-            x = (layer.down.forward(&h)? + &x)?;
+            let h = (candle_nn::ops::silu(&layer.gate.forward(&h, dense)?)? * layer.up.forward(&h, dense)?)?;
+            x = (layer.down.forward(&h, dense)? + &x)?;
         }
         // Only the last position is needed: skip the norm and vocabulary product for the rest.
         let x = self.norm.forward(&x.i((.., seq - 1..seq, ..))?)?;
-        self.output.forward(&x)?.squeeze(1)
+        self.output.forward(&x, false)?.squeeze(1)
     }
 }
 
@@ -197,14 +198,15 @@ fn attention(
     dims: Dims,
     neg_inf: &Tensor,
     index_pos: usize,
+    dense: bool,
 ) -> Result<Tensor> {
     let (b, seq, hidden) = x.dims3()?;
     let split = |t: Tensor, heads: usize| -> Result<Tensor> {
         t.reshape((b, seq, heads, dims.head_dim))?.transpose(1, 2)?.contiguous()
     };
-    let q = split(layer.q.forward(x)?.broadcast_add(&layer.q_bias)?, dims.n_head)?;
-    let k = split(layer.k.forward(x)?.broadcast_add(&layer.k_bias)?, dims.n_kv_head)?;
-    let v = split(layer.v.forward(x)?.broadcast_add(&layer.v_bias)?, dims.n_kv_head)?;
+    let q = split(layer.q.forward(x, dense)?.broadcast_add(&layer.q_bias)?, dims.n_head)?;
+    let k = split(layer.k.forward(x, dense)?.broadcast_add(&layer.k_bias)?, dims.n_kv_head)?;
+    let v = split(layer.v.forward(x, dense)?.broadcast_add(&layer.v_bias)?, dims.n_kv_head)?;
     let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
     let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
     let (k, v) = match &layer.cache {
@@ -226,5 +228,5 @@ fn attention(
     let att = candle_nn::ops::softmax_last_dim(&att)?;
     let y = att.matmul(&v.contiguous()?)?;
     let y = y.transpose(1, 2)?.reshape((b, seq, hidden))?;
-    layer.o.forward(&y)
+    layer.o.forward(&y, dense)
 }
