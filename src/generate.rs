@@ -212,18 +212,26 @@ impl Generator {
         let template = ChatTemplate::detect(&architecture, jinja.map(String::as_str), &has_token);
         let id = |key: &str| md.get(key).and_then(tokenizer::as_u32);
         let bos = id("tokenizer.ggml.bos_token_id");
-        let mut eos: Vec<u32> = ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]
-            .iter()
-            .filter_map(|k| id(k))
-            .collect();
+        let mut eos: Vec<u32> = [
+            "tokenizer.ggml.eos_token_id",
+            "tokenizer.ggml.eot_token_id",
+            "tokenizer.ggml.eom_token_id",
+        ]
+        .iter()
+        .filter_map(|k| id(k))
+        .collect();
         eos.extend(template.stop_tokens().iter().filter_map(|t| tokenizer.token_to_id(t)));
         eos.sort_unstable();
         eos.dedup();
         if eos.is_empty() {
-            return Err(unsupported("no end-of-turn token: neither tokenizer.ggml.eos_token_id nor a known stop token".into()));
+            return Err(unsupported(
+                "no end-of-turn token: neither tokenizer.ggml.eos_token_id nor a known stop token".into(),
+            ));
         }
         if template.needs_bos() && bos.is_none() {
-            return Err(unsupported(format!("its {template:?} chat format needs a BOS token but tokenizer.ggml.bos_token_id is missing")));
+            return Err(unsupported(format!(
+                "its {template:?} chat format needs a BOS token but tokenizer.ggml.bos_token_id is missing"
+            )));
         }
         let context_length = md
             .get(&format!("{architecture}.context_length"))
@@ -394,7 +402,11 @@ fn ms_since(t: Instant) -> f64 {
 
 /// Copies a `(1, vocab)` logits tensor into `out` without allocating a new vector each step.
 fn copy_logits(logits: &Tensor, out: &mut Vec<f32>) -> Result<()> {
-    let logits = if logits.dtype() == DType::F32 { logits.clone() } else { logits.to_dtype(DType::F32)? };
+    let logits = if logits.dtype() == DType::F32 {
+        logits.clone()
+    } else {
+        logits.to_dtype(DType::F32)?
+    };
     let logits = logits.flatten_all()?;
     out.clear();
     {
@@ -469,7 +481,10 @@ mod tests {
         gguf_file::write(&mut f, &md, &[]).unwrap();
         drop(f);
         let err = Generator::load(&p).unwrap_err().to_string();
-        assert!(err.contains("phi2") && err.contains("qwen2, qwen3, llama, gemma3"), "{err}");
+        assert!(
+            err.contains("phi2") && err.contains("qwen2, qwen3, llama, gemma3"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -529,7 +544,10 @@ mod tests {
             "[1] IBM envoie 25 consultants chez Huawei.\n[2] Huawei a été fondé en 1987.\nHow many consultants?",
         );
         let ids = tokenizer::encode(&tok, &prompt).unwrap();
-        assert!(ids.len() >= 2 * qwen2::DENSE_MIN_ROWS, "the prompt pass must take the dense path");
+        assert!(
+            ids.len() >= 2 * qwen2::DENSE_MIN_ROWS,
+            "the prompt pass must take the dense path"
+        );
         // Same argmax, and logits within `tolerance` of the largest one.
         let compare = |a: &Tensor, b: &Tensor, tolerance: f32| {
             let (mut a_v, mut b_v) = (Vec::new(), Vec::new());
@@ -538,7 +556,10 @@ mod tests {
             let scale = b_v.iter().fold(0f32, |m, x| m.max(x.abs()));
             let diff = a_v.iter().zip(&b_v).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
             assert_eq!(sample::argmax(&a_v), sample::argmax(&b_v));
-            assert!(diff < tolerance * scale, "max difference {diff} for logits up to {scale}");
+            assert!(
+                diff < tolerance * scale,
+                "max difference {diff} for logits up to {scale}"
+            );
             sample::argmax(&a_v)
         };
         let input = Tensor::new(ids.as_slice(), &Device::Cpu).unwrap().unsqueeze(0).unwrap();
@@ -552,7 +573,11 @@ mod tests {
         for step in 0..4 {
             let input = Tensor::new(&[next], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
             let pos = ids.len() + step;
-            next = compare(&ours.forward(&input, pos).unwrap(), &theirs.forward(&input, pos).unwrap(), 0.05);
+            next = compare(
+                &ours.forward(&input, pos).unwrap(),
+                &theirs.forward(&input, pos).unwrap(),
+                0.05,
+            );
         }
     }
 
@@ -568,7 +593,9 @@ mod tests {
             ..GenerateOptions::default()
         };
         let mut pieces = Vec::new();
-        let answer = g.chat(system, user, &opts, &mut |p| pieces.push(p.to_string())).unwrap();
+        let answer = g
+            .chat(system, user, &opts, &mut |p| pieces.push(p.to_string()))
+            .unwrap();
         assert!(answer.text.contains("25"), "{answer:?}");
         assert_eq!(pieces.concat(), answer.text);
         assert!(answer.generated_tokens > 0 && answer.generated_tokens <= 40);

@@ -76,8 +76,56 @@ pub struct GemmaModel {
     device: Device,
 }
 
+/// Rows up to which `x · wᵀ` runs as matrix-vector products instead of a packed GEMM.
+const SMALL_ROWS: usize = 32;
+
 fn linear_t(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    if x.dim(0)? <= SMALL_ROWS && x.rank() == 2 {
+        return small_linear_t(x, w);
+    }
     x.matmul(&w.t()?)
+}
+
+/// `x · wᵀ` for a few rows (a single query): every weight row is read once, straight from
+/// memory. A packed GEMM would first copy all the weights into its own layout, which for a
+/// 20-token query cost more than the arithmetic.
+fn small_linear_t(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    use rayon::prelude::*;
+    let (n, k) = x.dims2()?;
+    let (o, k2) = w.dims2()?;
+    if k != k2 {
+        candle_core::bail!("small_linear_t: {n}x{k} by ({o}x{k2})ᵀ");
+    }
+    let x = x.contiguous()?;
+    let w = w.contiguous()?;
+    let (xs, xl) = x.storage_and_layout();
+    let (ws, wl) = w.storage_and_layout();
+    let (candle_core::Storage::Cpu(xc), candle_core::Storage::Cpu(wc)) = (&*xs, &*ws) else {
+        candle_core::bail!("small_linear_t runs on the CPU only");
+    };
+    let xv = &xc.as_slice::<f32>()?[xl.start_offset()..xl.start_offset() + n * k];
+    let wv = &wc.as_slice::<f32>()?[wl.start_offset()..wl.start_offset() + o * k];
+    // Output transposed ([o, n]) so each parallel task owns contiguous memory.
+    let mut out_t = vec![0f32; o * n];
+    const ROWS_PER_TASK: usize = 64;
+    out_t
+        .par_chunks_mut(ROWS_PER_TASK * n)
+        .zip(wv.par_chunks(ROWS_PER_TASK * k))
+        .for_each(|(out, wrows)| {
+            for (orow, wrow) in out.chunks_mut(n).zip(wrows.chunks(k)) {
+                for (i, v) in orow.iter_mut().enumerate() {
+                    *v = crate::index::dot(&xv[i * k..(i + 1) * k], wrow);
+                }
+            }
+        });
+    drop((xs, ws));
+    let mut out = vec![0f32; n * o];
+    for j in 0..o {
+        for i in 0..n {
+            out[i * o + j] = out_t[j * n + i];
+        }
+    }
+    Tensor::from_vec(out, (n, o), x.device())
 }
 
 fn rope_tables(base: f64, head_dim: usize, max_pos: usize, dev: &Device) -> Result<(Tensor, Tensor)> {
@@ -436,6 +484,20 @@ mod tests {
             let got = gelu_tanh(x) as f64;
             assert!((got - reference).abs() < 1e-6 * (1.0 + reference.abs()), "gelu({x}) = {got}, expected {reference}");
             x += 0.001;
+        }
+    }
+
+    #[test]
+    fn small_linear_matches_matmul() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (5, 300), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (130, 300), &dev).unwrap();
+        let a = small_linear_t(&x, &w).unwrap().to_vec2::<f32>().unwrap();
+        let b = x.matmul(&w.t().unwrap()).unwrap().to_vec2::<f32>().unwrap();
+        for (ra, rb) in a.iter().zip(&b) {
+            for (va, vb) in ra.iter().zip(rb) {
+                assert!((va - vb).abs() < 1e-3 * (1.0 + vb.abs()), "{va} vs {vb}");
+            }
         }
     }
 

@@ -84,7 +84,11 @@ struct Dims {
 }
 
 impl Qwen2 {
-    pub(crate) fn from_gguf<R: std::io::Read + std::io::Seek>(ct: &Content, reader: &mut R, device: &Device) -> Result<Qwen2> {
+    pub(crate) fn from_gguf<R: std::io::Read + std::io::Seek>(
+        ct: &Content,
+        reader: &mut R,
+        device: &Device,
+    ) -> Result<Qwen2> {
         let md = |key: &str| match ct.metadata.get(key) {
             Some(v) => Ok(v),
             None => candle_core::bail!("cannot find {key} in metadata"),
@@ -175,7 +179,17 @@ impl Qwen2 {
         let mut x = self.embed.forward(ids)?;
         for layer in &mut self.layers {
             let h = layer.attn_norm.forward(&x)?;
-            let h = attention(layer, &h, mask.as_ref(), &cos, &sin, self.dims, &self.neg_inf, index_pos, dense)?;
+            let h = attention(
+                layer,
+                &h,
+                mask.as_ref(),
+                &cos,
+                &sin,
+                self.dims,
+                &self.neg_inf,
+                index_pos,
+                dense,
+            )?;
             x = (h + &x)?;
             let h = layer.ffn_norm.forward(&x)?;
             let h = (candle_nn::ops::silu(&layer.gate.forward(&h, dense)?)? * layer.up.forward(&h, dense)?)?;

@@ -46,16 +46,17 @@ pub(crate) struct Requantized<R> {
 /// Rewrites `content` so slow-kernel matrices read as Q8_0 through the returned reader.
 /// `token_embd.weight` is left alone when the file has a separate `output.weight`: it is then
 /// only an embedding table, dequantized to f32 anyway. Returns how many tensors changed.
-pub(crate) fn requantize<R: Read + Seek>(mut content: Content, mut inner: R) -> io::Result<(Content, Requantized<R>, usize)> {
+pub(crate) fn requantize<R: Read + Seek>(
+    mut content: Content,
+    mut inner: R,
+) -> io::Result<(Content, Requantized<R>, usize)> {
     let file_len = inner.seek(SeekFrom::End(0))?;
     let tied_output = !content.tensor_infos.contains_key("output.weight");
     let mut names: Vec<String> = content
         .tensor_infos
         .iter()
         .filter(|(name, info)| {
-            is_slow(info.ggml_dtype)
-                && info.shape.rank() == 2
-                && (name.as_str() != "token_embd.weight" || tied_output)
+            is_slow(info.ggml_dtype) && info.shape.rank() == 2 && (name.as_str() != "token_embd.weight" || tied_output)
         })
         .map(|(name, _)| name.clone())
         .collect();
@@ -101,11 +102,14 @@ impl<R: Read + Seek> Requantized<R> {
         if original.ggml_dtype == GgmlDType::Q5_0 {
             let len = original.shape.elem_count() / 32 * Q5_0_BYTES;
             let mut raw = vec![0u8; len];
-            self.inner.seek(SeekFrom::Start(self.tensor_data_offset + original.offset))?;
+            self.inner
+                .seek(SeekFrom::Start(self.tensor_data_offset + original.offset))?;
             self.inner.read_exact(&mut raw)?;
             return Ok(q5_0_to_q8_0(&raw));
         }
-        let q = self.converted[i].original.read(&mut self.inner, self.tensor_data_offset, &Device::Cpu)?;
+        let q = self.converted[i]
+            .original
+            .read(&mut self.inner, self.tensor_data_offset, &Device::Cpu)?;
         let dims = q.shape().dims().to_vec();
         let cols = *dims.last().unwrap_or(&1);
         let values = q.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?;
@@ -162,7 +166,11 @@ impl<R: Read + Seek> Read for Requantized<R> {
             return Ok(n);
         }
         let pos = self.pos;
-        let Some(i) = self.converted.iter().position(|c| pos >= c.start && pos < c.start + c.len) else {
+        let Some(i) = self
+            .converted
+            .iter()
+            .position(|c| pos >= c.start && pos < c.start + c.len)
+        else {
             return Ok(0);
         };
         if self.cache.as_ref().map(|(j, _)| *j) != Some(i) {
@@ -209,9 +217,22 @@ mod tests {
         let w = Tensor::randn(0f32, 0.05, (8, 64), &dev).unwrap();
         let q5 = QTensor::quantize(&w, GgmlDType::Q5_0).unwrap();
         let bytes = q5_0_to_q8_0(&q5.data().unwrap());
-        let q8 = candle_core::quantized::ggml_file::qtensor_from_ggml(GgmlDType::Q8_0, &bytes, vec![8, 64], &dev).unwrap();
-        let a = q5.dequantize(&dev).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let b = q8.dequantize(&dev).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let q8 =
+            candle_core::quantized::ggml_file::qtensor_from_ggml(GgmlDType::Q8_0, &bytes, vec![8, 64], &dev).unwrap();
+        let a = q5
+            .dequantize(&dev)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = q8
+            .dequantize(&dev)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(a, b);
     }
 
@@ -227,7 +248,12 @@ mod tests {
         gguf_file::write(
             &mut file,
             &[("general.architecture", &md)],
-            &[("blk.0.ffn_up.weight", &q5), ("blk.0.ffn_down.weight", &q4k), ("token_embd.weight", &emb), ("output.weight", &q4k)],
+            &[
+                ("blk.0.ffn_up.weight", &q5),
+                ("blk.0.ffn_down.weight", &q4k),
+                ("token_embd.weight", &emb),
+                ("output.weight", &q4k),
+            ],
         )
         .unwrap();
         file.set_position(0);
@@ -238,13 +264,29 @@ mod tests {
         assert_eq!(up.dtype(), GgmlDType::Q8_0);
         let down = content.tensor(&mut reader, "blk.0.ffn_down.weight", &dev).unwrap();
         assert_eq!(down.dtype(), GgmlDType::Q4K);
-        assert_eq!(content.tensor(&mut reader, "token_embd.weight", &dev).unwrap().dtype(), GgmlDType::Q5_0);
+        assert_eq!(
+            content.tensor(&mut reader, "token_embd.weight", &dev).unwrap().dtype(),
+            GgmlDType::Q5_0
+        );
 
         // The Q8_0 copy holds the same values, so it multiplies like the Q5_0 original.
         let x = Tensor::randn(0f32, 1.0, (3, 64), &dev).unwrap();
-        let a = candle_core::quantized::QMatMul::from_qtensor(q5).unwrap().forward(&x).unwrap();
-        let b = candle_core::quantized::QMatMul::from_qtensor(up).unwrap().forward(&x).unwrap();
-        let err = (&a - &b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let a = candle_core::quantized::QMatMul::from_qtensor(q5)
+            .unwrap()
+            .forward(&x)
+            .unwrap();
+        let b = candle_core::quantized::QMatMul::from_qtensor(up)
+            .unwrap()
+            .forward(&x)
+            .unwrap();
+        let err = (&a - &b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(err < 1e-3 * scale, "{err} vs {scale}");
         assert_eq!(a.i(0).unwrap().dims(), [48]);

@@ -123,7 +123,9 @@ mod tests {
     fn sampling_is_seeded_and_follows_the_distribution() {
         let draw = |seed| {
             let mut s = Sampler::new(1.0, 1.0, seed);
-            (0..2000).map(|_| s.sample(&mut [0.0, (3.0f32).ln()], &[])).collect::<Vec<_>>()
+            (0..2000)
+                .map(|_| s.sample(&mut [0.0, (3.0f32).ln()], &[]))
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));

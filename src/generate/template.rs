@@ -29,7 +29,11 @@ impl ChatTemplate {
         let no_think = has_token("<think>") && architecture == "qwen3";
         if let Some(j) = jinja {
             if j.contains("<|im_start|>") {
-                return if no_think { ChatTemplate::ChatMlNoThink } else { ChatTemplate::ChatMl };
+                return if no_think {
+                    ChatTemplate::ChatMlNoThink
+                } else {
+                    ChatTemplate::ChatMl
+                };
             }
             if j.contains("<|start_header_id|>") {
                 return ChatTemplate::Llama3;
@@ -73,7 +77,9 @@ impl ChatTemplate {
             ChatTemplate::Llama3 => {
                 let mut s = String::new();
                 if !system.is_empty() {
-                    s.push_str(&format!("<|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|>"));
+                    s.push_str(&format!(
+                        "<|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|>"
+                    ));
                 }
                 s.push_str(&format!(
                     "<|start_header_id|>user<|end_header_id|>\n\n{user}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -86,7 +92,10 @@ impl ChatTemplate {
             ChatTemplate::Llama2 => format!("[INST] {} [/INST]", user.trim()),
             ChatTemplate::Mistral => format!("[INST] {}[/INST]", joined(system, user)),
             ChatTemplate::Gemma => {
-                format!("<start_of_turn>user\n{}<end_of_turn>\n<start_of_turn>model\n", joined(system, user))
+                format!(
+                    "<start_of_turn>user\n{}<end_of_turn>\n<start_of_turn>model\n",
+                    joined(system, user)
+                )
             }
         }
     }
@@ -131,7 +140,11 @@ mod tests {
             ChatTemplate::ChatMl.render("", "Hi?"),
             "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n"
         );
-        assert!(ChatTemplate::ChatMlNoThink.render("", "Hi?").ends_with("assistant\n<think>\n\n</think>\n\n"));
+        assert!(
+            ChatTemplate::ChatMlNoThink
+                .render("", "Hi?")
+                .ends_with("assistant\n<think>\n\n</think>\n\n")
+        );
         assert!(!ChatTemplate::ChatMl.needs_bos());
     }
 
@@ -141,7 +154,10 @@ mod tests {
             ChatTemplate::Llama3.render("S", "U"),
             "<|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nU<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         );
-        assert_eq!(ChatTemplate::Llama2.render("S", "U"), "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]");
+        assert_eq!(
+            ChatTemplate::Llama2.render("S", "U"),
+            "[INST] <<SYS>>\nS\n<</SYS>>\n\nU [/INST]"
+        );
         assert_eq!(ChatTemplate::Llama2.render("", "U"), "[INST] U [/INST]");
         assert_eq!(ChatTemplate::Mistral.render("S", "U"), "[INST] S\n\nU[/INST]");
         assert_eq!(
@@ -155,15 +171,30 @@ mod tests {
     fn detection_prefers_the_files_template() {
         let none = |_: &str| false;
         let llama3_vocab = |t: &str| t == "<|start_header_id|>";
-        assert_eq!(ChatTemplate::detect("qwen2", Some("{{'<|im_start|>'}}"), &none), ChatTemplate::ChatMl);
-        assert_eq!(ChatTemplate::detect("llama", Some("<|start_header_id|>"), &none), ChatTemplate::Llama3);
-        assert_eq!(ChatTemplate::detect("llama", Some("[INST] <<SYS>>"), &none), ChatTemplate::Llama2);
-        assert_eq!(ChatTemplate::detect("llama", Some("[INST]"), &none), ChatTemplate::Mistral);
+        assert_eq!(
+            ChatTemplate::detect("qwen2", Some("{{'<|im_start|>'}}"), &none),
+            ChatTemplate::ChatMl
+        );
+        assert_eq!(
+            ChatTemplate::detect("llama", Some("<|start_header_id|>"), &none),
+            ChatTemplate::Llama3
+        );
+        assert_eq!(
+            ChatTemplate::detect("llama", Some("[INST] <<SYS>>"), &none),
+            ChatTemplate::Llama2
+        );
+        assert_eq!(
+            ChatTemplate::detect("llama", Some("[INST]"), &none),
+            ChatTemplate::Mistral
+        );
         assert_eq!(ChatTemplate::detect("llama", None, &llama3_vocab), ChatTemplate::Llama3);
         assert_eq!(ChatTemplate::detect("llama", None, &none), ChatTemplate::Llama2);
         assert_eq!(ChatTemplate::detect("gemma3", None, &none), ChatTemplate::Gemma);
         assert_eq!(ChatTemplate::detect("qwen2", None, &none), ChatTemplate::ChatMl);
         let think = |t: &str| t == "<think>";
-        assert_eq!(ChatTemplate::detect("qwen3", Some("<|im_start|>"), &think), ChatTemplate::ChatMlNoThink);
+        assert_eq!(
+            ChatTemplate::detect("qwen3", Some("<|im_start|>"), &think),
+            ChatTemplate::ChatMlNoThink
+        );
     }
 }

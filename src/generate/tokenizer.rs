@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 
 use candle_core::quantized::gguf_file::Value;
+use tokenizers::decoders::DecoderWrapper;
 use tokenizers::decoders::byte_fallback::ByteFallback;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::decoders::fuse::Fuse;
 use tokenizers::decoders::sequence::Sequence as DecoderSequence;
 use tokenizers::decoders::strip::Strip;
-use tokenizers::decoders::DecoderWrapper;
 use tokenizers::models::bpe::{BPE, Merges, Vocab};
 use tokenizers::normalizers::prepend::Prepend;
 use tokenizers::normalizers::replace::Replace;
@@ -28,7 +28,8 @@ use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 use crate::{Error, Result};
 
 /// Qwen2 pre-tokenizer regex (one digit per token), as in its `tokenizer.json`.
-pub(crate) const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+pub(crate) const QWEN2_REGEX: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 /// Llama 3 pre-tokenizer regex: as Qwen2 but digits grouped by three.
 pub(crate) const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
@@ -86,20 +87,29 @@ fn byte_level_bpe(md: &HashMap<String, Value>, tokens: &[String]) -> std::result
         .map_err(|e| format!("building the BPE model: {e}"))?;
     let mut tokenizer = Tokenizer::new(bpe);
 
-    let pre = md.get("tokenizer.ggml.pre").and_then(|v| v.to_string().ok()).map(String::as_str);
+    let pre = md
+        .get("tokenizer.ggml.pre")
+        .and_then(|v| v.to_string().ok())
+        .map(String::as_str);
     let regex = match pre {
         Some("qwen2") | Some("deepseek-r1-qwen") => Some(QWEN2_REGEX),
         Some("llama-bpe") | Some("llama3") | Some("smaug-bpe") | Some("dbrx") => Some(LLAMA3_REGEX),
         Some("gpt2") | Some("default") | None => None,
         Some(other) => {
-            tracing::warn!("unknown GGUF pre-tokenizer `{other}`, using GPT-2's split; tokens may differ slightly from the original");
+            tracing::warn!(
+                "unknown GGUF pre-tokenizer `{other}`, using GPT-2's split; tokens may differ slightly from the original"
+            );
             None
         }
     };
     match regex {
         Some(re) => {
-            let split = Split::new(SplitPattern::Regex(re.to_string()), SplitDelimiterBehavior::Isolated, false)
-                .map_err(|e| format!("pre-tokenizer regex: {e}"))?;
+            let split = Split::new(
+                SplitPattern::Regex(re.to_string()),
+                SplitDelimiterBehavior::Isolated,
+                false,
+            )
+            .map_err(|e| format!("pre-tokenizer regex: {e}"))?;
             tokenizer.with_pre_tokenizer(Some(PreSequence::new(vec![
                 split.into(),
                 ByteLevel::new(false, false, false).into(),
@@ -131,7 +141,11 @@ fn sentencepiece_bpe(
         None => return Err("tokenizer.ggml.scores is missing (needed by the `llama` tokenizer)".into()),
     };
     if scores.len() != tokens.len() {
-        return Err(format!("tokenizer.ggml.scores has {} entries for {} tokens", scores.len(), tokens.len()));
+        return Err(format!(
+            "tokenizer.ggml.scores has {} entries for {} tokens",
+            scores.len(),
+            tokens.len()
+        ));
     }
     let merges = spm_merges(tokens, types, &scores);
     let mut builder = BPE::builder()
@@ -195,8 +209,16 @@ pub(crate) fn spm_merges(tokens: &[String], types: &[u32], scores: &[f32]) -> Me
             }
         }
     }
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)).then(a.3.cmp(&b.3)));
-    ranked.into_iter().map(|(_, _, _, _, l, r)| (l.to_string(), r.to_string())).collect()
+    ranked.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+    });
+    ranked
+        .into_iter()
+        .map(|(_, _, _, _, l, r)| (l.to_string(), r.to_string()))
+        .collect()
 }
 
 /// Control and unknown tokens become special (matched whole, skipped when decoding);
@@ -316,7 +338,9 @@ mod tests {
     /// A byte-level vocabulary: the 256 byte symbols, a few merges, two specials.
     fn gpt2_metadata(pre: &str) -> HashMap<String, Value> {
         let mut tokens: Vec<String> = bytes_to_unicode();
-        let merges = ["h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "l d", "Ġwor ld", "1 2"];
+        let merges = [
+            "h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "l d", "Ġwor ld", "1 2",
+        ];
         for m in merges {
             tokens.push(m.replace(' ', ""));
         }
@@ -332,7 +356,10 @@ mod tests {
         md.insert("tokenizer.ggml.model".into(), s("gpt2"));
         md.insert("tokenizer.ggml.pre".into(), s(pre));
         md.insert("tokenizer.ggml.tokens".into(), arr(&tokens, |t| s(t)));
-        md.insert("tokenizer.ggml.token_type".into(), arr(&types, |&t| Value::I32(t as i32)));
+        md.insert(
+            "tokenizer.ggml.token_type".into(),
+            arr(&types, |&t| Value::I32(t as i32)),
+        );
         md.insert("tokenizer.ggml.merges".into(), arr(&merges, |m| s(m)));
         md
     }
@@ -359,7 +386,12 @@ mod tests {
         let ids = encode(&tok, "hello world").unwrap();
         let pieces: Vec<_> = ids.iter().map(|&i| tok.id_to_token(i).unwrap()).collect();
         assert_eq!(pieces, ["hello", "Ġworld"]);
-        for text in ["hello world", "Hello, world! Élysée 1.000", "tab\tand\nnewline  ", "数字 123"] {
+        for text in [
+            "hello world",
+            "Hello, world! Élysée 1.000",
+            "tab\tand\nnewline  ",
+            "数字 123",
+        ] {
             let ids = encode(&tok, text).unwrap();
             assert_eq!(decode(&tok, &ids).unwrap(), text);
         }
@@ -428,7 +460,10 @@ mod tests {
         let mut md = HashMap::new();
         md.insert("tokenizer.ggml.model".into(), s("llama"));
         md.insert("tokenizer.ggml.tokens".into(), arr(&vocab, |v| s(&v.0)));
-        md.insert("tokenizer.ggml.token_type".into(), arr(&vocab, |v| Value::I32(v.1 as i32)));
+        md.insert(
+            "tokenizer.ggml.token_type".into(),
+            arr(&vocab, |v| Value::I32(v.1 as i32)),
+        );
         md.insert("tokenizer.ggml.scores".into(), arr(&vocab, |v| Value::F32(v.2)));
         md.insert("tokenizer.ggml.unknown_token_id".into(), Value::U32(0));
         md.insert("tokenizer.ggml.add_space_prefix".into(), Value::Bool(space_prefix));
