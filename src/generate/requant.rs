@@ -237,6 +237,39 @@ mod tests {
     }
 
     #[test]
+    fn q4_1_tensors_are_requantized_closely() {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 0.05, (16, 64), &dev).unwrap();
+        let q41 = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
+        let mut file = Cursor::new(Vec::new());
+        let md = Value::String("test".into());
+        gguf_file::write(
+            &mut file,
+            &[("general.architecture", &md)],
+            &[("blk.0.attn_q.weight", &q41)],
+        )
+        .unwrap();
+        file.set_position(0);
+        let content = Content::read(&mut file).unwrap();
+        let (content, mut reader, n) = requantize(content, file).unwrap();
+        assert_eq!(n, 1);
+        let q8 = content.tensor(&mut reader, "blk.0.attn_q.weight", &dev).unwrap();
+        assert_eq!(q8.dtype(), GgmlDType::Q8_0);
+        let a = q41.dequantize(&dev).unwrap();
+        let b = q8.dequantize(&dev).unwrap();
+        let err = (&a - &b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let scale = a.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(err < 0.01 * scale, "{err} vs {scale}");
+    }
+
+    #[test]
     fn q5_0_tensors_read_back_as_close_q8_0() {
         let dev = Device::Cpu;
         let w = Tensor::randn(0f32, 0.05, (48, 64), &dev).unwrap();
