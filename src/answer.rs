@@ -119,6 +119,17 @@ pub fn abstention_message(lang: &str) -> &'static str {
     }
 }
 
+/// Best similarity between the question and a passage: the abstention signal.
+pub fn confidence(passages: &[&Hit]) -> f32 {
+    let best = passages.iter().filter_map(|h| h.similarity).fold(f32::MIN, f32::max);
+    if best == f32::MIN { 0.0 } else { best }
+}
+
+/// Whether nothing retrieved is relevant enough to answer from, for every answerer.
+pub fn should_abstain(passages: &[&Hit], confidence: f32, opts: &AnswerOptions) -> bool {
+    passages.is_empty() || confidence < opts.abstain_below
+}
+
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     crate::index::dot(a, b)
 }
@@ -134,8 +145,7 @@ pub fn extractive(
 ) -> Result<Answer> {
     let lang = question_lang(question).to_string();
     let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
-    let confidence = passages.iter().filter_map(|h| h.similarity).fold(f32::MIN, f32::max);
-    let confidence = if confidence == f32::MIN { 0.0 } else { confidence };
+    let confidence = confidence(&passages);
     let abstain = |confidence: f32| Answer {
         question: question.to_string(),
         text: abstention_message(&lang).to_string(),
@@ -145,7 +155,7 @@ pub fn extractive(
         citations: Vec::new(),
         confidence,
     };
-    if passages.is_empty() || confidence < opts.abstain_below {
+    if should_abstain(&passages, confidence, opts) {
         return Ok(abstain(confidence));
     }
 

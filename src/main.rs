@@ -353,9 +353,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let opts = answer::AnswerOptions::default();
             if generate {
                 let passages: Vec<&retrieve::Hit> = r.hits.iter().take(opts.passages).collect();
-                let confidence = passages.iter().filter_map(|h| h.similarity).fold(0.0f32, f32::max);
                 let lang = answer::question_lang(question);
-                if passages.is_empty() || confidence < opts.abstain_below {
+                if answer::should_abstain(&passages, answer::confidence(&passages), &opts) {
                     println!("{}", answer::abstention_message(lang));
                     return Ok(std::process::ExitCode::SUCCESS);
                 }
