@@ -119,6 +119,10 @@ enum Command {
         /// SQuAD: build (or reuse) the corpus index here instead of a temporary directory.
         #[arg(long, value_name = "DIR")]
         corpus_index: Option<PathBuf>,
+        /// Judge ranked chunks instead of articles: a chunk is relevant when it holds a gold
+        /// answer (overlaps its span in SQuAD; contains an `answers` string in JSONL).
+        #[arg(long)]
+        chunk_level: bool,
     },
     /// Inspect or rebuild the index.
     Index {
@@ -436,7 +440,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Eval { ref file, ref modes, answers, ref json, min_ndcg, ref min_recall, limit, ref lang, ref corpus_index } => {
+        Command::Eval { ref file, ref modes, answers, ref json, min_ndcg, ref min_recall, limit, ref lang, ref corpus_index, chunk_level } => {
             use sourcier::eval::{input, run as eval_run};
             let recall_gate = min_recall
                 .as_deref()
@@ -504,7 +508,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 (lib, set.queries, String::new(), embedder)
             };
             anyhow::ensure!(!queries.is_empty(), "{} holds no usable query", file.display());
-            let opts = eval_run::EvalOptions { modes: modes.clone(), depth: 10, answers, id_prefix: prefix };
+            let level = if chunk_level { eval_run::Level::Chunk } else { eval_run::Level::Article };
+            let opts = eval_run::EvalOptions { modes: modes.clone(), depth: 10, answers, id_prefix: prefix, level };
             let report = eval_run::run(&mut lib, embedder.as_ref(), &queries, &opts, &bars)?;
             print!("{}", eval_run::table(&report));
             println!("{} queries, {:.1}s, model {}", report.queries, report.seconds, report.embedder);

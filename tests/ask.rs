@@ -138,3 +138,84 @@ fn eval_prints_metrics_and_gates_the_exit_code() {
     let (success, _, stderr) = run(sourcier(&idx).args(["eval"]).arg(&q).args(["--modes", "dense", "--min-recall", "1:1.01"]));
     assert!(!success && stderr.contains("gate failed"), "{stderr}");
 }
+
+/// Chunk level on JSONL: chunks are judged by the answer strings, and the chunk that holds
+/// "25 consultants" comes first for its question.
+#[test]
+fn eval_chunk_level_on_jsonl_judges_chunks_by_answer_strings() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    let q = t.path().join("q.jsonl");
+    std::fs::write(
+        &q,
+        concat!(
+            "{\"id\": \"a\", \"query\": \"Combien de consultants IBM envoie-t-il chez Huawei ?\", \"lang\": \"fr\", \"relevant\": [\"000_d959af5fb98b9205.txt\"], \"answers\": [\"25 consultants\"]}\n",
+            "{\"id\": \"b\", \"query\": \"Xiaomi buys patents from which company?\", \"lang\": \"en\", \"relevant\": [\"004_d70e093277a21062.txt\"]}\n",
+            "{\"id\": \"c\", \"query\": \"Quelle est la recette de la tarte Tatin ?\", \"lang\": \"fr\", \"relevant\": []}\n",
+        ),
+    )
+    .unwrap();
+    let report = t.path().join("report.json");
+    let (success, stdout, stderr) =
+        run(sourcier(&idx).args(["eval"]).arg(&q).args(["--modes", "dense", "--chunk-level", "--json"]).arg(&report));
+    assert!(success, "{stdout}\n{stderr}");
+    assert!(stdout.contains("chunk level: 0 queries judged by answer span, 1 by answer string"), "{stdout}");
+    assert!(stdout.contains("1 without answers (left out)"), "{stdout}");
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["level"], "chunk");
+    let overall = &v["modes"][0]["retrieval"]["overall"];
+    assert_eq!(overall["included"].as_u64(), Some(1), "{overall}");
+    assert_eq!(overall["mean"]["mrr@10"].as_f64(), Some(1.0), "{v:#}");
+    // The answer sits in two overlapping chunks at most, and counts once.
+    assert_eq!(overall["mean"]["recall@1"].as_f64(), Some(1.0), "{v:#}");
+    let ranked = v["per_query"][0]["ranked"].as_array().unwrap();
+    assert_eq!(ranked[0], "000_d959af5fb98b9205.txt#answer", "{ranked:?}");
+}
+
+/// Chunk level on SQuAD: a long article as one context is split into several chunks, and only
+/// the chunks overlapping the answer span count. The article-level figure of the same run is
+/// perfect (one context), the chunk-level one must name the right chunk.
+#[test]
+fn eval_chunk_level_on_squad_uses_answer_spans() {
+    let t = tempfile::tempdir().unwrap();
+    let root = util::root().join("examples/articles");
+    let mut paragraphs = Vec::new();
+    for (name, question, answer) in [
+        ("000_d959af5fb98b9205.txt", "Combien de consultants IBM envoie-t-il chez Huawei ?", "25 consultants"),
+        ("004_d70e093277a21062.txt", "À quelle entreprise Xiaomi rachète-t-il des brevets ?", "Nokia"),
+    ] {
+        let text = std::fs::read_to_string(root.join(name)).unwrap();
+        let at = text.find(answer).unwrap_or_else(|| panic!("{answer} not in {name}"));
+        paragraphs.push(serde_json::json!({
+            "context": text,
+            "qas": [{"id": name, "question": question,
+                     "answers": [{"text": answer, "answer_start": text[..at].chars().count()}]}]
+        }));
+    }
+    let squad = t.path().join("mini-squad.json");
+    std::fs::write(&squad, serde_json::to_vec(&serde_json::json!({"data": [{"title": "t", "paragraphs": paragraphs}]})).unwrap())
+        .unwrap();
+    let report = t.path().join("report.json");
+    let corpus = t.path().join("corpus");
+    let (success, stdout, stderr) = run(sourcier(&t.path().join("unused"))
+        .args(["eval"])
+        .arg(&squad)
+        .args(["--lang", "fr", "--modes", "dense,lexical", "--chunk-level", "--corpus-index"])
+        .arg(&corpus)
+        .arg("--json")
+        .arg(&report));
+    assert!(success, "{stdout}\n{stderr}");
+    assert!(stdout.contains("2 queries judged by answer span"), "{stdout}");
+    assert!(stdout.contains("0 whose answer no chunk holds"), "{stdout}");
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    for m in v["modes"].as_array().unwrap() {
+        let mean = &m["retrieval"]["overall"]["mean"];
+        assert_eq!(mean["mrr@10"].as_f64(), Some(1.0), "{}: {v:#}", m["mode"]);
+    }
+    // Each article is several chunks, and only one or two of them hold the answer.
+    let chunks = v["per_query"][0]["ranked"].as_array().unwrap();
+    assert!(chunks.len() >= 3, "{chunks:?}");
+    let rel = v["chunk_judgements"]["mean_relevant_chunks"].as_f64().unwrap();
+    assert!((1.0..=2.0).contains(&rel), "{rel}");
+}

@@ -30,6 +30,18 @@ pub struct Query {
     /// Acceptable answers, compared with `metrics::answer_hit`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<String>,
+    /// Where the answers sit in the relevant articles, when the source says (SQuAD); used by
+    /// chunk-level evaluation. JSONL queries leave it empty and are judged by answer strings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answer_spans: Vec<AnswerSpan>,
+}
+
+/// A gold answer's byte range in one article's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerSpan {
+    pub article: String,
+    pub start: usize,
+    pub end: usize,
 }
 
 impl Query {
@@ -210,6 +222,7 @@ fn query_from_value(v: &Value) -> std::result::Result<Query, String> {
         lang,
         relevant,
         answers,
+        answer_spans: Vec::new(),
     })
 }
 
@@ -328,8 +341,13 @@ pub struct SquadSet {
 
 impl SquadSet {
     /// The queries in the generic form: each relevant to its document with gain 1, answers
-    /// without offsets (distinct texts, in order).
+    /// as distinct texts in order, and the byte spans of those found at their offset.
     pub fn to_query_set(&self) -> QuerySet {
+        let texts: HashMap<&str, &str> = self
+            .docs
+            .iter()
+            .map(|d| (d.id.as_str(), d.text.as_str()))
+            .collect();
         let queries = self
             .queries
             .iter()
@@ -345,6 +363,21 @@ impl SquadSet {
                         .iter()
                         .filter(|(a, _)| seen.insert(a.as_str()))
                         .map(|(a, _)| a.clone())
+                        .collect(),
+                    // Answers that do not occur at their offset (kept as given, counted in
+                    // `unmatched_answers`) have no trustworthy span.
+                    answer_spans: q
+                        .answers
+                        .iter()
+                        .filter(|(a, off)| {
+                            texts.get(q.doc_id.as_str()).and_then(|t| t.get(*off..off + a.len()))
+                                == Some(a.as_str())
+                        })
+                        .map(|(a, off)| AnswerSpan {
+                            article: q.doc_id.clone(),
+                            start: *off,
+                            end: off + a.len(),
+                        })
                         .collect(),
                 }
             })
@@ -841,6 +874,13 @@ mod tests {
         );
         assert_eq!(qset.queries[0].answers, ["100 000"]);
         assert_eq!(qset.queries[0].lang.as_deref(), Some("fr"));
+        // Spans carry the byte offsets into the context, for chunk-level evaluation.
+        let doc = set.docs.iter().find(|d| d.id == "c0").unwrap();
+        for span in &qset.queries[0].answer_spans {
+            assert_eq!(span.article, "c0");
+            assert_eq!(&doc.text[span.start..span.end], "100 000");
+        }
+        assert!(!qset.queries[0].answer_spans.is_empty());
     }
 
     #[test]

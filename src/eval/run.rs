@@ -1,8 +1,12 @@
 //! Runs a query set against an index in one or more retrieval modes and aggregates the
 //! metrics, latencies and (optionally) answer quality into one report.
 //!
-//! Retrieval is scored at article level: the ranked chunks are mapped to their articles, and
-//! an article counts at its first (best) chunk, as BEIR scores documents.
+//! Retrieval is scored at article level by default: the ranked chunks are mapped to their
+//! articles, and an article counts at its first (best) chunk, as BEIR scores documents.
+//! At chunk level the ranked chunks are scored themselves: a chunk is relevant when it
+//! overlaps a gold answer span (SQuAD), or, for JSONL queries that carry answer strings, when
+//! it belongs to a relevant article and contains one of them. That tells whether the passage
+//! `ask` would read holds the answer, which article level cannot.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -10,6 +14,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::input::Query;
+use crate::store::ChunkRow;
 use super::metrics::{self, AbstentionCounts, RetrievalScores, Summary, SummaryReport};
 use crate::answer::{self, AnswerOptions};
 use crate::embed::Embedder;
@@ -28,6 +33,34 @@ pub struct EvalOptions {
     pub answers: bool,
     /// Prefix to strip from article ids before comparing with qrels (SQuAD corpora).
     pub id_prefix: String,
+    /// What a ranked item is: an article or a chunk.
+    pub level: Level,
+}
+
+/// The unit that retrieval is judged on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    #[default]
+    Article,
+    Chunk,
+}
+
+/// How the chunk-level judgements were obtained, over the answerable queries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChunkJudgements {
+    /// Judged from answer byte spans (SQuAD).
+    pub from_spans: usize,
+    /// Judged from answer strings found in the relevant articles' chunks (JSONL).
+    pub from_strings: usize,
+    /// Answerable, but no indexed chunk holds the answer (it sits in text that ingest dropped,
+    /// or the answer string does not occur verbatim). Scored as misses, not left out.
+    pub unreachable: usize,
+    /// Answerable, but without answer strings or spans: cannot be judged at chunk level and
+    /// is left out of the means.
+    pub unjudged: usize,
+    /// Mean number of chunks that hold one article's answer (overlapping chunks share it).
+    pub mean_relevant_chunks: Option<f64>,
 }
 
 /// One query in one mode.
@@ -88,6 +121,9 @@ pub struct EvalReport {
     pub index: String,
     pub queries: usize,
     pub depth: usize,
+    pub level: Level,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_judgements: Option<ChunkJudgements>,
     pub modes: Vec<ModeReport>,
     pub per_query: Vec<QueryResult>,
     pub seconds: f64,
@@ -105,6 +141,19 @@ pub fn run(
     // Load both derived indexes before timing anything.
     lib.vectors(progress)?;
     lib.lexical(progress)?;
+    let (judgements, chunk_judgements) = match opts.level {
+        Level::Article => (Vec::new(), None),
+        Level::Chunk => {
+            let (q, j) = chunk_qrels(queries, &opts.id_prefix, |id| lib.store.article_chunks(id))?;
+            (q, Some(j))
+        }
+    };
+    // Articles are ranked from more chunks than are scored, so that ten distinct articles are
+    // usually there to score even when several chunks share one.
+    let fetch = match opts.level {
+        Level::Article => opts.depth * 3,
+        Level::Chunk => opts.depth,
+    };
     let mut per_query = Vec::new();
     let mut modes = Vec::new();
     progress.start("evaluating", Some((queries.len() * opts.modes.len()) as u64));
@@ -115,12 +164,19 @@ pub fn run(
         let (mut hits, mut hit_total) = (0usize, 0usize);
         let mut cit = Vec::new();
         let mut abst = AbstentionCounts::default();
-        for q in queries {
+        for (i, q) in queries.iter().enumerate() {
             let t = Instant::now();
-            let r = retrieve::retrieve(lib, embedder, &q.text, opts.depth, &Filters::default(), mode)?;
+            let r = retrieve::retrieve(lib, embedder, &q.text, fetch, &Filters::default(), mode)?;
             lat.push(t.elapsed().as_secs_f64() * 1e3);
-            let ranked: Vec<String> = dedup(r.hits.iter().map(|h| strip(&h.article_id, &opts.id_prefix)));
-            let scores = summary.add_ranking(q.lang.as_deref(), &ranked, &q.relevant);
+            let (ranked, qrels) = match opts.level {
+                Level::Article => (dedup(r.hits.iter().map(|h| strip(&h.article_id, &opts.id_prefix))), &q.relevant),
+                Level::Chunk => {
+                    let j = &judgements[i];
+                    (j.rank(r.hits.iter().map(|h| chunk_key(&strip(&h.article_id, &opts.id_prefix), h.chunk_id))), &j.qrels)
+                }
+            };
+            let ranked: Vec<String> = ranked.into_iter().take(opts.depth).collect();
+            let scores = summary.add_ranking(q.lang.as_deref(), &ranked, qrels);
             let answer = if opts.answers {
                 let ta = Instant::now();
                 let a = answer::extractive(embedder, &q.text, &r.query_vector, &r.hits, &AnswerOptions::default())?;
@@ -182,10 +238,103 @@ pub fn run(
         index: lib.dir.display().to_string(),
         queries: queries.len(),
         depth: opts.depth,
+        level: opts.level,
+        chunk_judgements,
         modes,
         per_query,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// How a chunk is named in chunk-level rankings.
+fn chunk_key(article: &str, chunk_id: i64) -> String {
+    format!("{article}#chunk{chunk_id}")
+}
+
+/// The judgement of one query at chunk level.
+///
+/// Sentence overlap puts an answer in one or two chunks, so the unit judged is "the answer in
+/// article A", reached by any chunk that holds it (ranked at its first such chunk). Scoring
+/// each chunk as its own relevant document would cap recall@1 at 0.5 whenever the answer sits
+/// in the overlap, which measures the chunker, not retrieval.
+#[derive(Debug, Clone, Default)]
+struct ChunkJudgement {
+    /// Answer unit (`{article}#answer`) → gain.
+    qrels: metrics::Qrels,
+    /// Chunk key → the answer unit it reaches.
+    answer_chunks: std::collections::HashMap<String, String>,
+}
+
+impl ChunkJudgement {
+    /// A chunk ranking as scored: chunks that hold an answer become their unit.
+    fn rank(&self, chunk_keys: impl Iterator<Item = String>) -> Vec<String> {
+        dedup(chunk_keys.map(|k| self.answer_chunks.get(&k).cloned().unwrap_or(k)))
+    }
+}
+
+/// Chunk-level judgements for every query, in query order. Each relevant article whose chunks
+/// hold an answer gives one unit with the article's gain. An answerable query whose answer no
+/// chunk holds gets a unit that nothing reaches, so that it scores zero instead of vanishing
+/// from the mean.
+fn chunk_qrels(
+    queries: &[Query],
+    prefix: &str,
+    mut chunks_of: impl FnMut(&str) -> Result<Vec<ChunkRow>>,
+) -> Result<(Vec<ChunkJudgement>, ChunkJudgements)> {
+    let mut cache: std::collections::HashMap<String, Vec<ChunkRow>> = Default::default();
+    let mut j = ChunkJudgements::default();
+    let mut out = Vec::with_capacity(queries.len());
+    let (mut units, mut unit_chunks) = (0usize, 0usize);
+    for q in queries {
+        let mut judgement = ChunkJudgement::default();
+        if !q.is_answerable() {
+            out.push(judgement);
+            continue;
+        }
+        if q.answer_spans.is_empty() && q.answers.is_empty() {
+            j.unjudged += 1;
+            out.push(judgement);
+            continue;
+        }
+        for (article, &gain) in q.relevant.iter().filter(|&(_, &g)| g > 0) {
+            let full = format!("{prefix}{article}");
+            if !cache.contains_key(&full) {
+                cache.insert(full.clone(), chunks_of(&full)?);
+            }
+            let unit = format!("{article}#answer");
+            for c in &cache[&full] {
+                let holds = if q.answer_spans.is_empty() {
+                    metrics::answer_hit(&c.text, &q.answers)
+                } else {
+                    q.answer_spans.iter().any(|s| &s.article == article && overlaps(c, s.start, s.end))
+                };
+                if holds {
+                    judgement.answer_chunks.insert(chunk_key(article, c.id), unit.clone());
+                    judgement.qrels.insert(unit.clone(), gain);
+                }
+            }
+        }
+        if q.answer_spans.is_empty() {
+            j.from_strings += 1;
+        } else {
+            j.from_spans += 1;
+        }
+        if judgement.qrels.is_empty() {
+            j.unreachable += 1;
+            judgement.qrels.insert(format!("{}#unindexed-answer", q.id), 1);
+        } else {
+            units += judgement.qrels.len();
+            unit_chunks += judgement.answer_chunks.len();
+        }
+        out.push(judgement);
+    }
+    j.mean_relevant_chunks = (units > 0).then(|| unit_chunks as f64 / units as f64);
+    Ok((out, j))
+}
+
+/// Whether a chunk's byte range meets `[start, end)`; an empty span counts at its position.
+fn overlaps(c: &ChunkRow, start: usize, end: usize) -> bool {
+    c.start < end.max(start + 1) && start < c.end
 }
 
 fn strip(id: &str, prefix: &str) -> String {
@@ -229,6 +378,17 @@ pub fn table(report: &EvalReport) -> String {
             ));
         }
     }
+    if let Some(j) = &report.chunk_judgements {
+        out.push_str(&format!(
+            "chunk level: {} queries judged by answer span, {} by answer string; {} whose answer no \
+             chunk holds (scored 0), {} without answers (left out); {} relevant chunks per query\n",
+            j.from_spans,
+            j.from_strings,
+            j.unreachable,
+            j.unjudged,
+            j.mean_relevant_chunks.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
+        ));
+    }
     if report.modes.iter().any(|m| m.answers.is_some()) {
         out.push_str(&format!(
             "\n{:<8} {:>12} {:>10} {:>11} {:>12} {:>10} {:>9}\n",
@@ -250,4 +410,123 @@ pub fn table(report: &EvalReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::input::AnswerSpan;
+
+    fn chunk(id: i64, article: &str, start: usize, end: usize, text: &str) -> ChunkRow {
+        ChunkRow {
+            id,
+            article_id: article.into(),
+            ordinal: id as u32,
+            text: text.into(),
+            start,
+            end,
+            line_start: 1,
+            line_end: 1,
+        }
+    }
+
+    fn query(id: &str, relevant: &[&str], answers: &[&str], spans: &[(&str, usize, usize)]) -> Query {
+        Query {
+            id: id.into(),
+            text: "q".into(),
+            lang: None,
+            relevant: relevant.iter().map(|a| (a.to_string(), 1)).collect(),
+            answers: answers.iter().map(|a| a.to_string()).collect(),
+            answer_spans: spans
+                .iter()
+                .map(|&(a, start, end)| AnswerSpan { article: a.into(), start, end })
+                .collect(),
+        }
+    }
+
+    /// Article `p#c0`: chunks [0,50) and [40,90) overlap on one sentence; [90,120) is the end.
+    fn chunks(id: &str) -> Result<Vec<ChunkRow>> {
+        Ok(match id {
+            "p#c0" => vec![
+                chunk(1, id, 0, 50, "Le siège est à Armonk. IBM envoie 25 consultants."),
+                chunk(2, id, 40, 90, "IBM envoie 25 consultants. Huawei paie."),
+                chunk(3, id, 90, 120, "Fin de l'article."),
+            ],
+            "p#c1" => vec![chunk(4, id, 0, 30, "Rien à voir, 1983.")],
+            _ => vec![],
+        })
+    }
+
+    fn answer_chunks(j: &ChunkJudgement) -> Vec<String> {
+        let mut v: Vec<String> = j.answer_chunks.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn spans_judge_every_overlapping_chunk_and_only_those() {
+        let qs = [
+            query("inside-overlap", &["c0"], &["25"], &[("c0", 42, 44)]),
+            query("first-only", &["c0"], &["Armonk"], &[("c0", 15, 21)]),
+            query("straddles", &["c0"], &["x"], &[("c0", 85, 95)]),
+            query("at-boundary", &["c0"], &["x"], &[("c0", 90, 92)]),
+        ];
+        let (js, j) = chunk_qrels(&qs, "p#", chunks).unwrap();
+        assert_eq!(answer_chunks(&js[0]), ["c0#chunk1", "c0#chunk2"]);
+        assert_eq!(answer_chunks(&js[1]), ["c0#chunk1"]);
+        assert_eq!(answer_chunks(&js[2]), ["c0#chunk2", "c0#chunk3"]);
+        // End is exclusive: chunk 2 ends at 90, so a span starting at 90 is chunk 3's alone.
+        assert_eq!(answer_chunks(&js[3]), ["c0#chunk3"]);
+        for q in &js {
+            assert_eq!(q.qrels, metrics::Qrels::from([("c0#answer".to_string(), 1)]));
+        }
+        assert_eq!(j.from_spans, 4);
+        assert_eq!(j.unreachable, 0);
+        assert_eq!(j.mean_relevant_chunks, Some(6.0 / 4.0));
+    }
+
+    #[test]
+    fn an_answer_in_two_chunks_counts_once_at_the_first() {
+        let (js, _) = chunk_qrels(&[query("q", &["c0"], &["25"], &[("c0", 42, 44)])], "p#", chunks).unwrap();
+        let keys = ["c0#chunk3", "c0#chunk2", "c0#chunk1"].map(String::from);
+        let ranked = js[0].rank(keys.into_iter());
+        assert_eq!(ranked, ["c0#chunk3", "c0#answer"]);
+        let s = metrics::RetrievalScores::compute(&ranked, &js[0].qrels).unwrap();
+        // Found at rank 2, once: recall@1 0, recall@3 1, MRR 0.5.
+        assert_eq!((s.recall_at_1, s.recall_at_3, s.mrr_at_10), (0.0, 1.0, 0.5));
+    }
+
+    #[test]
+    fn strings_judge_chunks_of_relevant_articles_only() {
+        let qs = [
+            // "1983" occurs in c1, which is not relevant: it must not count.
+            query("s", &["c0"], &["25 consultants", "1983"], &[]),
+            query("whole-words", &["c1"], &["198"], &[]),
+            query("unanswerable", &[], &["25"], &[]),
+            query("no-answers", &["c0"], &[], &[]),
+        ];
+        let (js, j) = chunk_qrels(&qs, "p#", chunks).unwrap();
+        assert_eq!(answer_chunks(&js[0]), ["c0#chunk1", "c0#chunk2"]);
+        // "198" is not a word of "1983": nothing holds it, so the query scores zero, counted.
+        assert!(js[1].answer_chunks.is_empty());
+        assert_eq!(js[1].qrels.keys().cloned().collect::<Vec<_>>(), ["whole-words#unindexed-answer"]);
+        assert!(js[2].qrels.is_empty() && js[3].qrels.is_empty());
+        assert_eq!(j.from_strings, 2);
+        assert_eq!(j.unreachable, 1);
+        assert_eq!(j.unjudged, 1);
+        assert_eq!(j.mean_relevant_chunks, Some(2.0));
+        // The unreachable query scores 0 on every metric instead of leaving the mean.
+        let ranked = js[1].rank(["c1#chunk4".to_string()].into_iter());
+        let s = metrics::RetrievalScores::compute(&ranked, &js[1].qrels).unwrap();
+        assert_eq!(s.ndcg_at_10, 0.0);
+    }
+
+    #[test]
+    fn empty_span_counts_at_its_position() {
+        let c = chunk(1, "a", 10, 20, "");
+        assert!(overlaps(&c, 10, 10));
+        assert!(!overlaps(&c, 20, 20));
+        assert!(!overlaps(&c, 0, 10));
+        assert!(overlaps(&c, 19, 30));
+    }
 }
