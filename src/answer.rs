@@ -134,10 +134,83 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     crate::index::dot(a, b)
 }
 
+/// Where the answerer keeps sentence vectors between questions. Embedding the candidate
+/// sentences is most of an answer's time, and passages come back across questions (and
+/// across modes in `eval`). A cache failure only costs time, so it is never an error.
+pub trait SentenceCache {
+    fn get(&self, key: &str) -> Option<Vec<f32>>;
+    fn put(&self, items: &[(String, Vec<f32>)]);
+}
+
+/// No caching.
+pub struct NoCache;
+
+impl SentenceCache for NoCache {
+    fn get(&self, _: &str) -> Option<Vec<f32>> {
+        None
+    }
+    fn put(&self, _: &[(String, Vec<f32>)]) {}
+}
+
+impl SentenceCache for crate::store::Store {
+    fn get(&self, key: &str) -> Option<Vec<f32>> {
+        self.cached_sentence_vector(key).unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "sentence cache read failed");
+            None
+        })
+    }
+    fn put(&self, items: &[(String, Vec<f32>)]) {
+        if let Err(e) = self.cache_sentence_vectors(items) {
+            tracing::debug!(error = %e, "sentence cache write failed");
+        }
+    }
+}
+
+/// Cache key of a sentence's document vector: the embedder fingerprint, title and text.
+fn sentence_key(fingerprint: &str, title: Option<&str>, text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [fingerprint, "\0", title.unwrap_or(""), "\0", text] {
+        h.update(part.as_bytes());
+    }
+    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Document vectors of `docs`, from `cache` where present; the rest are embedded in one batch
+/// and cached.
+fn sentence_vectors(embedder: &dyn Embedder, cache: &dyn SentenceCache, docs: &[Document<'_>]) -> Result<Vec<Vec<f32>>> {
+    let fp = embedder.fingerprint();
+    let keys: Vec<String> = docs.iter().map(|d| sentence_key(&fp, d.title, d.text)).collect();
+    let mut out: Vec<Option<Vec<f32>>> = keys.iter().map(|k| cache.get(k).filter(|v| v.len() == embedder.dims())).collect();
+    let missing: Vec<usize> = (0..docs.len()).filter(|&i| out[i].is_none()).collect();
+    if !missing.is_empty() {
+        let batch: Vec<Document<'_>> = missing.iter().map(|&i| docs[i].clone()).collect();
+        let vecs = embedder.embed_documents(&batch)?;
+        let items: Vec<(String, Vec<f32>)> = missing.iter().zip(&vecs).map(|(&i, v)| (keys[i].clone(), v.clone())).collect();
+        cache.put(&items);
+        for (&i, v) in missing.iter().zip(vecs) {
+            out[i] = Some(v);
+        }
+    }
+    Ok(out.into_iter().map(|v| v.expect("filled above")).collect())
+}
+
 /// Builds an extractive answer from retrieved passages. `qvec` is the question's embedding;
 /// `hits` carry `similarity` to the question when known.
 pub fn extractive(
     embedder: &dyn Embedder,
+    question: &str,
+    qvec: &[f32],
+    hits: &[Hit],
+    opts: &AnswerOptions,
+) -> Result<Answer> {
+    extractive_cached(embedder, &NoCache, question, qvec, hits, opts)
+}
+
+/// [`extractive`], keeping sentence vectors in `cache`.
+pub fn extractive_cached(
+    embedder: &dyn Embedder,
+    cache: &dyn SentenceCache,
     question: &str,
     qvec: &[f32],
     hits: &[Hit],
@@ -181,7 +254,7 @@ pub fn extractive(
             text: s,
         })
         .collect();
-    let vecs = embedder.embed_documents(&docs)?;
+    let vecs = sentence_vectors(embedder, cache, &docs)?;
     let q_terms: HashSet<String> = crate::lexical::analyze(Some(&lang), question).into_iter().collect();
     let mut scored: Vec<(f32, usize)> = cands
         .iter()
@@ -271,6 +344,97 @@ mod tests {
     fn abstention_speaks_the_question_language() {
         assert!(abstention_message("fr").starts_with("Je n'ai pas"));
         assert!(abstention_message("en").starts_with("I could not"));
+    }
+
+    /// Bag-of-letters vectors, counting how many documents it embeds.
+    struct Letters(std::sync::atomic::AtomicUsize);
+
+    impl Letters {
+        fn vector(text: &str) -> Vec<f32> {
+            let mut v = vec![0.0f32; 26];
+            for c in text.to_lowercase().chars().filter(|c| c.is_ascii_lowercase()) {
+                v[(c as u8 - b'a') as usize] += 1.0;
+            }
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+            v.iter().map(|x| x / n).collect()
+        }
+    }
+
+    impl Embedder for Letters {
+        fn embed_queries(&self, q: &[&str]) -> Result<Vec<Vec<f32>>> {
+            Ok(q.iter().map(|t| Letters::vector(t)).collect())
+        }
+        fn embed_documents(&self, d: &[Document<'_>]) -> Result<Vec<Vec<f32>>> {
+            self.0.fetch_add(d.len(), std::sync::atomic::Ordering::SeqCst);
+            Ok(d.iter().map(|d| Letters::vector(d.text)).collect())
+        }
+        fn dims(&self) -> usize {
+            26
+        }
+        fn fingerprint(&self) -> String {
+            "letters".into()
+        }
+        fn name(&self) -> String {
+            "letters".into()
+        }
+        fn max_tokens(&self) -> usize {
+            512
+        }
+        fn count_tokens(&self, t: &str) -> usize {
+            t.split_whitespace().count()
+        }
+        fn document_overhead(&self, _: Option<&str>) -> usize {
+            0
+        }
+    }
+
+    fn hit(id: i64, text: &str) -> Hit {
+        Hit {
+            rank: id as usize,
+            score: 0.9,
+            similarity: Some(0.9),
+            chunk_id: id,
+            article_id: format!("a{id}.txt"),
+            title: Some("Titre".into()),
+            date: None,
+            lang: Some("fr".into()),
+            path: format!("a{id}.txt"),
+            line_start: 1,
+            line_end: 3,
+            start: 0,
+            end: text.len(),
+            text: text.into(),
+            snippet: String::new(),
+        }
+    }
+
+    #[test]
+    fn cached_sentence_vectors_give_the_same_answer_without_embedding_again() {
+        let e = Letters(Default::default());
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        let hits = [
+            hit(1, "IBM envoie vingt-cinq consultants chez Huawei. Le contrat court sur deux ans."),
+            hit(2, "Xiaomi rachète des brevets à Nokia. Le montant reste secret pour le moment."),
+        ];
+        let q = "Combien de consultants IBM envoie-t-il ?";
+        let qv = Letters::vector(q);
+        let opts = AnswerOptions::default();
+        let plain = extractive(&e, q, &qv, &hits, &opts).unwrap();
+        let n_plain = e.0.swap(0, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(n_plain, 4, "four candidate sentences");
+        let first = extractive_cached(&e, &store, q, &qv, &hits, &opts).unwrap();
+        assert_eq!(e.0.swap(0, std::sync::atomic::Ordering::SeqCst), 4, "a cold cache embeds all");
+        let second = extractive_cached(&e, &store, q, &qv, &hits, &opts).unwrap();
+        assert_eq!(e.0.load(std::sync::atomic::Ordering::SeqCst), 0, "a warm cache embeds none");
+        for a in [&first, &second] {
+            assert_eq!(a.text, plain.text);
+            let scores: Vec<f32> = a.sentences.iter().map(|s| s.score).collect();
+            assert_eq!(scores, plain.sentences.iter().map(|s| s.score).collect::<Vec<_>>());
+        }
+        // Another embedder (fingerprint) does not read these vectors.
+        assert_ne!(sentence_key("letters", Some("Titre"), "x"), sentence_key("other", Some("Titre"), "x"));
+        assert_ne!(sentence_key("letters", Some("Titre"), "x"), sentence_key("letters", None, "x"));
     }
 }
 

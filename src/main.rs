@@ -411,7 +411,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
                 return Ok(std::process::ExitCode::SUCCESS);
             }
-            let answer = answer::extractive(embedder.as_ref(), question, &r.query_vector, &r.hits, &opts)?;
+            let answer = answer::extractive_cached(embedder.as_ref(), &lib.store, question, &r.query_vector, &r.hits, &opts)?;
             let answer_ms = ta.elapsed().as_secs_f64() * 1e3;
             if json {
                 let out = serde_json::json!({

@@ -138,16 +138,44 @@ const FUSION_DEPTH: usize = 50;
 
 /// Reciprocal rank fusion: `sum 1 / (RRF_K + rank)` over the lists a chunk appears in.
 pub fn rrf(lists: &[&[(i64, f32)]], k: usize) -> Vec<(i64, f32)> {
+    let weighted: Vec<(&[(i64, f32)], f32)> = lists.iter().map(|l| (*l, 1.0)).collect();
+    rrf_weighted(&weighted, k)
+}
+
+/// Weighted reciprocal rank fusion: `sum w / (RRF_K + rank)` over the lists a chunk appears
+/// in, so that a weaker retriever can vote with less weight.
+pub fn rrf_weighted(lists: &[(&[(i64, f32)], f32)], k: usize) -> Vec<(i64, f32)> {
     let mut acc: std::collections::HashMap<i64, f32> = std::collections::HashMap::new();
-    for list in lists {
+    for &(list, w) in lists {
+        if w <= 0.0 {
+            continue;
+        }
         for (rank, &(id, _)) in list.iter().enumerate() {
-            *acc.entry(id).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
+            *acc.entry(id).or_default() += w / (RRF_K + rank as f32 + 1.0);
         }
     }
     let mut fused: Vec<(i64, f32)> = acc.into_iter().collect();
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     fused.truncate(k);
     fused
+}
+
+/// The two ranked lists hybrid retrieval fuses, for one query, before fusion. Exposed so that
+/// fusion settings can be measured without embedding each query once per setting.
+#[derive(Debug, Clone)]
+pub struct Legs {
+    pub query_vector: Vec<f32>,
+    pub dense: Vec<(i64, f32)>,
+    pub lexical: Vec<(i64, f32)>,
+}
+
+/// Embeds `query` once and returns the top `depth` chunks of each retriever, unfiltered.
+pub fn legs(lib: &mut Library, embedder: &dyn Embedder, query: &str, depth: usize) -> Result<Legs> {
+    lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+    let query_vector = embedder.embed_queries(&[query.trim()])?.remove(0);
+    let dense = dense_ids(lib, &query_vector, depth, None)?;
+    let lexical = lexical_ids(lib, query.trim(), depth, None)?;
+    Ok(Legs { query_vector, dense, lexical })
 }
 
 /// The result of one retrieval: hits, the query vector (for answerers) and timings.
@@ -363,6 +391,17 @@ mod tests {
         let dense = [(1, 0.9), (2, 0.8), (3, 0.7)];
         let lexical = [(3, 12.0), (4, 11.0), (1, 3.0)];
         let fused = rrf(&[&dense, &lexical], 10);
+        // Weight 1 on both is plain RRF; weight 0 drops a list.
+        assert_eq!(rrf_weighted(&[(&dense, 1.0), (&lexical, 1.0)], 10), fused);
+        let dense_only: Vec<i64> = rrf_weighted(&[(&dense, 1.0), (&lexical, 0.0)], 10).iter().map(|f| f.0).collect();
+        assert_eq!(dense_only, vec![1, 2, 3]);
+        // A lexical-only vote lifts 3 over the dense leader at weight 1 (1/63 + 1/61 > 1/61),
+        // and no longer at 0.01 (1/63 + 0.01/61 < 1/62).
+        let ids = |w: f32| -> Vec<i64> {
+            rrf_weighted(&[(&dense, 1.0), (&[(3, 5.0)], w)], 10).iter().map(|f| f.0).collect()
+        };
+        assert_eq!(ids(1.0), vec![3, 1, 2]);
+        assert_eq!(ids(0.01), vec![1, 2, 3]);
         let ids: Vec<i64> = fused.iter().map(|f| f.0).collect();
         // 1: 1/61 + 1/63; 3: 1/63 + 1/61 (tie, lower id first); 2: 1/62; 4: 1/62.
         assert_eq!(ids, vec![1, 3, 2, 4]);

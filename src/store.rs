@@ -24,6 +24,15 @@ pub const STORE_FORMAT_VERSION: u32 = 1;
 /// File name of the store inside the index directory.
 pub const STORE_FILE_NAME: &str = "store.sqlite3";
 
+/// Sentence vectors the extractive answerer computed, keyed by a hash of the embedder
+/// fingerprint, title and sentence: a cache, safe to drop at any time.
+const CACHE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    key    TEXT PRIMARY KEY,
+    vector BLOB NOT NULL
+);
+";
+
 /// Meta key holding [`STORE_FORMAT_VERSION`].
 const FORMAT_KEY: &str = "format_version";
 
@@ -204,6 +213,11 @@ impl Store {
             }
             tx.commit().map_err(db)?;
             self.check_existing_schema()?;
+        }
+        // Derived data added after format 1: older builds ignore the table, so no version bump.
+        // A read-only index simply goes without the cache.
+        if let Err(e) = self.conn.execute_batch(CACHE_SCHEMA) {
+            tracing::debug!(path = %self.path.display(), error = %e, "no sentence-vector cache");
         }
         Ok(())
     }
@@ -533,6 +547,34 @@ impl Store {
             )));
         }
         Ok(Some(v))
+    }
+
+    /// A cached sentence vector (see [`CACHE_SCHEMA`]); `None` when absent or unreadable.
+    pub fn cached_sentence_vector(&self, key: &str) -> Result<Option<Vec<f32>>> {
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT vector FROM sentence_vectors WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+            .map_err(self.db())?;
+        let mut v = Vec::new();
+        Ok(blob.filter(|b| decode_vector(b, &mut v)).map(|_| v))
+    }
+
+    /// Caches sentence vectors, in one transaction.
+    pub fn cache_sentence_vectors(&self, items: &[(String, Vec<f32>)]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction().map_err(self.db())?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT OR REPLACE INTO sentence_vectors (key, vector) VALUES (?1, ?2)")
+                .map_err(self.db())?;
+            let mut blob = Vec::new();
+            for (key, v) in items {
+                blob.clear();
+                encode_vector(v, &mut blob);
+                stmt.execute(params![key, blob]).map_err(self.db())?;
+            }
+        }
+        tx.commit().map_err(self.db())
     }
 
     /// Largest chunk id ever handed out (0 when none). Ids are never reused, so an index that

@@ -179,7 +179,7 @@ pub fn run(
             let scores = summary.add_ranking(q.lang.as_deref(), &ranked, qrels);
             let answer = if opts.answers {
                 let ta = Instant::now();
-                let a = answer::extractive(embedder, &q.text, &r.query_vector, &r.hits, &AnswerOptions::default())?;
+                let a = answer::extractive_cached(embedder, &lib.store, &q.text, &r.query_vector, &r.hits, &AnswerOptions::default())?;
                 answer_lat.push(ta.elapsed().as_secs_f64() * 1e3);
                 let cited: Vec<String> = dedup(a.citations.iter().map(|c| strip(&c.article_id, &opts.id_prefix)));
                 let answerable = q.is_answerable();
