@@ -8,7 +8,8 @@
 //! whose corpus `sourcier eval FILE --corpus-index DIR` built in `DIR` (then INDEX_DIR is
 //! `DIR/index`). Queries are split by position into even and odd halves: pick a weight on one
 //! half and read its figure on the other, so the choice is not scored on the data that made it.
-//! Prints nDCG@10 and R@1 at article level for dense alone, lexical alone and each weight.
+//! Prints nDCG@10 and R@1 at article level for dense alone, lexical alone, each weight, and
+//! the fusion `--mode hybrid` ships (`retrieve::fusion_weights`).
 
 use std::path::PathBuf;
 
@@ -41,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: fusion_sweep INDEX_DIR QUERIES [--lang fr] [--weights 0,0.25,0.5,1]".into());
     };
     let weights: Vec<f32> = flag("--weights")
-        .unwrap_or_else(|| "0.1,0.2,0.3,0.5,0.7,1".into())
+        .unwrap_or_else(|| "0.2,0.3,0.5,1".into())
         .split(',')
         .map(|w| w.trim().parse())
         .collect::<Result<_, _>>()?;
@@ -66,6 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Settings: dense alone, lexical alone, then each lexical weight with dense at 1.
     let mut names = vec!["dense".to_string(), "lexical".to_string()];
     names.extend(weights.iter().map(|w| format!("hybrid w={w}")));
+    names.push("hybrid shipped".into());
     // [setting][half] -> (sum nDCG, sum R@1, n)
     let mut sums = vec![[(0.0f64, 0.0f64, 0usize); 2]; names.len()];
     let t = std::time::Instant::now();
@@ -75,6 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for &w in &weights {
             lists.push(rrf_weighted(&[(&legs.dense, 1.0), (&legs.lexical, w)], 50));
         }
+        // What `--mode hybrid` does: the weights depend on the query (keyword queries swap them).
+        let (wd, wl) = retrieve::fusion_weights(&q.text);
+        lists.push(rrf_weighted(&[(&legs.dense, wd), (&legs.lexical, wl)], 50));
         for (s, list) in lists.iter().enumerate() {
             let ranked = articles(&lib, list, &prefix)?;
             let scores = RetrievalScores::compute(&ranked, &q.relevant as &Qrels).expect("answerable");

@@ -59,8 +59,9 @@ enum Command {
         /// Number of results.
         #[arg(short, default_value_t = 10)]
         k: usize,
-        /// Retrieval mode: dense, lexical or hybrid.
-        #[arg(long, default_value = "dense")]
+        /// Retrieval mode: dense, lexical or hybrid (dense fused with BM25 at weight 0.3, the
+        /// best measured on PIAF, XQuAD and the sample queries).
+        #[arg(long, default_value = "hybrid")]
         mode: retrieve::Mode,
         /// Print results as JSON.
         #[arg(long)]
@@ -72,8 +73,9 @@ enum Command {
     Ask {
         /// The question, in French or English.
         question: String,
-        /// Retrieval mode: dense, lexical or hybrid.
-        #[arg(long, default_value = "dense")]
+        /// Retrieval mode: dense, lexical or hybrid (dense fused with BM25 at weight 0.3, the
+        /// best measured on PIAF, XQuAD and the sample queries).
+        #[arg(long, default_value = "hybrid")]
         mode: retrieve::Mode,
         /// Passages retrieved.
         #[arg(short, default_value_t = 8)]

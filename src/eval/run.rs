@@ -122,6 +122,8 @@ pub struct EvalReport {
     pub queries: usize,
     pub depth: usize,
     pub level: Level,
+    /// Weight of the lexical list in hybrid fusion (dense counts 1).
+    pub lexical_weight: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_judgements: Option<ChunkJudgements>,
     pub modes: Vec<ModeReport>,
@@ -239,6 +241,7 @@ pub fn run(
         queries: queries.len(),
         depth: opts.depth,
         level: opts.level,
+        lexical_weight: retrieve::LEXICAL_WEIGHT,
         chunk_judgements,
         modes,
         per_query,
