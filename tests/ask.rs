@@ -102,22 +102,24 @@ fn lexical_and_hybrid_find_exact_names_and_numbers() {
     }
 }
 
-#[test]
-fn eval_prints_metrics_and_gates_the_exit_code() {
+/// A copy of the bundled index and a query file holding `lines`: (dir, index, query file).
+fn bundled_with_queries(lines: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let t = tempfile::tempdir().unwrap();
     bundled_index(t.path());
-    let idx = t.path().join("index");
     let q = t.path().join("q.jsonl");
-    std::fs::write(
-        &q,
-        concat!(
-            "{\"id\": \"a\", \"query\": \"Combien de consultants IBM envoie-t-il chez Huawei ?\", \"lang\": \"fr\", \"relevant\": [\"000_d959af5fb98b9205.txt\"], \"answers\": [\"25\"]}\n",
-            "{\"id\": \"b\", \"query\": \"Xiaomi buys patents from which company?\", \"lang\": \"en\", \"relevant\": [\"004_d70e093277a21062.txt\"], \"answers\": [\"Nokia\"]}\n",
-            "{broken\n",
-            "{\"id\": \"c\", \"query\": \"Quelle est la recette de la tarte Tatin ?\", \"lang\": \"fr\", \"relevant\": []}\n",
-        ),
-    )
-    .unwrap();
+    std::fs::write(&q, lines).unwrap();
+    let idx = t.path().join("index");
+    (t, idx, q)
+}
+
+#[test]
+fn eval_prints_metrics_and_gates_the_exit_code() {
+    let (t, idx, q) = bundled_with_queries(concat!(
+        "{\"id\": \"a\", \"query\": \"Combien de consultants IBM envoie-t-il chez Huawei ?\", \"lang\": \"fr\", \"relevant\": [\"000_d959af5fb98b9205.txt\"], \"answers\": [\"25\"]}\n",
+        "{\"id\": \"b\", \"query\": \"Xiaomi buys patents from which company?\", \"lang\": \"en\", \"relevant\": [\"004_d70e093277a21062.txt\"], \"answers\": [\"Nokia\"]}\n",
+        "{broken\n",
+        "{\"id\": \"c\", \"query\": \"Quelle est la recette de la tarte Tatin ?\", \"lang\": \"fr\", \"relevant\": []}\n",
+    ));
     let report = t.path().join("report.json");
     let (success, stdout, stderr) = run(sourcier(&idx)
         .args(["eval"])
@@ -143,19 +145,11 @@ fn eval_prints_metrics_and_gates_the_exit_code() {
 /// "25 consultants" comes first for its question.
 #[test]
 fn eval_chunk_level_on_jsonl_judges_chunks_by_answer_strings() {
-    let t = tempfile::tempdir().unwrap();
-    bundled_index(t.path());
-    let idx = t.path().join("index");
-    let q = t.path().join("q.jsonl");
-    std::fs::write(
-        &q,
-        concat!(
-            "{\"id\": \"a\", \"query\": \"Combien de consultants IBM envoie-t-il chez Huawei ?\", \"lang\": \"fr\", \"relevant\": [\"000_d959af5fb98b9205.txt\"], \"answers\": [\"25 consultants\"]}\n",
-            "{\"id\": \"b\", \"query\": \"Xiaomi buys patents from which company?\", \"lang\": \"en\", \"relevant\": [\"004_d70e093277a21062.txt\"]}\n",
-            "{\"id\": \"c\", \"query\": \"Quelle est la recette de la tarte Tatin ?\", \"lang\": \"fr\", \"relevant\": []}\n",
-        ),
-    )
-    .unwrap();
+    let (t, idx, q) = bundled_with_queries(concat!(
+        "{\"id\": \"a\", \"query\": \"Combien de consultants IBM envoie-t-il chez Huawei ?\", \"lang\": \"fr\", \"relevant\": [\"000_d959af5fb98b9205.txt\"], \"answers\": [\"25 consultants\"]}\n",
+        "{\"id\": \"b\", \"query\": \"Xiaomi buys patents from which company?\", \"lang\": \"en\", \"relevant\": [\"004_d70e093277a21062.txt\"]}\n",
+        "{\"id\": \"c\", \"query\": \"Quelle est la recette de la tarte Tatin ?\", \"lang\": \"fr\", \"relevant\": []}\n",
+    ));
     let report = t.path().join("report.json");
     let (success, stdout, stderr) =
         run(sourcier(&idx).args(["eval"]).arg(&q).args(["--modes", "dense", "--chunk-level", "--json"]).arg(&report));

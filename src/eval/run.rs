@@ -14,13 +14,13 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::input::Query;
-use crate::store::ChunkRow;
 use super::metrics::{self, AbstentionCounts, RetrievalScores, Summary, SummaryReport};
 use crate::answer::{self, AnswerOptions};
 use crate::embed::Embedder;
 use crate::library::Library;
 use crate::progress::Progress;
 use crate::retrieve::{self, Filters, Mode};
+use crate::store::ChunkRow;
 use crate::Result;
 
 /// What to evaluate.
