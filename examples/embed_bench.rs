@@ -40,11 +40,18 @@ fn flops(len: usize) -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let opt = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let reps: usize = opt("--reps").map(|s| s.parse()).transpose()?.unwrap_or(3);
     let json = args.iter().any(|a| a == "--json");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let fixture = opt("--fixture").map(PathBuf::from).unwrap_or(root.join("tests/fixtures/embeddinggemma-300m.reference.json"));
+    let fixture = opt("--fixture")
+        .map(PathBuf::from)
+        .unwrap_or(root.join("tests/fixtures/embeddinggemma-300m.reference.json"));
     let fx: Fixture = serde_json::from_slice(&std::fs::read(&fixture)?)?;
 
     let mut paths = Paths::from_env();
@@ -61,7 +68,10 @@ fn main() -> anyhow::Result<()> {
     }
 
     let docs: Vec<&Item> = fx.items.iter().filter(|i| i.id.starts_with("piaf_")).collect();
-    let texts: Vec<String> = docs.iter().map(|d| format!("{}{}", fx.prompts.document, d.text)).collect();
+    let texts: Vec<String> = docs
+        .iter()
+        .map(|d| format!("{}{}", fx.prompts.document, d.text))
+        .collect();
     let tokens: usize = docs.iter().map(|d| d.input_ids.len()).sum();
     let total_flops: f64 = docs.iter().map(|d| flops(d.input_ids.len())).sum();
     e.embed_prompted(&texts[..4])?; // warm-up
@@ -74,7 +84,12 @@ fn main() -> anyhow::Result<()> {
     walls.sort_by(f64::total_cmp);
     let wall = walls[walls.len() / 2];
 
-    let queries: Vec<String> = fx.items.iter().filter(|i| i.kind == "query").map(|q| format!("{}{}", fx.prompts.query, q.text)).collect();
+    let queries: Vec<String> = fx
+        .items
+        .iter()
+        .filter(|i| i.kind == "query")
+        .map(|q| format!("{}{}", fx.prompts.query, q.text))
+        .collect();
     for q in queries.iter().take(3) {
         e.embed_prompted(std::slice::from_ref(q))?;
     }

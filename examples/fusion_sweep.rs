@@ -23,7 +23,11 @@ use sourcier::retrieve::{self, rrf_weighted};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned());
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
     let positional: Vec<&String> = {
         let mut v = Vec::new();
         let mut skip = false;
@@ -49,7 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(queries_path)?;
     let (queries, prefix) = if text.contains("\"paragraphs\"") {
         let lang = flag("--lang").unwrap_or_else(|| {
-            if queries_path.to_lowercase().contains("piaf") { "fr".into() } else { "en".into() }
+            if queries_path.to_lowercase().contains("piaf") {
+                "fr".into()
+            } else {
+                "en".into()
+            }
         });
         let set = input::parse_squad(&text, None, &lang)?;
         (set.to_query_set().queries, "corpus.jsonl#".to_string())
@@ -62,7 +70,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let paths = Paths::from_env();
     let dir = models::ensure(&paths, models::DEFAULT_EMBEDDER, &NoProgress)?;
     let manifest = models::manifest(models::DEFAULT_EMBEDDER)?;
-    let embedder = embed::GemmaEmbedder::load(&embed::ModelSpec::from_manifest(&manifest, dir, Some(lib.manifest.dims))?)?;
+    let embedder = embed::GemmaEmbedder::load(&embed::ModelSpec::from_manifest(
+        &manifest,
+        dir,
+        Some(lib.manifest.dims),
+    )?)?;
 
     // Settings: dense alone, lexical alone, then each lexical weight with dense at 1.
     let mut names = vec!["dense".to_string(), "lexical".to_string()];
@@ -92,11 +104,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("{}/{} queries, {:.0}s", i + 1, queries.len(), t.elapsed().as_secs_f64());
         }
     }
-    println!("{} answerable queries from {queries_path}, index {index_dir}", queries.len());
-    println!("{:<16} {:>10} {:>10} {:>10} {:>8}", "setting", "nDCG even", "nDCG odd", "nDCG all", "R@1 all");
+    println!(
+        "{} answerable queries from {queries_path}, index {index_dir}",
+        queries.len()
+    );
+    println!(
+        "{:<16} {:>10} {:>10} {:>10} {:>8}",
+        "setting", "nDCG even", "nDCG odd", "nDCG all", "R@1 all"
+    );
     for (name, halves) in names.iter().zip(&sums) {
         let mean = |h: &(f64, f64, usize), f: fn(&(f64, f64, usize)) -> f64| f(h) / h.2.max(1) as f64;
-        let all = (halves[0].0 + halves[1].0, halves[0].1 + halves[1].1, halves[0].2 + halves[1].2);
+        let all = (
+            halves[0].0 + halves[1].0,
+            halves[0].1 + halves[1].1,
+            halves[0].2 + halves[1].2,
+        );
         println!(
             "{:<16} {:>10.4} {:>10.4} {:>10.4} {:>8.4}",
             name,
@@ -115,7 +137,11 @@ fn articles(lib: &Library, list: &[(i64, f32)], prefix: &str) -> Result<Vec<Stri
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for (chunk, _) in lib.store.chunks_by_ids(&ids)? {
-        let id = chunk.article_id.strip_prefix(prefix).unwrap_or(&chunk.article_id).to_string();
+        let id = chunk
+            .article_id
+            .strip_prefix(prefix)
+            .unwrap_or(&chunk.article_id)
+            .to_string();
         if seen.insert(id.clone()) {
             out.push(id);
         }

@@ -78,12 +78,7 @@ fn parse_args() -> Args {
             "--dims" => a.dims = num(),
             "--m" => a.m = num(),
             "--efc" => a.efc = num(),
-            "--ef" => {
-                a.efs = value
-                    .split(',')
-                    .map(|s| s.parse().expect("ef list"))
-                    .collect()
-            }
+            "--ef" => a.efs = value.split(',').map(|s| s.parse().expect("ef list")).collect(),
             "--queries" => a.queries = num(),
             "--exact-queries" => a.exact_queries = num(),
             "--data" => a.clustered = value == "clustered",
@@ -109,11 +104,7 @@ fn main() {
     println!(
         "{} {} unit vectors, {} dims; m={} ef_construction={}; {} threads",
         args.n,
-        if args.clustered {
-            "clustered"
-        } else {
-            "random"
-        },
+        if args.clustered { "clustered" } else { "random" },
         args.dims,
         args.m,
         args.efc,
@@ -128,21 +119,14 @@ fn main() {
         let dims = args.dims;
         Box::new(move |rng: &mut Rng| rng.unit_vector(dims))
     };
-    let data: Vec<(i64, Vec<f32>)> = (0..args.n)
-        .map(|i| (i as i64 + 1, draw(&mut rng)))
-        .collect();
+    let data: Vec<(i64, Vec<f32>)> = (0..args.n).map(|i| (i as i64 + 1, draw(&mut rng))).collect();
     let fresh_queries: Vec<Vec<f32>> = (0..args.queries).map(|_| draw(&mut rng)).collect();
     // Stored vector + 30% noise: cosine ~0.96 with its source, a query that has a true match.
     let near_queries: Vec<Vec<f32>> = (0..args.queries)
         .map(|_| {
             let src = &data[(rng.next_u64() % args.n as u64) as usize].1;
             let noise = rng.unit_vector(args.dims);
-            normalized(
-                &src.iter()
-                    .zip(&noise)
-                    .map(|(a, b)| a + 0.3 * b)
-                    .collect::<Vec<_>>(),
-            )
+            normalized(&src.iter().zip(&noise).map(|(a, b)| a + 0.3 * b).collect::<Vec<_>>())
         })
         .collect();
 
@@ -185,10 +169,7 @@ fn main() {
     );
     let t = Instant::now();
     let index = VectorIndex::load(dir).expect("load").expect("saved index");
-    println!(
-        "open (load, warm page cache): {:.3} s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("open (load, warm page cache): {:.3} s", t.elapsed().as_secs_f64());
 
     store_exact(&data, &fresh_queries[0]);
 
@@ -299,24 +280,14 @@ fn store_exact(data: &[(i64, Vec<f32>)], q: &[f32]) {
 /// spread around them, projected to `dims` by a fixed random matrix, plus 10% noise.
 fn mixture(rng: &mut Rng, dims: usize) -> impl FnMut(&mut Rng) -> Vec<f32> + use<> {
     const LATENT: usize = 48;
-    let centres: Vec<Vec<f32>> = (0..1000)
-        .map(|_| (0..LATENT).map(|_| rng.gauss()).collect())
-        .collect();
-    let proj: Vec<Vec<f32>> = (0..dims)
-        .map(|_| (0..LATENT).map(|_| rng.gauss()).collect())
-        .collect();
+    let centres: Vec<Vec<f32>> = (0..1000).map(|_| (0..LATENT).map(|_| rng.gauss()).collect()).collect();
+    let proj: Vec<Vec<f32>> = (0..dims).map(|_| (0..LATENT).map(|_| rng.gauss()).collect()).collect();
     move |rng: &mut Rng| {
         let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
         let z: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.gauss()).collect();
         let signal = normalized(&proj.iter().map(|row| dot(row, &z)).collect::<Vec<_>>());
         let noise = rng.unit_vector(dims);
-        normalized(
-            &signal
-                .iter()
-                .zip(&noise)
-                .map(|(s, n)| s + 0.1 * n)
-                .collect::<Vec<_>>(),
-        )
+        normalized(&signal.iter().zip(&noise).map(|(s, n)| s + 0.1 * n).collect::<Vec<_>>())
     }
 }
 
@@ -340,11 +311,7 @@ fn distance_microbench(rng: &mut Rng, dims: usize) {
     println!(
         "distance eval ({dims} dims): DistDot {:.1} ns, DistCosine {:.1} ns, sourcier dot {:.1} ns",
         // Distinct pairs only for DistDot: equal pairs may panic (counted below).
-        time(&|a, b| if std::ptr::eq(a, b) {
-            0.0
-        } else {
-            DistDot.eval(a, b)
-        }),
+        time(&|a, b| if std::ptr::eq(a, b) { 0.0 } else { DistDot.eval(a, b) }),
         time(&|a, b| DistCosine.eval(a, b)),
         time(&|a, b| 1.0 - dot(a, b)),
     );

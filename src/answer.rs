@@ -10,10 +10,10 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
+use crate::Result;
 use crate::chunk::split_sentences;
 use crate::embed::{Document, Embedder};
 use crate::retrieve::Hit;
-use crate::Result;
 
 /// Tunables of the extractive answerer.
 #[derive(Debug, Clone, Copy)]
@@ -85,19 +85,49 @@ pub struct Answer {
 pub fn question_lang(q: &str) -> &'static str {
     const FR: &[&str] = &[
         "le", "la", "les", "des", "du", "de", "un", "une", "est", "quel", "quelle", "quels", "quelles", "qui", "que",
-        "quoi", "combien", "comment", "pourquoi", "où", "quand", "et", "en", "au", "aux", "sur", "pour", "avec", "dans",
-        "il", "elle", "ils", "a-t-il", "est-ce", "selon", "depuis",
+        "quoi", "combien", "comment", "pourquoi", "où", "quand", "et", "en", "au", "aux", "sur", "pour", "avec",
+        "dans", "il", "elle", "ils", "a-t-il", "est-ce", "selon", "depuis",
     ];
     const EN: &[&str] = &[
-        "the", "a", "an", "is", "are", "was", "what", "which", "who", "whom", "how", "many", "much", "why", "where",
-        "when", "and", "in", "on", "for", "with", "of", "to", "does", "do", "did", "has", "have", "according",
+        "the",
+        "a",
+        "an",
+        "is",
+        "are",
+        "was",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "many",
+        "much",
+        "why",
+        "where",
+        "when",
+        "and",
+        "in",
+        "on",
+        "for",
+        "with",
+        "of",
+        "to",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "according",
     ];
     let words: Vec<String> = q
         .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
         .filter(|w| !w.is_empty())
         .map(|w| w.to_lowercase())
         .collect();
-    let fr = words.iter().filter(|w| FR.contains(&w.as_str()) || w.contains("qu'") || w.starts_with("l'") || w.starts_with("d'")).count();
+    let fr = words
+        .iter()
+        .filter(|w| FR.contains(&w.as_str()) || w.contains("qu'") || w.starts_with("l'") || w.starts_with("d'"))
+        .count();
     let en = words.iter().filter(|w| EN.contains(&w.as_str())).count();
     if fr > en {
         "fr"
@@ -178,15 +208,26 @@ fn sentence_key(fingerprint: &str, title: Option<&str>, text: &str) -> String {
 
 /// Document vectors of `docs`, from `cache` where present; the rest are embedded in one batch
 /// and cached.
-fn sentence_vectors(embedder: &dyn Embedder, cache: &dyn SentenceCache, docs: &[Document<'_>]) -> Result<Vec<Vec<f32>>> {
+fn sentence_vectors(
+    embedder: &dyn Embedder,
+    cache: &dyn SentenceCache,
+    docs: &[Document<'_>],
+) -> Result<Vec<Vec<f32>>> {
     let fp = embedder.fingerprint();
     let keys: Vec<String> = docs.iter().map(|d| sentence_key(&fp, d.title, d.text)).collect();
-    let mut out: Vec<Option<Vec<f32>>> = keys.iter().map(|k| cache.get(k).filter(|v| v.len() == embedder.dims())).collect();
+    let mut out: Vec<Option<Vec<f32>>> = keys
+        .iter()
+        .map(|k| cache.get(k).filter(|v| v.len() == embedder.dims()))
+        .collect();
     let missing: Vec<usize> = (0..docs.len()).filter(|&i| out[i].is_none()).collect();
     if !missing.is_empty() {
         let batch: Vec<Document<'_>> = missing.iter().map(|&i| docs[i].clone()).collect();
         let vecs = embedder.embed_documents(&batch)?;
-        let items: Vec<(String, Vec<f32>)> = missing.iter().zip(&vecs).map(|(&i, v)| (keys[i].clone(), v.clone())).collect();
+        let items: Vec<(String, Vec<f32>)> = missing
+            .iter()
+            .zip(&vecs)
+            .map(|(&i, v)| (keys[i].clone(), v.clone()))
+            .collect();
         cache.put(&items);
         for (&i, v) in missing.iter().zip(vecs) {
             out[i] = Some(v);
@@ -333,7 +374,10 @@ mod tests {
 
     #[test]
     fn question_language() {
-        assert_eq!(question_lang("Combien de consultants IBM envoie-t-il chez Huawei ?"), "fr");
+        assert_eq!(
+            question_lang("Combien de consultants IBM envoie-t-il chez Huawei ?"),
+            "fr"
+        );
         assert_eq!(question_lang("How many IBM consultants help Huawei?"), "en");
         assert_eq!(question_lang("Qui est Ross Gan ?"), "fr");
         assert_eq!(question_lang("Who founded Huawei?"), "en");
@@ -414,8 +458,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(&dir.path().join("s.sqlite3")).unwrap();
         let hits = [
-            hit(1, "IBM envoie vingt-cinq consultants chez Huawei. Le contrat court sur deux ans."),
-            hit(2, "Xiaomi rachète des brevets à Nokia. Le montant reste secret pour le moment."),
+            hit(
+                1,
+                "IBM envoie vingt-cinq consultants chez Huawei. Le contrat court sur deux ans.",
+            ),
+            hit(
+                2,
+                "Xiaomi rachète des brevets à Nokia. Le montant reste secret pour le moment.",
+            ),
         ];
         let q = "Combien de consultants IBM envoie-t-il ?";
         let qv = Letters::vector(q);
@@ -424,17 +474,31 @@ mod tests {
         let n_plain = e.0.swap(0, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(n_plain, 4, "four candidate sentences");
         let first = extractive_cached(&e, &store, q, &qv, &hits, &opts).unwrap();
-        assert_eq!(e.0.swap(0, std::sync::atomic::Ordering::SeqCst), 4, "a cold cache embeds all");
+        assert_eq!(
+            e.0.swap(0, std::sync::atomic::Ordering::SeqCst),
+            4,
+            "a cold cache embeds all"
+        );
         let second = extractive_cached(&e, &store, q, &qv, &hits, &opts).unwrap();
-        assert_eq!(e.0.load(std::sync::atomic::Ordering::SeqCst), 0, "a warm cache embeds none");
+        assert_eq!(
+            e.0.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "a warm cache embeds none"
+        );
         for a in [&first, &second] {
             assert_eq!(a.text, plain.text);
             let scores: Vec<f32> = a.sentences.iter().map(|s| s.score).collect();
             assert_eq!(scores, plain.sentences.iter().map(|s| s.score).collect::<Vec<_>>());
         }
         // Another embedder (fingerprint) does not read these vectors.
-        assert_ne!(sentence_key("letters", Some("Titre"), "x"), sentence_key("other", Some("Titre"), "x"));
-        assert_ne!(sentence_key("letters", Some("Titre"), "x"), sentence_key("letters", None, "x"));
+        assert_ne!(
+            sentence_key("letters", Some("Titre"), "x"),
+            sentence_key("other", Some("Titre"), "x")
+        );
+        assert_ne!(
+            sentence_key("letters", Some("Titre"), "x"),
+            sentence_key("letters", None, "x")
+        );
     }
 }
 
@@ -476,7 +540,12 @@ pub fn check_citations(text: &str, passages: usize) -> Vec<CheckedSentence> {
         if cites.is_empty() && valid && s.starts_with('[') && s.len() <= 8 {
             if let Some(prev) = out.last_mut() {
                 let prev: &mut CheckedSentence = prev;
-                let n: Vec<usize> = s.trim_matches(|c| c == '[' || c == ']' || c == '.').split(',').filter_map(|p| p.trim().parse().ok()).filter(|n| (1..=passages).contains(n)).collect();
+                let n: Vec<usize> = s
+                    .trim_matches(|c| c == '[' || c == ']' || c == '.')
+                    .split(',')
+                    .filter_map(|p| p.trim().parse().ok())
+                    .filter(|n| (1..=passages).contains(n))
+                    .collect();
                 if !n.is_empty() {
                     prev.citations.extend(n);
                     prev.valid = true;
@@ -506,7 +575,11 @@ pub fn generation_prompt(question: &str, lang: &str, hits: &[&Hit]) -> (String, 
     let mut user = String::from("Passages:\n");
     for (i, h) in hits.iter().enumerate() {
         let title = h.title.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
-        user.push_str(&format!("[{}] {title}{}\n", i + 1, h.text.split_whitespace().collect::<Vec<_>>().join(" ")));
+        user.push_str(&format!(
+            "[{}] {title}{}\n",
+            i + 1,
+            h.text.split_whitespace().collect::<Vec<_>>().join(" ")
+        ));
     }
     user.push_str(&format!("\nQuestion: {question}"));
     (system, user)
@@ -518,7 +591,10 @@ mod citation_tests {
 
     #[test]
     fn citations_are_checked_per_sentence() {
-        let c = check_citations("IBM sends 25 consultants [1]. Huawei was founded in 1987 [3]. It is big.", 2);
+        let c = check_citations(
+            "IBM sends 25 consultants [1]. Huawei was founded in 1987 [3]. It is big.",
+            2,
+        );
         assert_eq!(c.len(), 3);
         assert!(c[0].valid && c[0].citations == vec![1]);
         assert!(!c[1].valid, "[3] was not given");

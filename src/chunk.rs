@@ -74,18 +74,11 @@ struct Unit {
 }
 
 /// Splits an article's blocks into chunks of at most `cfg.max_tokens` tokens.
-pub fn chunk_article(
-    article: &Article,
-    cfg: &ChunkerConfig,
-    counter: &dyn TokenCounter,
-) -> Vec<Chunk> {
+pub fn chunk_article(article: &Article, cfg: &ChunkerConfig, counter: &dyn TokenCounter) -> Vec<Chunk> {
     let text = article.text.as_str();
     let max = cfg.max_tokens;
     if max == 0 {
-        tracing::warn!(
-            "chunking {} with a budget of 0 tokens produces no chunks",
-            article.id
-        );
+        tracing::warn!("chunking {} with a budget of 0 tokens produces no chunks", article.id);
         return Vec::new();
     }
     let mut units = Vec::new();
@@ -165,12 +158,7 @@ fn join(text: &str, units: &[Unit]) -> String {
 }
 
 /// Greedy packing with overlap; returns unit index ranges, one per chunk.
-fn pack(
-    text: &str,
-    units: &[Unit],
-    cfg: &ChunkerConfig,
-    counter: &dyn TokenCounter,
-) -> Vec<Range<usize>> {
+fn pack(text: &str, units: &[Unit], cfg: &ChunkerConfig, counter: &dyn TokenCounter) -> Vec<Range<usize>> {
     let max = cfg.max_tokens;
     let mut chunks: Vec<Range<usize>> = Vec::new();
     let mut next = 0;
@@ -180,12 +168,7 @@ fn pack(
         if let Some(prev) = chunks.last() {
             let room = max.saturating_sub(units[next].tokens);
             for k in (1..=cfg.overlap_sentences.min(prev.len())).rev() {
-                if units[next - k..next]
-                    .iter()
-                    .map(|u| u.tokens)
-                    .sum::<usize>()
-                    <= room
-                {
+                if units[next - k..next].iter().map(|u| u.tokens).sum::<usize>() <= room {
                     start = next - k;
                     break;
                 }
@@ -223,13 +206,7 @@ fn pack(
 /// Largest `e` in `min_len..units.len()` such that the first `e` units fit (counts grow with
 /// text). The estimate is usually off by a unit at most, so dropping one is tried first, then a
 /// binary search. `None` when even `min_len` units overflow.
-fn largest_fit(
-    text: &str,
-    units: &[Unit],
-    min_len: usize,
-    max: usize,
-    counter: &dyn TokenCounter,
-) -> Option<usize> {
+fn largest_fit(text: &str, units: &[Unit], min_len: usize, max: usize, counter: &dyn TokenCounter) -> Option<usize> {
     let fits = |e: usize| counter.count(&join(text, &units[..e])) <= max;
     if min_len >= units.len() {
         return None;
@@ -328,9 +305,7 @@ fn split_long_word(
     while from < ends.len() {
         let count = |k: usize| counter.count(&w[start..ends[k]]);
         if count(from) > max {
-            tracing::warn!(
-                "a single character exceeds the {max}-token budget; left out of the chunks"
-            );
+            tracing::warn!("a single character exceeds the {max}-token budget; left out of the chunks");
             start = ends[from];
             from += 1;
             continue;

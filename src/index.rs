@@ -251,9 +251,8 @@ impl VectorIndex {
     }
 
     fn check_vector(&self, id: i64, v: &[f32]) -> Result<usize> {
-        let data_id = usize::try_from(id).map_err(|_| {
-            Error::Invalid(format!("chunk id {id} is negative and cannot be indexed"))
-        })?;
+        let data_id = usize::try_from(id)
+            .map_err(|_| Error::Invalid(format!("chunk id {id} is negative and cannot be indexed")))?;
         if v.len() != self.dims {
             return Err(Error::Invalid(format!(
                 "chunk {id} has an embedding of {} dimensions but the index holds {}-dimensional vectors; rebuild the index if the embedding model changed",
@@ -300,13 +299,7 @@ impl VectorIndex {
     /// ones come back. `ef` is the search width (raised to the number of neighbours asked);
     /// pass `params().ef_search` by default. A query of the wrong dimension or with
     /// non-finite values yields no results.
-    pub fn search(
-        &self,
-        q: &[f32],
-        k: usize,
-        ef: usize,
-        filter: &dyn Fn(i64) -> bool,
-    ) -> Vec<(i64, f32)> {
+    pub fn search(&self, q: &[f32], k: usize, ef: usize, filter: &dyn Fn(i64) -> bool) -> Vec<(i64, f32)> {
         let n = self.len();
         if k == 0 || n == 0 {
             return Vec::new();
@@ -337,20 +330,11 @@ impl VectorIndex {
                 live.sort_by(by_score);
                 live.truncate(k);
                 if live.len() < k {
-                    tracing::debug!(
-                        k,
-                        got = live.len(),
-                        indexed = n,
-                        "fewer live results than asked"
-                    );
+                    tracing::debug!(k, got = live.len(), indexed = n, "fewer live results than asked");
                 }
                 return live;
             }
-            tracing::debug!(
-                want,
-                live = live.len(),
-                "too many filtered hits, widening the search"
-            );
+            tracing::debug!(want, live = live.len(), "too many filtered hits, widening the search");
             want = want.saturating_mul(4).min(n);
         }
     }
@@ -358,12 +342,7 @@ impl VectorIndex {
     /// Brute-force top-`k` over the vectors held by the graph, with the same contract as
     /// [`VectorIndex::search`] but exact. Faster than HNSW for small indexes (see the
     /// module benchmarks) and needs no second copy of the vectors.
-    pub fn search_exact(
-        &self,
-        q: &[f32],
-        k: usize,
-        filter: &dyn Fn(i64) -> bool,
-    ) -> Vec<(i64, f32)> {
+    pub fn search_exact(&self, q: &[f32], k: usize, filter: &dyn Fn(i64) -> bool) -> Vec<(i64, f32)> {
         if k == 0 || self.is_empty() || q.len() != self.dims || q.iter().any(|x| !x.is_finite()) {
             return Vec::new();
         }
@@ -455,16 +434,8 @@ impl VectorIndex {
             }
         };
         for (suffix, bytes, sum) in [
-            (
-                GRAPH_SUFFIX,
-                &mut pointer.graph_bytes,
-                &mut pointer.graph_checksum,
-            ),
-            (
-                DATA_SUFFIX,
-                &mut pointer.data_bytes,
-                &mut pointer.data_checksum,
-            ),
+            (GRAPH_SUFFIX, &mut pointer.graph_bytes, &mut pointer.graph_checksum),
+            (DATA_SUFFIX, &mut pointer.data_bytes, &mut pointer.data_checksum),
         ] {
             let from = scratch.path().join(format!("{used}{suffix}"));
             let to = dir.join(format!("{basename}{suffix}"));
@@ -511,10 +482,7 @@ impl VectorIndex {
                 Ok(index) => return Ok(Some(index)),
                 Err(e) => {
                     attempts += 1;
-                    let moved = read_pointer(dir)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|p| p != pointer);
+                    let moved = read_pointer(dir).ok().flatten().is_some_and(|p| p != pointer);
                     if !moved || attempts >= 3 {
                         return Err(e);
                     }
@@ -537,10 +505,7 @@ fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {
     if pointer.format != INDEX_FORMAT_VERSION {
         return Err(unusable(
             dir,
-            format!(
-                "index format {} is not {INDEX_FORMAT_VERSION}",
-                pointer.format
-            ),
+            format!("index format {} is not {INDEX_FORMAT_VERSION}", pointer.format),
         ));
     }
     if pointer.dims == 0 {
@@ -562,24 +527,16 @@ fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {
         (DATA_SUFFIX, pointer.data_bytes, &pointer.data_checksum),
     ] {
         let path = dir.join(format!("{basename}{suffix}"));
-        let meta = std::fs::metadata(&path)
-            .map_err(|e| unusable(dir, format!("{}: {e}", path.display())))?;
+        let meta = std::fs::metadata(&path).map_err(|e| unusable(dir, format!("{}: {e}", path.display())))?;
         if meta.len() != bytes {
             return Err(unusable(
                 dir,
-                format!(
-                    "{} has {} bytes, expected {bytes}",
-                    path.display(),
-                    meta.len()
-                ),
+                format!("{} has {} bytes, expected {bytes}", path.display(), meta.len()),
             ));
         }
         let (_, hash) = checksum_file(&path)?;
         if format!("{hash:016x}") != *sum {
-            return Err(unusable(
-                dir,
-                format!("{} fails its checksum", path.display()),
-            ));
+            return Err(unusable(dir, format!("{} fails its checksum", path.display())));
         }
     }
     // Checksums make malformed input unlikely; the guard keeps a surprise panic in
@@ -596,11 +553,7 @@ fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {
     if hnsw.get_nb_point() != pointer.count {
         return Err(unusable(
             dir,
-            format!(
-                "{} vectors loaded, expected {}",
-                hnsw.get_nb_point(),
-                pointer.count
-            ),
+            format!("{} vectors loaded, expected {}", hnsw.get_nb_point(), pointer.count),
         ));
     }
     let dims = hnsw.get_point_indexation().get_data_dimension();
@@ -647,8 +600,7 @@ fn write_pointer(dir: &Path, pointer: &Pointer) -> Result<()> {
     tmp.write_all(&json)
         .and_then(|_| tmp.as_file().sync_all())
         .map_err(Error::io("writing", tmp.path().to_path_buf()))?;
-    tmp.persist(&path)
-        .map_err(|e| Error::io("replacing", &path)(e.error))?;
+    tmp.persist(&path).map_err(|e| Error::io("replacing", &path)(e.error))?;
     // Make the rename itself durable; not supported everywhere, and not needed for
     // crash-consistency against kills, hence only logged.
     if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
@@ -732,10 +684,7 @@ fn checksum_file(path: &Path) -> Result<(u64, u64)> {
         for block in blocks {
             for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
                 let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                *lane = lane
-                    .wrapping_add(w.wrapping_mul(P2))
-                    .rotate_left(31)
-                    .wrapping_mul(P1);
+                *lane = lane.wrapping_add(w.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1);
             }
         }
         if filled < buf.len() {
@@ -784,12 +733,7 @@ pub fn exact_search_in_store(store: &Store, q: &[f32], k: usize) -> Result<Vec<(
 }
 
 /// Builds an index of every embedding in the store.
-pub fn build_from_store(
-    store: &Store,
-    dims: usize,
-    params: Params,
-    progress: &dyn Progress,
-) -> Result<VectorIndex> {
+pub fn build_from_store(store: &Store, dims: usize, params: Params, progress: &dyn Progress) -> Result<VectorIndex> {
     let total = store.chunk_count()?;
     let mut index = VectorIndex::new(dims, usize::try_from(total).unwrap_or(0), params);
     progress.start("indexing vectors", Some(total));
@@ -863,9 +807,7 @@ mod tests {
 
     fn dataset(n: usize, dims: usize, seed: u64) -> Vec<(i64, Vec<f32>)> {
         let mut rng = Rng::new(seed);
-        (0..n)
-            .map(|i| (i as i64 + 1, rng.unit_vector(dims)))
-            .collect()
+        (0..n).map(|i| (i as i64 + 1, rng.unit_vector(dims))).collect()
     }
 
     fn build(data: &[(i64, Vec<f32>)], dims: usize, params: Params) -> VectorIndex {
@@ -874,19 +816,10 @@ mod tests {
         index
     }
 
-    fn recall_at(
-        index: &VectorIndex,
-        data: &[(i64, Vec<f32>)],
-        queries: &[Vec<f32>],
-        k: usize,
-        ef: usize,
-    ) -> f64 {
+    fn recall_at(index: &VectorIndex, data: &[(i64, Vec<f32>)], queries: &[Vec<f32>], k: usize, ef: usize) -> f64 {
         let mut hits = 0;
         for q in queries {
-            let truth: HashSet<i64> = exact_search(data, q, k)
-                .into_iter()
-                .map(|(id, _)| id)
-                .collect();
+            let truth: HashSet<i64> = exact_search(data, q, k).into_iter().map(|(id, _)| id).collect();
             hits += index
                 .search(q, k, ef, &|_| true)
                 .iter()
@@ -969,10 +902,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(files.len(), 3, "{files:?}");
-        assert!(
-            files.contains(&"hnsw-00000002.hnsw.graph".to_string()),
-            "{files:?}"
-        );
+        assert!(files.contains(&"hnsw-00000002.hnsw.graph".to_string()), "{files:?}");
     }
 
     #[test]
@@ -988,8 +918,7 @@ mod tests {
                 ids(index.search_exact(&q, 10, &|_| true)),
                 ids(exact_search(&data, &q, 10))
             );
-            let odd: Vec<(i64, Vec<f32>)> =
-                data.iter().filter(|(id, _)| id % 2 == 1).cloned().collect();
+            let odd: Vec<(i64, Vec<f32>)> = data.iter().filter(|(id, _)| id % 2 == 1).cloned().collect();
             assert_eq!(
                 ids(index.search_exact(&q, 7, &|id| id % 2 == 1)),
                 ids(exact_search(&odd, &q, 7))
@@ -1022,43 +951,26 @@ mod tests {
         for _ in 0..20 {
             let q = rng.unit_vector(dims);
             // Delete the true top 30, then every other id: far more than the oversampling.
-            let top: HashSet<i64> = exact_search(&data, &q, 30)
-                .into_iter()
-                .map(|r| r.0)
-                .collect();
+            let top: HashSet<i64> = exact_search(&data, &q, 30).into_iter().map(|r| r.0).collect();
             let live = |id: i64| !top.contains(&id) && id % 2 == 0;
             let got = index.search(&q, 10, 64, &live);
             assert_eq!(got.len(), 10);
             assert!(got.iter().all(|(id, _)| live(*id)));
-            let live_data: Vec<(i64, Vec<f32>)> =
-                data.iter().filter(|(id, _)| live(*id)).cloned().collect();
-            let truth: HashSet<i64> = exact_search(&live_data, &q, 10)
-                .into_iter()
-                .map(|r| r.0)
-                .collect();
+            let live_data: Vec<(i64, Vec<f32>)> = data.iter().filter(|(id, _)| live(*id)).cloned().collect();
+            let truth: HashSet<i64> = exact_search(&live_data, &q, 10).into_iter().map(|r| r.0).collect();
             let hits = got.iter().filter(|(id, _)| truth.contains(id)).count();
             assert!(hits >= 9, "only {hits}/10 of the live top 10");
         }
         // Everything filtered: empty, not a hang.
-        assert!(
-            index
-                .search(&rng.unit_vector(dims), 10, 64, &|_| false)
-                .is_empty()
-        );
+        assert!(index.search(&rng.unit_vector(dims), 10, 64, &|_| false).is_empty());
     }
 
     #[test]
     fn bad_input_is_rejected_not_panicking() {
         let mut index = VectorIndex::new(8, 10, Params::default());
-        assert!(matches!(
-            index.insert(-1, &[0.1; 8]),
-            Err(Error::Invalid(_))
-        ));
+        assert!(matches!(index.insert(-1, &[0.1; 8]), Err(Error::Invalid(_))));
         assert!(matches!(index.insert(1, &[0.1; 7]), Err(Error::Invalid(_))));
-        assert!(matches!(
-            index.insert(1, &[f32::NAN; 8]),
-            Err(Error::Invalid(_))
-        ));
+        assert!(matches!(index.insert(1, &[f32::NAN; 8]), Err(Error::Invalid(_))));
         assert!(matches!(
             index.insert_batch(&[(1, vec![0.1; 8]), (2, vec![0.1; 9])]),
             Err(Error::Invalid(_))
@@ -1070,11 +982,7 @@ mod tests {
         let got = index.search(&[1.0; 8], 5, 10, &|_| true);
         assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 1]);
         assert!(index.search(&[1.0; 3], 5, 10, &|_| true).is_empty());
-        assert!(
-            index
-                .search(&[f32::INFINITY; 8], 5, 10, &|_| true)
-                .is_empty()
-        );
+        assert!(index.search(&[f32::INFINITY; 8], 5, 10, &|_| true).is_empty());
     }
 
     #[test]
@@ -1121,15 +1029,9 @@ mod tests {
         }
         bytes.truncate(mid);
         std::fs::write(&data_file, &bytes).unwrap();
-        assert!(matches!(
-            VectorIndex::load(dir.path()),
-            Err(Error::Index(_))
-        ));
+        assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Index(_))));
         std::fs::write(dir.path().join(POINTER_FILE), b"{not json").unwrap();
-        assert!(matches!(
-            VectorIndex::load(dir.path()),
-            Err(Error::Index(_))
-        ));
+        assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Index(_))));
     }
 
     #[test]
@@ -1163,17 +1065,11 @@ mod tests {
         };
         add(&mut store, "a", 5);
         add(&mut store, "b", 3);
-        let mut index =
-            build_from_store(&store, 24, Params::default(), &crate::progress::NoProgress).unwrap();
+        let mut index = build_from_store(&store, 24, Params::default(), &crate::progress::NoProgress).unwrap();
         assert_eq!(index.len(), 8);
         assert_eq!(index.max_chunk_id(), store.max_chunk_id().unwrap());
         let new_ids = add(&mut store, "a", 2); // replaces a: 5 stale nodes remain in the graph
-        assert_eq!(
-            index
-                .add_from_store(&store, &crate::progress::NoProgress)
-                .unwrap(),
-            2
-        );
+        assert_eq!(index.add_from_store(&store, &crate::progress::NoProgress).unwrap(), 2);
         assert_eq!(index.len(), 10);
         let live = store.live_chunk_ids().unwrap();
         let v = store.embedding(new_ids[0]).unwrap().unwrap();
@@ -1196,10 +1092,7 @@ mod tests {
         assert_eq!(exact_search_in_store(&store, &v, 50).unwrap().len(), 5);
         assert_eq!(
             got.iter().map(|r| r.0).collect::<Vec<_>>(),
-            exact_search(&live_data, &v, 5)
-                .iter()
-                .map(|r| r.0)
-                .collect::<Vec<_>>()
+            exact_search(&live_data, &v, 5).iter().map(|r| r.0).collect::<Vec<_>>()
         );
         let mut wrong = VectorIndex::new(12, 1, Params::default());
         assert!(matches!(
@@ -1247,11 +1140,7 @@ mod tests {
                 exact_search(&data, &q, 10)
             );
         }
-        assert!(
-            exact_search_in_store(&store, &[0.1; 8], 0)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(exact_search_in_store(&store, &[0.1; 8], 0).unwrap().is_empty());
     }
 
     #[test]

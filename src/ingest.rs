@@ -11,13 +11,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::Result;
 use crate::chunk::{self, TokenCounter};
 use crate::corpus::{self, Article, FileReport};
 use crate::embed::{Document, Embedder};
 use crate::library::Library;
 use crate::progress::Progress;
 use crate::store::{ArticleRow, NewChunk};
-use crate::Result;
 
 /// Options of one ingest run.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +47,11 @@ pub struct IngestReport {
 impl IngestReport {
     /// Embedded chunks per second of embedding time.
     pub fn chunks_per_second(&self) -> f64 {
-        if self.embed_seconds > 0.0 { self.chunks as f64 / self.embed_seconds } else { 0.0 }
+        if self.embed_seconds > 0.0 {
+            self.chunks as f64 / self.embed_seconds
+        } else {
+            0.0
+        }
     }
 }
 

@@ -79,10 +79,7 @@ fn schema() -> Schema {
         let indexing = TextFieldIndexing::default()
             .set_tokenizer(&tokenizer_name(lang))
             .set_index_option(IndexRecordOption::WithFreqs);
-        b.add_text_field(
-            &field_name(lang),
-            TextOptions::default().set_indexing_options(indexing),
-        );
+        b.add_text_field(&field_name(lang), TextOptions::default().set_indexing_options(indexing));
     }
     b.build()
 }
@@ -296,8 +293,7 @@ impl LexicalIndex {
     pub fn close_writer(&mut self) -> Result<()> {
         self.commit()?;
         if let Some(w) = self.writer.take() {
-            w.wait_merging_threads()
-                .map_err(tv("finishing merges in", &self.dir))?;
+            w.wait_merging_threads().map_err(tv("finishing merges in", &self.dir))?;
         }
         Ok(())
     }
@@ -500,11 +496,7 @@ pub fn rebuild_from_store(dir: &Path, store: &Store, progress: &dyn Progress) ->
     std::fs::create_dir_all(&parent).map_err(Error::io("creating", &parent))?;
     // Hold the old index's writer lock until the swap: a writer busy in there would keep
     // writing into a folder about to be deleted, and its work would be lost anyway.
-    let _old_lock = if dir.exists() {
-        Some(writer_lock(dir)?)
-    } else {
-        None
-    };
+    let _old_lock = if dir.exists() { Some(writer_lock(dir)?) } else { None };
     remove_leftovers(&parent);
     let scratch = tempfile::Builder::new()
         .prefix(BUILD_PREFIX)
@@ -564,9 +556,7 @@ fn remove_leftovers(parent: &Path) {
     for e in rd.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if (name.starts_with(BUILD_PREFIX) || name.starts_with(OLD_PREFIX))
-            && e.file_type().is_ok_and(|t| t.is_dir())
-        {
+        if (name.starts_with(BUILD_PREFIX) || name.starts_with(OLD_PREFIX)) && e.file_type().is_ok_and(|t| t.is_dir()) {
             tracing::debug!(path = %e.path().display(), "removing a leftover lexical folder");
             let _ = std::fs::remove_dir_all(e.path());
         }
@@ -574,12 +564,7 @@ fn remove_leftovers(parent: &Path) {
 }
 
 /// Queues every stored chunk of one article; returns how many.
-fn add_article(
-    lex: &mut LexicalIndex,
-    store: &Store,
-    article_id: &str,
-    progress: &dyn Progress,
-) -> Result<usize> {
+fn add_article(lex: &mut LexicalIndex, store: &Store, article_id: &str, progress: &dyn Progress) -> Result<usize> {
     let Some(article) = store.article(article_id)? else {
         return Ok(0);
     };
@@ -587,14 +572,7 @@ fn add_article(
     for batch in chunks.chunks(PROGRESS_BATCH) {
         let rows: Vec<(i64, &str, &str, Option<&str>)> = batch
             .iter()
-            .map(|c| {
-                (
-                    c.id,
-                    c.article_id.as_str(),
-                    c.text.as_str(),
-                    article.lang.as_deref(),
-                )
-            })
+            .map(|c| (c.id, c.article_id.as_str(), c.text.as_str(), article.lang.as_deref()))
             .collect();
         lex.add_chunks(&rows)?;
         progress.inc(batch.len() as u64);
@@ -617,16 +595,10 @@ pub fn sync_from_store(lex: &mut LexicalIndex, store: &Store, progress: &dyn Pro
             "the lexical index is ahead of the store; reindexing everything"
         );
         let dir = lex.dir.clone();
-        lex.writer()?
-            .delete_all_documents()
-            .map_err(tv("clearing", &dir))?;
+        lex.writer()?.delete_all_documents().map_err(tv("clearing", &dir))?;
         max = 0;
     }
-    let mut new_ids: Vec<i64> = store
-        .live_chunk_ids()?
-        .into_iter()
-        .filter(|&id| id > max)
-        .collect();
+    let mut new_ids: Vec<i64> = store.live_chunk_ids()?.into_iter().filter(|&id| id > max).collect();
     new_ids.sort_unstable();
     let mut changed_articles = BTreeSet::new();
     // Batches keep the SQL lookups bounded in memory on a full catch-up.
@@ -660,11 +632,7 @@ pub fn sync_from_store(lex: &mut LexicalIndex, store: &Store, progress: &dyn Pro
     lex.commit()?;
     progress.finish();
     if added > 0 || !gone.is_empty() {
-        tracing::info!(
-            added,
-            deleted_articles = gone.len(),
-            "caught up the lexical index"
-        );
+        tracing::info!(added, deleted_articles = gone.len(), "caught up the lexical index");
     }
     Ok(added)
 }

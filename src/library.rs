@@ -68,7 +68,10 @@ pub fn read_manifest(dir: &Path) -> Result<Option<IndexManifest>> {
     };
     let m: IndexManifest = serde_json::from_slice(&bytes).map_err(|e| Error::Parse {
         path: p.clone(),
-        detail: format!("{e}; the index manifest is damaged: delete {} and ingest again", dir.display()),
+        detail: format!(
+            "{e}; the index manifest is damaged: delete {} and ingest again",
+            dir.display()
+        ),
     })?;
     if m.format_version != FORMAT_VERSION {
         return Err(Error::Index(format!(
@@ -83,11 +86,18 @@ pub fn read_manifest(dir: &Path) -> Result<Option<IndexManifest>> {
 /// Writes a file atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io("creating a temp file in", dir))?;
-    tmp.write_all(bytes).map_err(Error::io("writing", tmp.path().to_path_buf()))?;
-    tmp.as_file().sync_all().map_err(Error::io("syncing", tmp.path().to_path_buf()))?;
-    tmp.persist(path).map_err(|e| Error::io("renaming into", path)(e.error))?;
+    tmp.write_all(bytes)
+        .map_err(Error::io("writing", tmp.path().to_path_buf()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(Error::io("syncing", tmp.path().to_path_buf()))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("renaming into", path)(e.error))?;
     Ok(())
 }
 

@@ -17,7 +17,11 @@ use sourcier::progress::Progress;
 use sourcier::{answer, retrieve};
 
 #[derive(Parser)]
-#[command(name = "sourcier", version, about = "Local, offline retrieval over your articles, in French and English")]
+#[command(
+    name = "sourcier",
+    version,
+    about = "Local, offline retrieval over your articles, in French and English"
+)]
 struct Cli {
     /// Index directory.
     #[arg(long, global = true, env = "SOURCIER_INDEX", default_value = "index")]
@@ -232,10 +236,16 @@ impl Progress for Bars {
                 } else {
                     "{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}"
                 };
-                self.bar.set_style(ProgressStyle::with_template(style).expect("valid template").progress_chars("=> "));
+                self.bar.set_style(
+                    ProgressStyle::with_template(style)
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
             }
             None => {
-                self.bar.set_style(ProgressStyle::with_template("{spinner} {msg} {pos} {per_sec}").expect("valid template"));
+                self.bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {pos} {per_sec}").expect("valid template"),
+                );
                 self.bar.enable_steady_tick(Duration::from_millis(120));
             }
         }
@@ -262,7 +272,8 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOURCIER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+            tracing_subscriber::EnvFilter::try_from_env("SOURCIER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
     match run(cli) {
@@ -278,7 +289,12 @@ fn main() -> std::process::ExitCode {
 fn display_path(p: &str) -> String {
     std::env::current_dir()
         .ok()
-        .and_then(|cwd| std::path::Path::new(p).strip_prefix(cwd).ok().map(|r| r.display().to_string()))
+        .and_then(|cwd| {
+            std::path::Path::new(p)
+                .strip_prefix(cwd)
+                .ok()
+                .map(|r| r.display().to_string())
+        })
         .unwrap_or_else(|| p.to_string())
 }
 
@@ -287,10 +303,20 @@ fn display_path(p: &str) -> String {
 fn open_or_bootstrap(cli: &Cli, paths: &Paths, bars: &Bars) -> Result<Library> {
     let bundled = std::path::Path::new("examples/articles");
     if library::read_manifest(&cli.index)?.is_none() && cli.index == std::path::Path::new("index") && bundled.is_dir() {
-        bars.note(&format!("no index yet: ingesting the bundled articles of {} into {}", bundled.display(), cli.index.display()));
+        bars.note(&format!(
+            "no index yet: ingesting the bundled articles of {} into {}",
+            bundled.display(),
+            cli.index.display()
+        ));
         let embedder = load_embedder(cli, paths, cli.dims, bars)?;
         let mut lib = Library::open_for_ingest(&cli.index, new_manifest(embedder.as_ref()))?;
-        ingest::ingest(&mut lib, embedder.as_ref(), &[bundled.to_path_buf()], &IngestOptions::default(), bars)?;
+        ingest::ingest(
+            &mut lib,
+            embedder.as_ref(),
+            &[bundled.to_path_buf()],
+            &IngestOptions::default(),
+            bars,
+        )?;
         return Ok(lib);
     }
     Ok(Library::open(&cli.index)?)
@@ -341,14 +367,27 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     report.chunks_per_second()
                 );
                 if report.skipped_files + report.warnings > 0 {
-                    println!("{} skipped, {} warnings (details above on stderr)", report.skipped_files, report.warnings);
+                    println!(
+                        "{} skipped, {} warnings (details above on stderr)",
+                        report.skipped_files, report.warnings
+                    );
                 }
             }
         }
-        Command::Ask { ref question, mode, k, json, generate, ref llm, ref filters } => {
+        Command::Ask {
+            ref question,
+            mode,
+            k,
+            json,
+            generate,
+            ref llm,
+            ref filters,
+        } => {
             let filters = filters.to_filters()?;
             if question.trim().is_empty() {
-                anyhow::bail!("the question is empty: ask something, e.g. sourcier ask \"Combien de consultants IBM envoie-t-il chez Huawei ?\"");
+                anyhow::bail!(
+                    "the question is empty: ask something, e.g. sourcier ask \"Combien de consultants IBM envoie-t-il chez Huawei ?\""
+                );
             }
             let mut lib = open_or_bootstrap(&cli, &models_paths, &bars)?;
             let dims = cli.dims.or(Some(lib.manifest.dims));
@@ -371,15 +410,21 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let mut generator = sourcier::generate::Generator::load(&gguf)?;
                 let (system, user) = answer::generation_prompt(question, lang, &passages);
                 let mut out = std::io::stdout();
-                let g = generator.chat(&system, &user, &sourcier::generate::GenerateOptions::default(), &mut |piece| {
-                    use std::io::Write;
-                    if !json {
-                        let _ = write!(out, "{piece}");
-                        let _ = out.flush();
-                    }
-                })?;
+                let g = generator.chat(
+                    &system,
+                    &user,
+                    &sourcier::generate::GenerateOptions::default(),
+                    &mut |piece| {
+                        use std::io::Write;
+                        if !json {
+                            let _ = write!(out, "{piece}");
+                            let _ = out.flush();
+                        }
+                    },
+                )?;
                 let checks = answer::check_citations(&g.text, passages.len());
-                let cited: std::collections::BTreeSet<usize> = checks.iter().flat_map(|c| c.citations.iter().copied()).collect();
+                let cited: std::collections::BTreeSet<usize> =
+                    checks.iter().flat_map(|c| c.citations.iter().copied()).collect();
                 if json {
                     let out = serde_json::json!({
                         "question": question, "mode": mode, "generated": g.text, "sentences": checks,
@@ -413,7 +458,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
                 return Ok(std::process::ExitCode::SUCCESS);
             }
-            let answer = answer::extractive_cached(embedder.as_ref(), &lib.store, question, &r.query_vector, &r.hits, &opts)?;
+            let answer =
+                answer::extractive_cached(embedder.as_ref(), &lib.store, question, &r.query_vector, &r.hits, &opts)?;
             let answer_ms = ta.elapsed().as_secs_f64() * 1e3;
             if json {
                 let out = serde_json::json!({
@@ -442,26 +488,48 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Eval { ref file, ref modes, answers, ref json, min_ndcg, ref min_recall, limit, ref lang, ref corpus_index, chunk_level } => {
+        Command::Eval {
+            ref file,
+            ref modes,
+            answers,
+            ref json,
+            min_ndcg,
+            ref min_recall,
+            limit,
+            ref lang,
+            ref corpus_index,
+            chunk_level,
+        } => {
             use sourcier::eval::{input, run as eval_run};
             let recall_gate = min_recall
                 .as_deref()
                 .map(|s| -> Result<(usize, f64)> {
-                    let (k, x) = s.split_once(':').ok_or_else(|| anyhow::anyhow!("--min-recall takes K:X, e.g. 10:0.9"))?;
+                    let (k, x) = s
+                        .split_once(':')
+                        .ok_or_else(|| anyhow::anyhow!("--min-recall takes K:X, e.g. 10:0.9"))?;
                     let k: usize = k.parse()?;
                     anyhow::ensure!([1, 3, 5, 10].contains(&k), "--min-recall K must be 1, 3, 5 or 10");
                     Ok((k, x.parse()?))
                 })
                 .transpose()?;
-            anyhow::ensure!(!modes.is_empty(), "--modes needs at least one of dense, lexical, hybrid");
+            anyhow::ensure!(
+                !modes.is_empty(),
+                "--modes needs at least one of dense, lexical, hybrid"
+            );
             let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
-            let is_squad = text.trim_start().starts_with('{') && text.contains("\"data\"") && text.contains("\"paragraphs\"");
+            let is_squad =
+                text.trim_start().starts_with('{') && text.contains("\"data\"") && text.contains("\"paragraphs\"");
             let _tmp;
             let (mut lib, queries, prefix, embedder) = if is_squad {
                 let lang = lang.clone().unwrap_or_else(|| {
-                    if file.to_string_lossy().to_lowercase().contains("piaf") { "fr".into() } else { "en".into() }
+                    if file.to_string_lossy().to_lowercase().contains("piaf") {
+                        "fr".into()
+                    } else {
+                        "en".into()
+                    }
                 });
-                let set = input::parse_squad(&text, limit, &lang).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                let set =
+                    input::parse_squad(&text, limit, &lang).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 let dir = match corpus_index {
                     Some(d) => d.clone(),
                     None => {
@@ -474,7 +542,9 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let corpus_file = corpus.join("corpus.jsonl");
                 let mut lines = String::new();
                 for d in &set.docs {
-                    lines.push_str(&serde_json::to_string(&serde_json::json!({ "id": d.id, "title": d.title, "text": d.text, "lang": lang }))?);
+                    lines.push_str(&serde_json::to_string(
+                        &serde_json::json!({ "id": d.id, "title": d.title, "text": d.text, "lang": lang }),
+                    )?);
                     lines.push('\n');
                 }
                 std::fs::write(&corpus_file, lines)?;
@@ -482,7 +552,13 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let index_dir = dir.join("index");
                 let mut lib = Library::open_for_ingest(&index_dir, new_manifest(embedder.as_ref()))?;
                 let t = std::time::Instant::now();
-                let report = ingest::ingest(&mut lib, embedder.as_ref(), &[corpus_file], &IngestOptions { prune: true }, &bars)?;
+                let report = ingest::ingest(
+                    &mut lib,
+                    embedder.as_ref(),
+                    &[corpus_file],
+                    &IngestOptions { prune: true },
+                    &bars,
+                )?;
                 eprintln!(
                     "corpus: {} contexts, {} questions; ingested {} chunks in {:.1}s ({:.1} chunks/s)",
                     set.docs.len(),
@@ -501,7 +577,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let known: std::collections::HashSet<String> = lib.store.article_ids()?.into_iter().collect();
                 for q in &set.queries {
                     for id in q.relevant.keys().filter(|id| !known.contains(*id)) {
-                        bars.note(&format!("warning: query {} names article `{id}`, which is not in the index", q.id));
+                        bars.note(&format!(
+                            "warning: query {} names article `{id}`, which is not in the index",
+                            q.id
+                        ));
                     }
                 }
                 let dims = cli.dims.or(Some(lib.manifest.dims));
@@ -510,29 +589,54 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 (lib, set.queries, String::new(), embedder)
             };
             anyhow::ensure!(!queries.is_empty(), "{} holds no usable query", file.display());
-            let level = if chunk_level { eval_run::Level::Chunk } else { eval_run::Level::Article };
-            let opts = eval_run::EvalOptions { modes: modes.clone(), depth: 10, answers, id_prefix: prefix, level };
+            let level = if chunk_level {
+                eval_run::Level::Chunk
+            } else {
+                eval_run::Level::Article
+            };
+            let opts = eval_run::EvalOptions {
+                modes: modes.clone(),
+                depth: 10,
+                answers,
+                id_prefix: prefix,
+                level,
+            };
             let report = eval_run::run(&mut lib, embedder.as_ref(), &queries, &opts, &bars)?;
             print!("{}", eval_run::table(&report));
-            println!("{} queries, {:.1}s, model {}", report.queries, report.seconds, report.embedder);
+            println!(
+                "{} queries, {:.1}s, model {}",
+                report.queries, report.seconds, report.embedder
+            );
             if let Some(path) = json {
-                std::fs::write(path, serde_json::to_vec_pretty(&report)?).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+                    .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
             }
             let first = report.modes[0].retrieval.overall.mean;
             let mut failed = false;
             if let Some(x) = min_ndcg {
                 let got = first.map(|m| m.ndcg_at_10).unwrap_or(0.0);
                 if got < x {
-                    eprintln!("gate failed: nDCG@10 of {} is {got:.3} < {x}", report.modes[0].mode.as_str());
+                    eprintln!(
+                        "gate failed: nDCG@10 of {} is {got:.3} < {x}",
+                        report.modes[0].mode.as_str()
+                    );
                     failed = true;
                 }
             }
             if let Some((k, x)) = recall_gate {
                 let got = first
-                    .map(|m| match k { 1 => m.recall_at_1, 3 => m.recall_at_3, 5 => m.recall_at_5, _ => m.recall_at_10 })
+                    .map(|m| match k {
+                        1 => m.recall_at_1,
+                        3 => m.recall_at_3,
+                        5 => m.recall_at_5,
+                        _ => m.recall_at_10,
+                    })
                     .unwrap_or(0.0);
                 if got < x {
-                    eprintln!("gate failed: recall@{k} of {} is {got:.3} < {x}", report.modes[0].mode.as_str());
+                    eprintln!(
+                        "gate failed: recall@{k} of {} is {got:.3} < {x}",
+                        report.modes[0].mode.as_str()
+                    );
                     failed = true;
                 }
             }
@@ -540,10 +644,18 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::from(1));
             }
         }
-        Command::Search { ref query, k, mode, json, ref filters } => {
+        Command::Search {
+            ref query,
+            k,
+            mode,
+            json,
+            ref filters,
+        } => {
             let filters = filters.to_filters()?;
             if query.trim().is_empty() {
-                anyhow::bail!("the query is empty: type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"");
+                anyhow::bail!(
+                    "the query is empty: type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\""
+                );
             }
             let mut lib = Library::open(&cli.index)?;
             let dims = cli.dims.or(Some(lib.manifest.dims));
@@ -554,7 +666,14 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let out = serde_json::json!({ "query": query, "mode": mode, "hits": hits, "timings": timings });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else if hits.is_empty() {
-                println!("no results{}", if filters.is_empty() { "" } else { " (try removing filters)" });
+                println!(
+                    "no results{}",
+                    if filters.is_empty() {
+                        ""
+                    } else {
+                        " (try removing filters)"
+                    }
+                );
             } else {
                 for h in &hits {
                     println!(
@@ -590,9 +709,15 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     println!("articles   {}", stats.articles);
                     println!("chunks     {}", stats.chunks);
                     println!("languages  {}", langs.join(", "));
-                    println!("model      {} (fingerprint {})", lib.manifest.embedder, lib.manifest.embedder_fingerprint);
+                    println!(
+                        "model      {} (fingerprint {})",
+                        lib.manifest.embedder, lib.manifest.embedder_fingerprint
+                    );
                     println!("dims       {}", lib.manifest.dims);
-                    println!("chunking   {} tokens, {} sentence overlap", lib.manifest.chunk_tokens, lib.manifest.overlap_sentences);
+                    println!(
+                        "chunking   {} tokens, {} sentence overlap",
+                        lib.manifest.chunk_tokens, lib.manifest.overlap_sentences
+                    );
                     println!("disk       {:.1} MB", size as f64 / 1e6);
                 }
             }
@@ -600,7 +725,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 let mut lib = Library::open(&cli.index)?;
                 let n = lib.rebuild_vectors(&bars)?;
                 lib.rebuild_lexical(&bars)?;
-                println!("rebuilt the HNSW and BM25 indexes of {} from {n} stored chunks", cli.index.display());
+                println!(
+                    "rebuilt the HNSW and BM25 indexes of {} from {n} stored chunks",
+                    cli.index.display()
+                );
             }
         },
         Command::Model { command } => match command {
@@ -614,7 +742,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 if json {
                     println!("{}", serde_json::to_string_pretty(&list)?);
                 } else {
-                    println!("{:<24} {:<10} {:>9}  {:<14} {}", "NAME", "KIND", "SIZE", "STATE", "PATH");
+                    println!(
+                        "{:<24} {:<10} {:>9}  {:<14} {}",
+                        "NAME", "KIND", "SIZE", "STATE", "PATH"
+                    );
                     for m in list {
                         println!(
                             "{:<24} {:<10} {:>7.0}MB  {:<14} {}",

@@ -143,10 +143,7 @@ impl Paths {
             .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("sourcier")))
             .or_else(|| env("HOME").map(|p| p.join(".cache").join("sourcier")))
             .unwrap_or_else(|| std::env::temp_dir().join("sourcier-cache"));
-        Paths {
-            models_dir,
-            cache_dir,
-        }
+        Paths { models_dir, cache_dir }
     }
 
     /// Where a model is installed.
@@ -236,7 +233,10 @@ pub fn fetch(paths: &Paths, m: &Manifest, progress: &dyn Progress) -> Result<Pat
         tracing::warn!("removing half-written model folder {}", dest.display());
         fs::remove_dir_all(&dest).map_err(Error::io("removing", &dest))?;
     }
-    progress.note(&format!("{} is licensed under {}: {}", m.name, m.licence, m.licence_notice));
+    progress.note(&format!(
+        "{} is licensed under {}: {}",
+        m.name, m.licence, m.licence_notice
+    ));
     let cached = paths.cached_model(&m.name);
     if check_installed(&cached, m).is_err() {
         let wheels = download(paths, m, progress)?;
@@ -250,19 +250,17 @@ pub fn fetch(paths: &Paths, m: &Manifest, progress: &dyn Progress) -> Result<Pat
 fn download(paths: &Paths, m: &Manifest, progress: &dyn Progress) -> Result<Vec<PathBuf>> {
     let mut sources = m.sources.clone();
     sources.sort_by_key(|s| s.index);
-    progress.start(&format!("downloading {} ({} packages)", m.name, sources.len()), Some(sources.len() as u64));
+    progress.start(
+        &format!("downloading {} ({} packages)", m.name, sources.len()),
+        Some(sources.len() as u64),
+    );
     let mut wheels = Vec::with_capacity(sources.len());
     for s in &sources {
         let dir = paths.wheel_dir(s);
         let wheel = match find_wheel(&dir) {
             Some(w) => w,
             None => {
-                let tmp = dir.with_file_name(format!(
-                    ".tmp-{}=={}-{}",
-                    s.package,
-                    s.version,
-                    std::process::id()
-                ));
+                let tmp = dir.with_file_name(format!(".tmp-{}=={}-{}", s.package, s.version, std::process::id()));
                 let _ = fs::remove_dir_all(&tmp);
                 fs::create_dir_all(&tmp).map_err(Error::io("creating", &tmp))?;
                 pip_download(&s.package, &s.version, &tmp, &paths.cache_dir)?;
@@ -314,7 +312,14 @@ fn pip_download(package: &str, version: &str, dir: &Path, cache: &Path) -> Resul
     for cand in pip_candidates() {
         let mut cmd = Command::new(&cand[0]);
         cmd.args(&cand[1..])
-            .args(["download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", "-d"])
+            .args([
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--disable-pip-version-check",
+                "-q",
+                "-d",
+            ])
             .arg(dir)
             .arg(&spec);
         tracing::info!("pip download {spec}");
@@ -327,7 +332,12 @@ fn pip_download(package: &str, version: &str, dir: &Path, cache: &Path) -> Resul
                     last_err = Some(std::io::Error::new(std::io::ErrorKind::NotFound, "no module named pip"));
                     continue;
                 }
-                let detail = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("pip failed").to_string();
+                let detail = stderr
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .last()
+                    .unwrap_or("pip failed")
+                    .to_string();
                 return Err(Error::Download {
                     package: spec,
                     detail,
@@ -339,12 +349,16 @@ fn pip_download(package: &str, version: &str, dir: &Path, cache: &Path) -> Resul
                 return Err(Error::PipMissing {
                     pip: cand.join(" "),
                     source: e,
-                })
+                });
             }
         }
     }
     Err(Error::PipMissing {
-        pip: pip_candidates().iter().map(|c| c.join(" ")).collect::<Vec<_>>().join(", "),
+        pip: pip_candidates()
+            .iter()
+            .map(|c| c.join(" "))
+            .collect::<Vec<_>>()
+            .join(", "),
         source: last_err.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not found")),
     })
 }
@@ -378,7 +392,7 @@ fn assemble_into(m: &Manifest, wheels: &[PathBuf], tmp: &Path, progress: &dyn Pr
             return Err(Error::Invalid(format!(
                 "manifest of {} has unknown assembly method `{other}`; update sourcier",
                 m.name
-            )))
+            )));
         }
     };
     progress.start(&format!("assembling {}", m.name), m.assemble.joined_size);
@@ -462,7 +476,9 @@ fn unzip(zip_path: &Path, dest: &Path, strip_prefix: &str, progress: &dyn Progre
         progress.inc(1);
         // enclosed_name refuses absolute paths and `..`, so an archive cannot write outside `dest`.
         let Some(name) = entry.enclosed_name() else { continue };
-        let Ok(rel) = name.strip_prefix(strip_prefix.trim_end_matches('/')) else { continue };
+        let Ok(rel) = name.strip_prefix(strip_prefix.trim_end_matches('/')) else {
+            continue;
+        };
         if entry.is_dir() || rel.as_os_str().is_empty() {
             continue;
         }
@@ -518,7 +534,10 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Installs the verified cached copy into `dest`: hard links when the file systems allow,
 /// copies otherwise, always through a temp folder renamed into place.
 fn install_from(src: &Path, dest: &Path, m: &Manifest) -> Result<()> {
-    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
     let tmp = parent.join(format!(".tmp-{}-{}", m.name, std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
@@ -561,7 +580,10 @@ pub fn list(paths: &Paths) -> Vec<ModelInfo> {
             let (installed, state) = match &st {
                 Status::Installed(_) => (true, "installed".to_string()),
                 Status::Incomplete(_) => (false, "incomplete: run `sourcier model fetch` to repair".to_string()),
-                Status::Cached(_) => (false, "cached: `sourcier model fetch` installs it without downloading".to_string()),
+                Status::Cached(_) => (
+                    false,
+                    "cached: `sourcier model fetch` installs it without downloading".to_string(),
+                ),
                 Status::Missing => (false, "not installed".to_string()),
             };
             ModelInfo {
@@ -606,7 +628,8 @@ mod tests {
         let mut inner = std::io::Cursor::new(Vec::new());
         {
             let mut z = zip::ZipWriter::new(&mut inner);
-            z.start_file("model_download/a.txt", zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file("model_download/a.txt", zip::write::SimpleFileOptions::default())
+                .unwrap();
             z.write_all(b"hello weights").unwrap();
             z.finish().unwrap();
         }
@@ -616,9 +639,11 @@ mod tests {
         for (i, piece) in [&joined[..half], &joined[half..]].iter().enumerate() {
             let w = dir.join(format!("p{i}.whl"));
             let mut z = zip::ZipWriter::new(fs::File::create(&w).unwrap());
-            z.start_file("pkg/__init__.py", zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file("pkg/__init__.py", zip::write::SimpleFileOptions::default())
+                .unwrap();
             write!(z, "CHUNK_INDEX = {i}\n").unwrap();
-            z.start_file("pkg/chunk.bin", zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file("pkg/chunk.bin", zip::write::SimpleFileOptions::default())
+                .unwrap();
             z.write_all(piece).unwrap();
             z.finish().unwrap();
             wheels.push(w);
@@ -648,7 +673,14 @@ mod tests {
                 strip_prefix: Some("model_download/".into()),
                 output: None,
             },
-            files: [("a.txt".to_string(), FileSum { sha256: file_sha, size: 13 })].into(),
+            files: [(
+                "a.txt".to_string(),
+                FileSum {
+                    sha256: file_sha,
+                    size: 13,
+                },
+            )]
+            .into(),
             prompts: Prompts::default(),
             dims: 0,
             matryoshka_dims: vec![],

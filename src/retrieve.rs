@@ -126,7 +126,9 @@ impl std::str::FromStr for Mode {
             "dense" => Ok(Mode::Dense),
             "lexical" | "bm25" => Ok(Mode::Lexical),
             "hybrid" => Ok(Mode::Hybrid),
-            other => Err(Error::Invalid(format!("unknown mode `{other}`: use dense, lexical or hybrid"))),
+            other => Err(Error::Invalid(format!(
+                "unknown mode `{other}`: use dense, lexical or hybrid"
+            ))),
         }
     }
 }
@@ -150,7 +152,10 @@ pub const KEYWORD_QUERY_WORDS: usize = 3;
 
 /// The (dense, lexical) weights hybrid fusion gives a query.
 pub fn fusion_weights(query: &str) -> (f32, f32) {
-    let words = query.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count();
+    let words = query
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .count();
     if words <= KEYWORD_QUERY_WORDS && !query.contains('?') {
         (LEXICAL_WEIGHT, 1.0)
     } else {
@@ -197,7 +202,11 @@ pub fn legs(lib: &mut Library, embedder: &dyn Embedder, query: &str, depth: usiz
     let query_vector = embedder.embed_queries(&[query.trim()])?.remove(0);
     let dense = dense_ids(lib, &query_vector, depth, None)?;
     let lexical = lexical_ids(lib, query.trim(), depth, None)?;
-    Ok(Legs { query_vector, dense, lexical })
+    Ok(Legs {
+        query_vector,
+        dense,
+        lexical,
+    })
 }
 
 /// The result of one retrieval: hits, the query vector (for answerers) and timings.
@@ -237,11 +246,26 @@ pub fn retrieve(
     let ts = Instant::now();
     let allowed = allowed_chunks(lib, filters)?;
     if allowed.as_ref().is_some_and(|a| a.is_empty()) {
-        return Ok(Retrieval { hits: Vec::new(), query_vector: q, timings: Timings { embed_ms, ..Default::default() } });
+        return Ok(Retrieval {
+            hits: Vec::new(),
+            query_vector: q,
+            timings: Timings {
+                embed_ms,
+                ..Default::default()
+            },
+        });
     }
     let depth = if mode == Mode::Hybrid { FUSION_DEPTH.max(k) } else { k };
-    let dense_list = if mode != Mode::Lexical { dense_ids(lib, &q, depth, allowed.as_ref())? } else { Vec::new() };
-    let lexical_list = if mode != Mode::Dense { lexical_ids(lib, query, depth, allowed.as_ref())? } else { Vec::new() };
+    let dense_list = if mode != Mode::Lexical {
+        dense_ids(lib, &q, depth, allowed.as_ref())?
+    } else {
+        Vec::new()
+    };
+    let lexical_list = if mode != Mode::Dense {
+        lexical_ids(lib, query, depth, allowed.as_ref())?
+    } else {
+        Vec::new()
+    };
     let scored = match mode {
         Mode::Dense => dense_list,
         Mode::Lexical => lexical_list,
@@ -261,7 +285,11 @@ pub fn retrieve(
     Ok(Retrieval {
         hits,
         query_vector: q,
-        timings: Timings { embed_ms, search_ms, total_ms: t0.elapsed().as_secs_f64() * 1e3 },
+        timings: Timings {
+            embed_ms,
+            search_ms,
+            total_ms: t0.elapsed().as_secs_f64() * 1e3,
+        },
     })
 }
 
@@ -402,10 +430,16 @@ mod tests {
     #[test]
     fn lang_and_source_filters() {
         let a = article("fr", None);
-        let lang = |l: &str| Filters { lang: Some(l.into()), ..Default::default() };
+        let lang = |l: &str| Filters {
+            lang: Some(l.into()),
+            ..Default::default()
+        };
         assert!(lang("fr").accepts(&a));
         assert!(!lang("en").accepts(&a));
-        let src = |g: &str| Filters { source: Some(glob::Pattern::new(g).unwrap()), ..Default::default() };
+        let src = |g: &str| Filters {
+            source: Some(glob::Pattern::new(g).unwrap()),
+            ..Default::default()
+        };
         assert!(src("news/*").accepts(&a));
         assert!(src("*/000.txt").accepts(&a));
         assert!(!src("sport/*").accepts(&a));
@@ -418,12 +452,18 @@ mod tests {
         let fused = rrf(&[&dense, &lexical], 10);
         // Weight 1 on both is plain RRF; weight 0 drops a list.
         assert_eq!(rrf_weighted(&[(&dense, 1.0), (&lexical, 1.0)], 10), fused);
-        let dense_only: Vec<i64> = rrf_weighted(&[(&dense, 1.0), (&lexical, 0.0)], 10).iter().map(|f| f.0).collect();
+        let dense_only: Vec<i64> = rrf_weighted(&[(&dense, 1.0), (&lexical, 0.0)], 10)
+            .iter()
+            .map(|f| f.0)
+            .collect();
         assert_eq!(dense_only, vec![1, 2, 3]);
         // A lexical-only vote lifts 3 over the dense leader at weight 1 (1/63 + 1/61 > 1/61),
         // and no longer at 0.01 (1/63 + 0.01/61 < 1/62).
         let ids = |w: f32| -> Vec<i64> {
-            rrf_weighted(&[(&dense, 1.0), (&[(3, 5.0)], w)], 10).iter().map(|f| f.0).collect()
+            rrf_weighted(&[(&dense, 1.0), (&[(3, 5.0)], w)], 10)
+                .iter()
+                .map(|f| f.0)
+                .collect()
         };
         assert_eq!(ids(1.0), vec![3, 1, 2]);
         assert_eq!(ids(0.01), vec![1, 2, 3]);
@@ -441,7 +481,10 @@ mod tests {
         assert_eq!(fusion_weights("Who founded Huawei?"), (1.0, LEXICAL_WEIGHT));
         assert_eq!(fusion_weights("Huawei IBM consultants"), (LEXICAL_WEIGHT, 1.0));
         assert_eq!(fusion_weights("Qui est Ross Gan ?"), (1.0, LEXICAL_WEIGHT));
-        assert_eq!(fusion_weights("Combien de consultants IBM envoie-t-il ?"), (1.0, LEXICAL_WEIGHT));
+        assert_eq!(
+            fusion_weights("Combien de consultants IBM envoie-t-il ?"),
+            (1.0, LEXICAL_WEIGHT)
+        );
     }
 
     #[test]

@@ -291,11 +291,7 @@ impl Store {
     /// transaction. Returns the ids given to the chunks, in the order of `chunks`.
     ///
     /// All embeddings of the call must have the same non-zero length and finite values.
-    pub fn replace_article(
-        &mut self,
-        article: &ArticleRow,
-        chunks: &[NewChunk],
-    ) -> Result<Vec<i64>> {
+    pub fn replace_article(&mut self, article: &ArticleRow, chunks: &[NewChunk]) -> Result<Vec<i64>> {
         validate_embeddings(&article.id, chunks)?;
         let db = db_err(&self.path);
         // IMMEDIATE: take the write lock up front instead of failing half-way on upgrade.
@@ -349,9 +345,7 @@ impl Store {
                     .map_err(db.clone())?;
                 let id = tx.last_insert_rowid();
                 encode_vector(&c.embedding, &mut blob);
-                insert_vector
-                    .execute(params![id, blob])
-                    .map_err(db.clone())?;
+                insert_vector.execute(params![id, blob]).map_err(db.clone())?;
                 ids.push(id);
             }
         }
@@ -410,9 +404,7 @@ impl Store {
     /// One article by id.
     pub fn article(&self, id: &str) -> Result<Option<ArticleRow>> {
         self.conn
-            .prepare_cached(
-                "SELECT id, source_path, title, date, lang, url, hash FROM articles WHERE id = ?1",
-            )
+            .prepare_cached("SELECT id, source_path, title, date, lang, url, hash FROM articles WHERE id = ?1")
             .and_then(|mut s| s.query_row([id], |r| article_from_row(r, 0)).optional())
             .map_err(self.db())
     }
@@ -428,17 +420,10 @@ impl Store {
     /// Chunks with their articles, in the order of `ids`; ids that do not exist (deleted
     /// chunks) are skipped, so the result can be shorter than `ids`.
     pub fn chunks_by_ids(&self, ids: &[i64]) -> Result<Vec<(ChunkRow, ArticleRow)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(CHUNK_JOIN_SQL)
-            .map_err(self.db())?;
+        let mut stmt = self.conn.prepare_cached(CHUNK_JOIN_SQL).map_err(self.db())?;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
-            if let Some(row) = stmt
-                .query_row([id], chunk_with_article)
-                .optional()
-                .map_err(self.db())?
-            {
+            if let Some(row) = stmt.query_row([id], chunk_with_article).optional().map_err(self.db())? {
                 out.push(row);
             }
         }
@@ -462,10 +447,7 @@ impl Store {
 
     /// Ids of all existing chunks: the filter that hides deleted chunks from the HNSW index.
     pub fn live_chunk_ids(&self) -> Result<HashSet<i64>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM chunks")
-            .map_err(self.db())?;
+        let mut stmt = self.conn.prepare("SELECT id FROM chunks").map_err(self.db())?;
         stmt.query_map([], |r| r.get(0))
             .map_err(self.db())?
             .collect::<rusqlite::Result<_>>()
@@ -496,29 +478,19 @@ impl Store {
 
     /// Like [`Store::for_each_embedding`], restricted to chunk ids greater than `after`:
     /// the chunks an index saved with `max_chunk_id == after` is missing.
-    pub fn for_each_embedding_after(
-        &self,
-        after: i64,
-        mut f: impl FnMut(i64, &[f32]) -> Result<()>,
-    ) -> Result<()> {
+    pub fn for_each_embedding_after(&self, after: i64, mut f: impl FnMut(i64, &[f32]) -> Result<()>) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT chunk_id, vector FROM embeddings WHERE chunk_id > ?1 ORDER BY chunk_id",
-            )
+            .prepare("SELECT chunk_id, vector FROM embeddings WHERE chunk_id > ?1 ORDER BY chunk_id")
             .map_err(self.db())?;
         let mut rows = stmt.query([after]).map_err(self.db())?;
         let mut buf = Vec::new();
         while let Some(row) = rows.next().map_err(self.db())? {
             let id: i64 = row.get(0).map_err(self.db())?;
-            let blob = row
-                .get_ref(1)
-                .map_err(self.db())?
-                .as_blob()
-                .map_err(|e| Error::Db {
-                    path: self.path.clone(),
-                    source: e.into(),
-                })?;
+            let blob = row.get_ref(1).map_err(self.db())?.as_blob().map_err(|e| Error::Db {
+                path: self.path.clone(),
+                source: e.into(),
+            })?;
             if !decode_vector(blob, &mut buf) {
                 return Err(Error::Index(format!(
                     "the embedding of chunk {id} in {} is corrupt ({} bytes, not a whole number of f32); delete the index directory and ingest again",
@@ -582,11 +554,9 @@ impl Store {
     pub fn max_chunk_id(&self) -> Result<i64> {
         let seq: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'chunks'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'", [], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(self.db())?;
         Ok(seq.unwrap_or(0))
@@ -740,9 +710,7 @@ mod tests {
             end: ordinal as usize * 100 + text.len(),
             line_start: ordinal * 3 + 1,
             line_end: ordinal * 3 + 2,
-            embedding: (0..dims)
-                .map(|i| (i as f32 + ordinal as f32) * 0.25 - 1.0)
-                .collect(),
+            embedding: (0..dims).map(|i| (i as f32 + ordinal as f32) * 0.25 - 1.0).collect(),
         }
     }
 
@@ -758,10 +726,7 @@ mod tests {
         assert_eq!(store.get_meta(FORMAT_KEY).unwrap().as_deref(), Some("1"));
         store.set_meta("model", "e5").unwrap();
         store.set_meta("model", "e5-small").unwrap();
-        assert_eq!(
-            store.get_meta("model").unwrap().as_deref(),
-            Some("e5-small")
-        );
+        assert_eq!(store.get_meta("model").unwrap().as_deref(), Some("e5-small"));
         assert_eq!(store.get_meta("missing").unwrap(), None);
 
         let a = article("a1", "h1");
@@ -787,10 +752,7 @@ mod tests {
                 line_end: 5,
             }
         );
-        assert_eq!(
-            store.embedding(ids[0]).unwrap().unwrap(),
-            chunks[0].embedding
-        );
+        assert_eq!(store.embedding(ids[0]).unwrap().unwrap(), chunks[0].embedding);
 
         let mut seen = Vec::new();
         store
@@ -841,16 +803,11 @@ mod tests {
                 &[chunk(0, "x", 4), chunk(1, "y", 4), chunk(2, "z", 4)],
             )
             .unwrap();
-        let other = store
-            .replace_article(&article("b", "hb"), &[chunk(0, "b", 4)])
-            .unwrap();
+        let other = store.replace_article(&article("b", "hb"), &[chunk(0, "b", 4)]).unwrap();
         let new = store
             .replace_article(&article("a", "h2"), &[chunk(0, "x2", 4), chunk(1, "y2", 4)])
             .unwrap();
-        assert!(
-            new.iter()
-                .all(|id| !old.contains(id) && !other.contains(id))
-        );
+        assert!(new.iter().all(|id| !old.contains(id) && !other.contains(id)));
         assert!(new.iter().all(|&id| id > other[0]));
         assert_eq!(store.article_hash("a").unwrap().as_deref(), Some("h2"));
         for id in &old {
@@ -882,9 +839,7 @@ mod tests {
         // Deleting the newest chunks must not let ids go back.
         let max = store.max_chunk_id().unwrap();
         assert!(store.delete_article("a").unwrap());
-        let again = store
-            .replace_article(&article("c", "hc"), &[chunk(0, "c", 4)])
-            .unwrap();
+        let again = store.replace_article(&article("c", "hc"), &[chunk(0, "c", 4)]).unwrap();
         assert!(again[0] > max);
     }
 
@@ -901,12 +856,8 @@ mod tests {
     #[test]
     fn delete_article_cascades() {
         let (_dir, mut store) = open_tmp();
-        let ids = store
-            .replace_article(&article("a", "h"), &[chunk(0, "x", 4)])
-            .unwrap();
-        store
-            .replace_article(&article("b", "h"), &[chunk(0, "y", 4)])
-            .unwrap();
+        let ids = store.replace_article(&article("a", "h"), &[chunk(0, "x", 4)]).unwrap();
+        store.replace_article(&article("b", "h"), &[chunk(0, "y", 4)]).unwrap();
         assert!(store.delete_article("a").unwrap());
         assert!(!store.delete_article("a").unwrap());
         assert!(store.chunk(ids[0]).unwrap().is_none());
@@ -928,10 +879,7 @@ mod tests {
         }
         let store = Connection::open(&path).unwrap();
         store
-            .execute(
-                "UPDATE meta SET value = 'banana' WHERE key = ?1",
-                [FORMAT_KEY],
-            )
+            .execute("UPDATE meta SET value = 'banana' WHERE key = ?1", [FORMAT_KEY])
             .unwrap();
         drop(store);
         assert!(matches!(Store::open(&path), Err(Error::Index(_))));
@@ -958,23 +906,14 @@ mod tests {
         // Duplicate ordinals violate UNIQUE on the second chunk insert: the old chunks are
         // already deleted and the article updated inside the transaction at that point.
         let bad = [chunk(0, "new0", 4), chunk(0, "dup", 4)];
-        let err = store
-            .replace_article(&article("a", "h2"), &bad)
-            .unwrap_err();
+        let err = store.replace_article(&article("a", "h2"), &bad).unwrap_err();
         assert!(matches!(err, Error::Db { .. }), "{err:?}");
         assert_eq!(store.article_hash("a").unwrap().as_deref(), Some("h1"));
-        let texts: Vec<String> = store
-            .article_chunks("a")
-            .unwrap()
-            .into_iter()
-            .map(|c| c.text)
-            .collect();
+        let texts: Vec<String> = store.article_chunks("a").unwrap().into_iter().map(|c| c.text).collect();
         assert_eq!(texts, vec!["old0".to_string(), "old1".to_string()]);
         assert!(store.embedding(old[0]).unwrap().is_some());
         // The store stays usable after the rollback.
-        store
-            .replace_article(&article("a", "h3"), &[chunk(0, "n", 4)])
-            .unwrap();
+        store.replace_article(&article("a", "h3"), &[chunk(0, "n", 4)]).unwrap();
         assert_eq!(store.article_hash("a").unwrap().as_deref(), Some("h3"));
     }
 
@@ -993,12 +932,7 @@ mod tests {
         ));
         assert_eq!(store.article_hash("a").unwrap(), None);
         // An article without chunks is legal (empty file).
-        assert!(
-            store
-                .replace_article(&article("e", "h"), &[])
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store.replace_article(&article("e", "h"), &[]).unwrap().is_empty());
     }
 
     #[test]
@@ -1014,8 +948,7 @@ mod tests {
             let mut other = Connection::open(&path).unwrap();
             other.execute_batch("PRAGMA foreign_keys = ON").unwrap();
             let tx = other.transaction().unwrap();
-            tx.execute("DELETE FROM chunks WHERE article_id = 'a'", [])
-                .unwrap();
+            tx.execute("DELETE FROM chunks WHERE article_id = 'a'", []).unwrap();
             tx.execute("UPDATE articles SET hash = 'h2' WHERE id = 'a'", [])
                 .unwrap();
             // Never committed nor rolled back, like a killed process: leak both.

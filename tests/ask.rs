@@ -18,7 +18,11 @@ fn check_citations(v: &Value) {
     let cits = a["citations"].as_array().unwrap();
     for (i, c) in cits.iter().enumerate() {
         assert_eq!(c["n"].as_u64(), Some(i as u64 + 1), "{v:#}");
-        let shown = v["passages"].as_array().unwrap().iter().any(|p| p["chunk_id"] == c["chunk_id"]);
+        let shown = v["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["chunk_id"] == c["chunk_id"]);
         assert!(shown, "citation {c} points at a passage that was not shown");
     }
     let mut next = 1;
@@ -39,18 +43,49 @@ fn french_and_english_questions_get_cited_answers() {
     bundled_index(t.path());
     let idx = t.path().join("index");
     let cases = [
-        ("Combien de consultants IBM envoie-t-il chez Huawei ?", "25", "000_d959af5fb98b9205.txt"),
-        ("How many IBM consultants help Huawei?", "25", "000_d959af5fb98b9205.txt"),
-        ("Combien de partenaires ont assisté à la conférence de Huawei à Côme ?", "1.000", "001_b6d142304a9bfd89.txt"),
-        ("Which US official said 260 companies applied to trade with Huawei?", "Wilbur Ross", "003_addd67ec89a263f6.txt"),
-        ("Pourquoi Huawei ne mise-t-il plus sur la 5G en Europe ?", "exclure", "002_4f97e5b5d50801a1.txt"),
+        (
+            "Combien de consultants IBM envoie-t-il chez Huawei ?",
+            "25",
+            "000_d959af5fb98b9205.txt",
+        ),
+        (
+            "How many IBM consultants help Huawei?",
+            "25",
+            "000_d959af5fb98b9205.txt",
+        ),
+        (
+            "Combien de partenaires ont assisté à la conférence de Huawei à Côme ?",
+            "1.000",
+            "001_b6d142304a9bfd89.txt",
+        ),
+        (
+            "Which US official said 260 companies applied to trade with Huawei?",
+            "Wilbur Ross",
+            "003_addd67ec89a263f6.txt",
+        ),
+        (
+            "Pourquoi Huawei ne mise-t-il plus sur la 5G en Europe ?",
+            "exclure",
+            "002_4f97e5b5d50801a1.txt",
+        ),
     ];
     for (q, fact, article) in cases {
         let v = ask(&idx, q, &[]);
         let a = &v["answer"];
         assert_eq!(a["abstained"], false, "{q}: {v:#}");
-        assert!(a["text"].as_str().unwrap().contains(fact), "{q}: answer lacks {fact}: {}", a["text"]);
-        assert!(a["citations"].as_array().unwrap().iter().any(|c| c["article_id"] == article), "{q}: {v:#}");
+        assert!(
+            a["text"].as_str().unwrap().contains(fact),
+            "{q}: answer lacks {fact}: {}",
+            a["text"]
+        );
+        assert!(
+            a["citations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["article_id"] == article),
+            "{q}: {v:#}"
+        );
         check_citations(&v);
     }
 }
@@ -60,7 +95,10 @@ fn unanswerable_questions_abstain_in_their_language() {
     let t = tempfile::tempdir().unwrap();
     bundled_index(t.path());
     let idx = t.path().join("index");
-    for (q, lang) in [("Quelle est la recette de la tarte Tatin ?", "fr"), ("Who won the 2018 football World Cup?", "en")] {
+    for (q, lang) in [
+        ("Quelle est la recette de la tarte Tatin ?", "fr"),
+        ("Who won the 2018 football World Cup?", "en"),
+    ] {
         let v = ask(&idx, q, &[]);
         let a = &v["answer"];
         assert_eq!(a["abstained"], true, "{q}: {v:#}");
@@ -75,11 +113,15 @@ fn unanswerable_questions_abstain_in_their_language() {
 fn human_answer_lists_numbered_sources() {
     let t = tempfile::tempdir().unwrap();
     bundled_index(t.path());
-    let out = ok(sourcier(&t.path().join("index")).args(["ask", "Combien de consultants IBM envoie-t-il chez Huawei ?"]));
+    let out =
+        ok(sourcier(&t.path().join("index")).args(["ask", "Combien de consultants IBM envoie-t-il chez Huawei ?"]));
     assert!(out.contains("[1]"), "{out}");
     let sources: Vec<&str> = out.lines().filter(|l| l.starts_with("[1] ")).collect();
     assert_eq!(sources.len(), 1, "{out}");
-    assert!(sources[0].contains("Huawei se fait épauler par IBM") && sources[0].contains("000_d959af5fb98b9205.txt:"), "{out}");
+    assert!(
+        sources[0].contains("Huawei se fait épauler par IBM") && sources[0].contains("000_d959af5fb98b9205.txt:"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -93,7 +135,12 @@ fn lexical_and_hybrid_find_exact_names_and_numbers() {
         v["hits"][0]["text"].as_str().unwrap_or("").to_string()
     };
     // Exact tokens that must come first with BM25 and survive fusion.
-    for (q, needle) in [("Armonk", "Armonk"), ("862,1 milliards", "862,1"), ("Wilbur Ross", "Wilbur Ross"), ("Hans Gogia", "")] {
+    for (q, needle) in [
+        ("Armonk", "Armonk"),
+        ("862,1 milliards", "862,1"),
+        ("Wilbur Ross", "Wilbur Ross"),
+        ("Hans Gogia", ""),
+    ] {
         if needle.is_empty() {
             continue;
         }
@@ -124,20 +171,37 @@ fn eval_prints_metrics_and_gates_the_exit_code() {
     let (success, stdout, stderr) = run(sourcier(&idx)
         .args(["eval"])
         .arg(&q)
-        .args(["--modes", "dense,lexical,hybrid", "--answers", "--min-ndcg", "0.5", "--json"])
+        .args([
+            "--modes",
+            "dense,lexical,hybrid",
+            "--answers",
+            "--min-ndcg",
+            "0.5",
+            "--json",
+        ])
         .arg(&report));
     assert!(success, "{stdout}\n{stderr}");
-    assert!(stderr.contains("line 3"), "malformed line reported with its number: {stderr}");
+    assert!(
+        stderr.contains("line 3"),
+        "malformed line reported with its number: {stderr}"
+    );
     for needle in ["nDCG@10", "dense", "lexical", "hybrid", "answer hit"] {
         assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
     }
     let dense = stdout.lines().find(|l| l.starts_with("dense    all")).unwrap();
-    assert!(dense.contains("1.000"), "both answerable queries are found first by dense: {stdout}");
+    assert!(
+        dense.contains("1.000"),
+        "both answerable queries are found first by dense: {stdout}"
+    );
     let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(v["queries"].as_u64(), Some(3));
     assert_eq!(v["per_query"].as_array().unwrap().len(), 9);
     // An impossible gate fails the exit code.
-    let (success, _, stderr) = run(sourcier(&idx).args(["eval"]).arg(&q).args(["--modes", "dense", "--min-recall", "1:1.01"]));
+    let (success, _, stderr) =
+        run(sourcier(&idx)
+            .args(["eval"])
+            .arg(&q)
+            .args(["--modes", "dense", "--min-recall", "1:1.01"]));
     assert!(!success && stderr.contains("gate failed"), "{stderr}");
 }
 
@@ -151,10 +215,16 @@ fn eval_chunk_level_on_jsonl_judges_chunks_by_answer_strings() {
         "{\"id\": \"c\", \"query\": \"Quelle est la recette de la tarte Tatin ?\", \"lang\": \"fr\", \"relevant\": []}\n",
     ));
     let report = t.path().join("report.json");
-    let (success, stdout, stderr) =
-        run(sourcier(&idx).args(["eval"]).arg(&q).args(["--modes", "dense", "--chunk-level", "--json"]).arg(&report));
+    let (success, stdout, stderr) = run(sourcier(&idx)
+        .args(["eval"])
+        .arg(&q)
+        .args(["--modes", "dense", "--chunk-level", "--json"])
+        .arg(&report));
     assert!(success, "{stdout}\n{stderr}");
-    assert!(stdout.contains("chunk level: 0 queries judged by answer span, 1 by answer string"), "{stdout}");
+    assert!(
+        stdout.contains("chunk level: 0 queries judged by answer span, 1 by answer string"),
+        "{stdout}"
+    );
     assert!(stdout.contains("1 without answers (left out)"), "{stdout}");
     let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert_eq!(v["level"], "chunk");
@@ -176,8 +246,16 @@ fn eval_chunk_level_on_squad_uses_answer_spans() {
     let root = util::root().join("examples/articles");
     let mut paragraphs = Vec::new();
     for (name, question, answer) in [
-        ("000_d959af5fb98b9205.txt", "Combien de consultants IBM envoie-t-il chez Huawei ?", "25 consultants"),
-        ("004_d70e093277a21062.txt", "À quelle entreprise Xiaomi rachète-t-il des brevets ?", "Nokia"),
+        (
+            "000_d959af5fb98b9205.txt",
+            "Combien de consultants IBM envoie-t-il chez Huawei ?",
+            "25 consultants",
+        ),
+        (
+            "004_d70e093277a21062.txt",
+            "À quelle entreprise Xiaomi rachète-t-il des brevets ?",
+            "Nokia",
+        ),
     ] {
         let text = std::fs::read_to_string(root.join(name)).unwrap();
         let at = text.find(answer).unwrap_or_else(|| panic!("{answer} not in {name}"));
@@ -188,14 +266,24 @@ fn eval_chunk_level_on_squad_uses_answer_spans() {
         }));
     }
     let squad = t.path().join("mini-squad.json");
-    std::fs::write(&squad, serde_json::to_vec(&serde_json::json!({"data": [{"title": "t", "paragraphs": paragraphs}]})).unwrap())
-        .unwrap();
+    std::fs::write(
+        &squad,
+        serde_json::to_vec(&serde_json::json!({"data": [{"title": "t", "paragraphs": paragraphs}]})).unwrap(),
+    )
+    .unwrap();
     let report = t.path().join("report.json");
     let corpus = t.path().join("corpus");
     let (success, stdout, stderr) = run(sourcier(&t.path().join("unused"))
         .args(["eval"])
         .arg(&squad)
-        .args(["--lang", "fr", "--modes", "dense,lexical", "--chunk-level", "--corpus-index"])
+        .args([
+            "--lang",
+            "fr",
+            "--modes",
+            "dense,lexical",
+            "--chunk-level",
+            "--corpus-index",
+        ])
         .arg(&corpus)
         .arg("--json")
         .arg(&report));

@@ -21,7 +21,11 @@ fn top_article(v: &Value) -> String {
 }
 
 fn ingest_json(index: &Path, args: &[&Path], extra: &[&str]) -> Value {
-    let out = ok(sourcier(index).arg("ingest").args(args).args(["--json", "--quiet"]).args(extra));
+    let out = ok(sourcier(index)
+        .arg("ingest")
+        .args(args)
+        .args(["--json", "--quiet"])
+        .args(extra));
     serde_json::from_str(&out).unwrap()
 }
 
@@ -33,7 +37,18 @@ fn english_question_finds_the_french_article() {
     let v = search_json(&idx, "How many IBM consultants help Huawei?", &[]);
     assert_eq!(top_article(&v), "000_d959af5fb98b9205.txt", "{v:#}");
     let hit = &v["hits"][0];
-    for field in ["rank", "score", "chunk_id", "title", "path", "line_start", "line_end", "start", "end", "snippet"] {
+    for field in [
+        "rank",
+        "score",
+        "chunk_id",
+        "title",
+        "path",
+        "line_start",
+        "line_end",
+        "start",
+        "end",
+        "snippet",
+    ] {
         assert!(!hit[field].is_null(), "hit lacks {field}: {hit:#}");
     }
     assert!(hit["line_start"].as_u64().unwrap() <= hit["line_end"].as_u64().unwrap());
@@ -45,10 +60,19 @@ fn french_and_english_questions_find_their_articles() {
     bundled_index(t.path());
     let idx = t.path().join("index");
     let cases = [
-        ("Combien de partenaires ont participé à la conférence européenne de Huawei à Côme ?", "001_b6d142304a9bfd89.txt"),
+        (
+            "Combien de partenaires ont participé à la conférence européenne de Huawei à Côme ?",
+            "001_b6d142304a9bfd89.txt",
+        ),
         ("Xiaomi rachète des brevets à Nokia", "004_d70e093277a21062.txt"),
-        ("How many companies applied to trade with Huawei according to Wilbur Ross?", "003_addd67ec89a263f6.txt"),
-        ("Why is Huawei no longer betting on 5G and smartphones in Europe?", "002_4f97e5b5d50801a1.txt"),
+        (
+            "How many companies applied to trade with Huawei according to Wilbur Ross?",
+            "003_addd67ec89a263f6.txt",
+        ),
+        (
+            "Why is Huawei no longer betting on 5G and smartphones in Europe?",
+            "002_4f97e5b5d50801a1.txt",
+        ),
     ];
     for (q, want) in cases {
         let v = search_json(&idx, q, &[]);
@@ -73,7 +97,11 @@ fn filters_restrict_results() {
     bundled_index(t.path());
     let idx = t.path().join("index");
     let v = search_json(&idx, "Huawei", &["--lang", "en"]);
-    assert_eq!(v["hits"].as_array().unwrap().len(), 0, "all bundled articles are French: {v:#}");
+    assert_eq!(
+        v["hits"].as_array().unwrap().len(),
+        0,
+        "all bundled articles are French: {v:#}"
+    );
     let v = search_json(&idx, "Huawei", &["--source", "00[34]_*"]);
     for h in v["hits"].as_array().unwrap() {
         let id = h["article_id"].as_str().unwrap();
@@ -93,18 +121,36 @@ fn reingest_modify_and_prune() {
     bundled_index(t.path());
     let (idx, articles) = (t.path().join("index"), t.path().join("articles"));
     let r = ingest_json(&idx, &[&articles], &[]);
-    assert_eq!((r["unchanged"].as_u64(), r["added"].as_u64(), r["chunks"].as_u64()), (Some(5), Some(0), Some(0)), "{r:#}");
+    assert_eq!(
+        (r["unchanged"].as_u64(), r["added"].as_u64(), r["chunks"].as_u64()),
+        (Some(5), Some(0), Some(0)),
+        "{r:#}"
+    );
 
     // Change one article: only it is re-embedded, and the old text is gone from results.
     let f = articles.join("003_addd67ec89a263f6.txt");
-    let text = std::fs::read_to_string(&f).unwrap().replace("260 demandes", "315 demandes");
+    let text = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("260 demandes", "315 demandes");
     std::fs::write(&f, text).unwrap();
     let r = ingest_json(&idx, &[&articles], &[]);
-    assert_eq!((r["updated"].as_u64(), r["unchanged"].as_u64()), (Some(1), Some(4)), "{r:#}");
+    assert_eq!(
+        (r["updated"].as_u64(), r["unchanged"].as_u64()),
+        (Some(1), Some(4)),
+        "{r:#}"
+    );
     let v = search_json(&idx, "Combien de demandes pour commercer avec Huawei ?", &["-k", "10"]);
-    let texts: Vec<&str> = v["hits"].as_array().unwrap().iter().filter_map(|h| h["text"].as_str()).collect();
+    let texts: Vec<&str> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["text"].as_str())
+        .collect();
     assert!(texts.iter().any(|t| t.contains("315 demandes")), "{v:#}");
-    assert!(!texts.iter().any(|t| t.contains("260 demandes")), "stale chunk returned: {v:#}");
+    assert!(
+        !texts.iter().any(|t| t.contains("260 demandes")),
+        "stale chunk returned: {v:#}"
+    );
 
     // Delete one: without --prune it stays, with --prune it goes.
     std::fs::remove_file(articles.join("004_d70e093277a21062.txt")).unwrap();
@@ -113,7 +159,14 @@ fn reingest_modify_and_prune() {
     let r = ingest_json(&idx, &[&articles], &["--prune"]);
     assert_eq!(r["pruned"].as_u64(), Some(1), "{r:#}");
     let v = search_json(&idx, "Xiaomi rachète des brevets à Nokia", &["-k", "10"]);
-    assert!(v["hits"].as_array().unwrap().iter().all(|h| h["article_id"] != "004_d70e093277a21062.txt"), "{v:#}");
+    assert!(
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["article_id"] != "004_d70e093277a21062.txt"),
+        "{v:#}"
+    );
     let stats: Value = serde_json::from_str(&ok(sourcier(&idx).args(["index", "stats", "--json"]))).unwrap();
     assert_eq!(stats["stats"]["articles"].as_u64(), Some(4));
 
@@ -131,11 +184,18 @@ fn sigkill_mid_ingest_keeps_the_index_usable_and_resumes() {
     // A bigger corpus: variants of the seeds, each a distinct article.
     let more = t.path().join("more");
     std::fs::create_dir_all(&more).unwrap();
-    let seeds: Vec<_> = std::fs::read_dir(t.path().join("articles")).unwrap().map(|e| e.unwrap().path()).collect();
+    let seeds: Vec<_> = std::fs::read_dir(t.path().join("articles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     let total = 40;
     for i in 0..total {
         let body = std::fs::read_to_string(&seeds[i % seeds.len()]).unwrap();
-        std::fs::write(more.join(format!("variant_{i:03}.txt")), format!("Variante numéro {i}.\n\n{body}\n\nNote de version {i}.")).unwrap();
+        std::fs::write(
+            more.join(format!("variant_{i:03}.txt")),
+            format!("Variante numéro {i}.\n\n{body}\n\nNote de version {i}."),
+        )
+        .unwrap();
     }
     let mut child = sourcier(&idx)
         .args(["ingest", "--quiet"])
@@ -153,7 +213,10 @@ fn sigkill_mid_ingest_keeps_the_index_usable_and_resumes() {
             break;
         }
         assert!(Instant::now() < deadline, "ingest made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "ingest finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ingest finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     child.kill().unwrap(); // SIGKILL on Unix
@@ -161,10 +224,16 @@ fn sigkill_mid_ingest_keeps_the_index_usable_and_resumes() {
 
     let stats: Value = serde_json::from_str(&ok(sourcier(&idx).args(["index", "stats", "--json"]))).unwrap();
     let stored = stats["stats"]["articles"].as_u64().unwrap() as usize;
-    assert!(stored > 5 && stored < 5 + total, "killed too late to test anything: {stored}");
+    assert!(
+        stored > 5 && stored < 5 + total,
+        "killed too late to test anything: {stored}"
+    );
     // The previous index still answers.
     let v = search_json(&idx, "How many IBM consultants help Huawei?", &[]);
-    assert!(top_article(&v).contains("000_d959af5fb98b9205") || top_article(&v).starts_with("variant_"), "{v:#}");
+    assert!(
+        top_article(&v).contains("000_d959af5fb98b9205") || top_article(&v).starts_with("variant_"),
+        "{v:#}"
+    );
     // The next ingest completes without re-embedding what was stored.
     let r = ingest_json(&idx, &[&more], &[]);
     assert_eq!(r["unchanged"].as_u64(), Some((stored - 5) as u64), "{r:#}");
@@ -181,7 +250,9 @@ fn a_different_model_is_refused() {
     let (success, _, stderr) = run(sourcier(&idx).args(["--dims", "256", "search", "Huawei"]));
     assert!(!success, "searching a 768-d index with a 256-d model must fail");
     assert!(stderr.contains("--model/--dims"), "{stderr}");
-    let (success, _, stderr) = run(sourcier(&idx).args(["--dims", "256", "ingest", "--quiet"]).arg(t.path().join("articles")));
+    let (success, _, stderr) = run(sourcier(&idx)
+        .args(["--dims", "256", "ingest", "--quiet"])
+        .arg(t.path().join("articles")));
     assert!(!success);
     assert!(stderr.contains("new --index directory"), "{stderr}");
     // The index is untouched.
@@ -194,9 +265,17 @@ fn bad_input_is_reported_per_file_and_the_rest_goes_in() {
     let t = tempfile::tempdir().unwrap();
     let docs = t.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
-    std::fs::write(docs.join("good.md"), "# Un bon article\n\nLe marché des smartphones recule en Europe cette année.\n").unwrap();
+    std::fs::write(
+        docs.join("good.md"),
+        "# Un bon article\n\nLe marché des smartphones recule en Europe cette année.\n",
+    )
+    .unwrap();
     // Windows-1252: "Élysée" with É = 0xC9 and é = 0xE9.
-    std::fs::write(docs.join("latin1.txt"), b"Visite \xe0 l'\xc9lys\xe9e\n\nLe pr\xe9sident a re\xe7u les patrons fran\xe7ais.\n").unwrap();
+    std::fs::write(
+        docs.join("latin1.txt"),
+        b"Visite \xe0 l'\xc9lys\xe9e\n\nLe pr\xe9sident a re\xe7u les patrons fran\xe7ais.\n",
+    )
+    .unwrap();
     std::fs::write(docs.join("binary.txt"), [0u8, 159, 146, 150, 0, 1, 2, 3, 0, 0]).unwrap();
     std::fs::write(docs.join("empty.txt"), "").unwrap();
     std::os::unix::fs::symlink(docs.join("missing-target.txt"), docs.join("dangling.txt")).unwrap();
@@ -210,8 +289,18 @@ fn bad_input_is_reported_per_file_and_the_rest_goes_in() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["added"].as_u64(), Some(4), "good.md, latin1.txt and two JSONL records: {r:#}\n{stderr}");
-    let problems = r["problems"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        r["added"].as_u64(),
+        Some(4),
+        "good.md, latin1.txt and two JSONL records: {r:#}\n{stderr}"
+    );
+    let problems = r["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     for (needle, what) in [
         ("latin1.txt", "decoded non-UTF-8"),
         ("binary.txt", "binary"),
@@ -222,10 +311,16 @@ fn bad_input_is_reported_per_file_and_the_rest_goes_in() {
     ] {
         assert!(problems.contains(needle), "no report for {what}:\n{problems}");
     }
-    assert!(stderr.contains("feed.jsonl:2"), "problems are also shown on stderr: {stderr}");
+    assert!(
+        stderr.contains("feed.jsonl:2"),
+        "problems are also shown on stderr: {stderr}"
+    );
     let v = search_json(&idx, "Le président a reçu les patrons", &[]);
     assert_eq!(top_article(&v), "latin1.txt", "{v:#}");
-    assert!(v["hits"][0]["text"].as_str().unwrap().contains("président"), "Windows-1252 decoded: {v:#}");
+    assert!(
+        v["hits"][0]["text"].as_str().unwrap().contains("président"),
+        "Windows-1252 decoded: {v:#}"
+    );
 }
 
 #[test]
@@ -247,7 +342,13 @@ fn index_stats_reports_the_index() {
     let t = tempfile::tempdir().unwrap();
     bundled_index(t.path());
     let out = ok(sourcier(&t.path().join("index")).args(["index", "stats"]));
-    for needle in ["articles   5", "fr 5", "embeddinggemma-300m@768", "dims       768", "disk"] {
+    for needle in [
+        "articles   5",
+        "fr 5",
+        "embeddinggemma-300m@768",
+        "dims       768",
+        "disk",
+    ] {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
     }
 }

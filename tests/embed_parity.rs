@@ -52,10 +52,20 @@ fn query_and_document_prompts_are_applied() {
     let got = e.embed_queries(&[&q.text]).unwrap();
     assert!(cosine(&got[0], &q.embedding) >= 0.9999);
     let d = items.iter().find(|i| i.kind == "document").unwrap();
-    let got = e.embed_documents(&[Document { title: None, text: &d.text }]).unwrap();
+    let got = e
+        .embed_documents(&[Document {
+            title: None,
+            text: &d.text,
+        }])
+        .unwrap();
     assert!(cosine(&got[0], &d.embedding) >= 0.9999);
     // A title changes the prompt, hence the vector.
-    let titled = e.embed_documents(&[Document { title: Some("Huawei"), text: &d.text }]).unwrap();
+    let titled = e
+        .embed_documents(&[Document {
+            title: Some("Huawei"),
+            text: &d.text,
+        }])
+        .unwrap();
     assert!(cosine(&titled[0], &d.embedding) < 0.99999);
 }
 
@@ -64,14 +74,25 @@ fn french_is_closer_to_its_translation_than_to_unrelated_text() {
     let e = embedder();
     let v = e
         .embed_documents(&[
-            Document { title: None, text: "IBM envoie 25 consultants pour aider Huawei à améliorer son image de marque." },
-            Document { title: None, text: "IBM is sending 25 consultants to help Huawei improve its brand image." },
-            Document { title: None, text: "Bake the cake for forty minutes, then let it cool before slicing." },
+            Document {
+                title: None,
+                text: "IBM envoie 25 consultants pour aider Huawei à améliorer son image de marque.",
+            },
+            Document {
+                title: None,
+                text: "IBM is sending 25 consultants to help Huawei improve its brand image.",
+            },
+            Document {
+                title: None,
+                text: "Bake the cake for forty minutes, then let it cool before slicing.",
+            },
         ])
         .unwrap();
     let (same, other) = (cosine(&v[0], &v[1]), cosine(&v[0], &v[2]));
     assert!(same > other + 0.2, "translation {same} vs unrelated {other}");
-    let q = e.embed_queries(&["How many consultants does IBM send to Huawei?"]).unwrap();
+    let q = e
+        .embed_queries(&["How many consultants does IBM send to Huawei?"])
+        .unwrap();
     assert!(cosine(&q[0], &v[0]) > cosine(&q[0], &v[2]) + 0.1);
 }
 

@@ -10,18 +10,16 @@ use std::ops::Range;
 /// Abbreviations (lowercase, without the final period) never ending a sentence.
 const ABBREVIATIONS: &[&str] = &[
     // French
-    "m", "mm", "mme", "mmes", "mlle", "mlles", "me", "mgr", "pr", "dr", "st", "ste", "sts", "cie",
-    "éd", "cf", "vol", "fig", "chap", "env", "av", "bd", "boul", "ex", "janv", "févr", "fév",
-    "fevr", "avr", "juil", "déc", "apr", "resp", "coll", "hab", // English
-    "mr", "mrs", "ms", "messrs", "prof", "jr", "sr", "inc", "ltd", "co", "corp", "bros", "gen",
-    "col", "lt", "sgt", "capt", "gov", "sen", "rep", "rev", "hon", "mt", "ft", "dept", "univ",
-    "approx", "vs", "al", "jan", "feb", "aug", "sept", "oct", "nov", "dec", "viz",
+    "m", "mm", "mme", "mmes", "mlle", "mlles", "me", "mgr", "pr", "dr", "st", "ste", "sts", "cie", "éd", "cf", "vol",
+    "fig", "chap", "env", "av", "bd", "boul", "ex", "janv", "févr", "fév", "fevr", "avr", "juil", "déc", "apr", "resp",
+    "coll", "hab", // English
+    "mr", "mrs", "ms", "messrs", "prof", "jr", "sr", "inc", "ltd", "co", "corp", "bros", "gen", "col", "lt", "sgt",
+    "capt", "gov", "sen", "rep", "rev", "hon", "mt", "ft", "dept", "univ", "approx", "vs", "al", "jan", "feb", "aug",
+    "sept", "oct", "nov", "dec", "viz",
 ];
 
 /// Abbreviations that only precede numbers ("art. 5", "No. 3", "p. 12").
-const NUMERIC_ABBREVIATIONS: &[&str] = &[
-    "no", "nos", "n°", "nº", "art", "p", "pp", "tel", "tél", "ch",
-];
+const NUMERIC_ABBREVIATIONS: &[&str] = &["no", "nos", "n°", "nº", "art", "p", "pp", "tel", "tél", "ch"];
 
 fn is_terminator(c: char) -> bool {
     matches!(c, '.' | '!' | '?' | '…')
@@ -39,20 +37,7 @@ fn opens_sentence(c: char) -> bool {
         || c.is_ascii_digit()
         || matches!(
             c,
-            '«' | '“'
-                | '"'
-                | '‘'
-                | '\''
-                | '('
-                | '['
-                | '¿'
-                | '¡'
-                | '—'
-                | '–'
-                | '-'
-                | '•'
-                | '*'
-                | '‹'
+            '«' | '“' | '"' | '‘' | '\'' | '(' | '[' | '¿' | '¡' | '—' | '–' | '-' | '•' | '*' | '‹'
         )
         || (c.is_alphabetic() && !c.is_lowercase())
 }
@@ -106,8 +91,7 @@ pub fn split_sentences(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
             while m < n && chars[m].1 != '\n' && chars[m].1.is_whitespace() {
                 m += 1;
             }
-            if m < n && is_closer(chars[m].1) && (m == end || matches!(chars[m].1, '»' | '”' | '›'))
-            {
+            if m < n && is_closer(chars[m].1) && (m == end || matches!(chars[m].1, '»' | '”' | '›')) {
                 end = m + 1;
             } else {
                 break;
@@ -162,16 +146,12 @@ fn is_abbreviation(chars: &[(usize, char)], dot: usize, next: char) -> bool {
     let mut j = dot;
     while j > 0 {
         let p = chars[j - 1].1;
-        if p.is_whitespace() || matches!(p, '(' | '[' | '«' | '“' | '"' | '‘' | '/' | '\'' | '’')
-        {
+        if p.is_whitespace() || matches!(p, '(' | '[' | '«' | '“' | '"' | '‘' | '/' | '\'' | '’') {
             break;
         }
         j -= 1;
     }
-    let token: String = chars[j..dot]
-        .iter()
-        .flat_map(|&(_, c)| c.to_lowercase())
-        .collect();
+    let token: String = chars[j..dot].iter().flat_map(|&(_, c)| c.to_lowercase()).collect();
     if token.is_empty() || token.chars().any(|c| c.is_ascii_digit()) {
         return false;
     }
@@ -183,9 +163,7 @@ fn is_abbreviation(chars: &[(usize, char)], dot: usize, next: char) -> bool {
     if token.contains('.') {
         // "e.g", "U.S", "P.-D.G", "J.-C": dotted short segments.
         let mut segments = token.split(['.', '-']).filter(|s| !s.is_empty()).peekable();
-        if segments.peek().is_some()
-            && segments.all(|s| s.chars().count() <= 2 && s.chars().all(char::is_alphabetic))
-        {
+        if segments.peek().is_some() && segments.all(|s| s.chars().count() <= 2 && s.chars().all(char::is_alphabetic)) {
             return true;
         }
     }
@@ -207,13 +185,9 @@ fn continuing_quotations(chars: &[(usize, char)]) -> Vec<bool> {
                 if let Some(pos) = stack.iter().rposition(|&(_, o)| o == open) {
                     let (start, _) = stack[pos];
                     stack.truncate(pos);
-                    let next = chars[i + 1..]
-                        .iter()
-                        .map(|&(_, c)| c)
-                        .find(|c| !c.is_whitespace());
-                    let continues = next.is_some_and(|c| {
-                        c.is_lowercase() || matches!(c, ',' | ';' | ':' | ')' | '–' | '—' | '-')
-                    });
+                    let next = chars[i + 1..].iter().map(|&(_, c)| c).find(|c| !c.is_whitespace());
+                    let continues =
+                        next.is_some_and(|c| c.is_lowercase() || matches!(c, ',' | ';' | ':' | ')' | '–' | '—' | '-'));
                     if continues {
                         delta[start] += 1;
                         delta[i] -= 1;
@@ -238,10 +212,7 @@ mod tests {
     use super::*;
 
     fn sentences(s: &str) -> Vec<&str> {
-        split_sentences(s, 0..s.len())
-            .into_iter()
-            .map(|r| &s[r])
-            .collect()
+        split_sentences(s, 0..s.len()).into_iter().map(|r| &s[r]).collect()
     }
 
     #[test]
@@ -328,18 +299,12 @@ mod tests {
             sentences("Il hésite... puis accepte."),
             vec!["Il hésite... puis accepte."]
         );
-        assert_eq!(
-            sentences("He waited... and left."),
-            vec!["He waited... and left."]
-        );
+        assert_eq!(sentences("He waited... and left."), vec!["He waited... and left."]);
         assert_eq!(
             sentences("Il hésite... Puis accepte."),
             vec!["Il hésite...", "Puis accepte."]
         );
-        assert_eq!(
-            sentences("Il hésite… puis accepte."),
-            vec!["Il hésite… puis accepte."]
-        );
+        assert_eq!(sentences("Il hésite… puis accepte."), vec!["Il hésite… puis accepte."]);
     }
 
     #[test]
@@ -372,19 +337,13 @@ mod tests {
         let s = "“We will invest. We are ready,” said the CEO. Shares rose.";
         assert_eq!(
             sentences(s),
-            vec![
-                "“We will invest. We are ready,” said the CEO.",
-                "Shares rose."
-            ]
+            vec!["“We will invest. We are ready,” said the CEO.", "Shares rose."]
         );
         assert_eq!(
             sentences("He said \"no.\" Then he left."),
             vec!["He said \"no.\"", "Then he left."]
         );
-        assert_eq!(
-            sentences("(See above.) The end."),
-            vec!["(See above.)", "The end."]
-        );
+        assert_eq!(sentences("(See above.) The end."), vec!["(See above.)", "The end."]);
     }
 
     #[test]
@@ -392,10 +351,7 @@ mod tests {
         let s = "xx Un titre sans point\n\nUn corps.\nSuite en minuscule. yy";
         let r = split_sentences(s, 3..s.len() - 3);
         let got: Vec<&str> = r.iter().map(|r| &s[r.clone()]).collect();
-        assert_eq!(
-            got,
-            vec!["Un titre sans point", "Un corps.", "Suite en minuscule."]
-        );
+        assert_eq!(got, vec!["Un titre sans point", "Un corps.", "Suite en minuscule."]);
         assert!(split_sentences(s, 0..1000).is_empty());
         assert!(split_sentences("é", 1..2).is_empty());
         assert!(split_sentences("   ", 0..3).is_empty());
@@ -403,9 +359,6 @@ mod tests {
 
     #[test]
     fn lowercase_after_period_is_not_a_boundary() {
-        assert_eq!(
-            sentences("Il est 3 h. puis 4 h."),
-            vec!["Il est 3 h. puis 4 h."]
-        );
+        assert_eq!(sentences("Il est 3 h. puis 4 h."), vec!["Il est 3 h. puis 4 h."]);
     }
 }

@@ -55,16 +55,10 @@ fn no_overlap_when_it_leaves_no_room() {
     let text = "Un deux trois quatre. Cinq six sept huit. Neuf.";
     let chunks = chunk_article(&whole(text), &cfg(4, 1), &WhitespaceCounter);
     let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-    assert_eq!(
-        texts,
-        vec!["Un deux trois quatre.", "Cinq six sept huit.", "Neuf."]
-    );
+    assert_eq!(texts, vec!["Un deux trois quatre.", "Cinq six sept huit.", "Neuf."]);
     let chunks = chunk_article(&whole(text), &cfg(5, 3), &WhitespaceCounter);
     let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-    assert_eq!(
-        texts,
-        vec!["Un deux trois quatre.", "Cinq six sept huit. Neuf."]
-    );
+    assert_eq!(texts, vec!["Un deux trois quatre.", "Cinq six sept huit. Neuf."]);
 }
 
 #[test]
@@ -85,18 +79,12 @@ fn long_sentence_is_split_at_words_then_chars() {
     let chunks = chunk_article(&whole(text), &cfg(4, 1), &WhitespaceCounter);
     assert!(chunks.iter().all(|c| WhitespaceCounter.count(&c.text) <= 4));
     assert_eq!(chunks[0].text, "un deux trois quatre");
-    let covered: usize = chunks
-        .iter()
-        .map(|c| WhitespaceCounter.count(&c.text))
-        .sum();
+    let covered: usize = chunks.iter().map(|c| WhitespaceCounter.count(&c.text)).sum();
     assert!(covered >= 11);
 
     let text = "Anticonstitutionnellement été.";
     let chunks = chunk_article(&whole(text), &cfg(7, 0), &CharCounter);
-    assert!(
-        chunks.iter().all(|c| c.text.chars().count() <= 7),
-        "{chunks:?}"
-    );
+    assert!(chunks.iter().all(|c| c.text.chars().count() <= 7), "{chunks:?}");
     let rebuilt: String = chunks.iter().map(|c| c.text.replace(' ', "")).collect();
     assert_eq!(rebuilt, "Anticonstitutionnellementété.");
 }
@@ -106,10 +94,7 @@ fn estimate_errors_are_corrected() {
     // Sentence counts sum below the budget, the joined text does not (spaces count as chars).
     let text = "Aaaa. Bbbb. Cccc. Dddd.";
     let chunks = chunk_article(&whole(text), &cfg(10, 1), &CharCounter);
-    assert!(
-        chunks.iter().all(|c| c.text.chars().count() <= 10),
-        "{chunks:?}"
-    );
+    assert!(chunks.iter().all(|c| c.text.chars().count() <= 10), "{chunks:?}");
     assert_eq!(chunks.last().unwrap().text, "Dddd.");
 }
 
@@ -123,11 +108,7 @@ fn degenerate_inputs() {
     assert!(chunks.is_empty());
     // Overlapping and unsorted blocks are merged.
     let text = "Un. Deux. Trois.";
-    let chunks = chunk_article(
-        &article(text, vec![4..16, 0..9], 1),
-        &cfg(10, 1),
-        &WhitespaceCounter,
-    );
+    let chunks = chunk_article(&article(text, vec![4..16, 0..9], 1), &cfg(10, 1), &WhitespaceCounter);
     assert_eq!(chunks.len(), 1);
     assert_eq!(chunks[0].text, text);
 }
@@ -135,11 +116,7 @@ fn degenerate_inputs() {
 #[test]
 fn line_base_from_jsonl() {
     let text = "Première phrase.\nDeuxième phrase.";
-    let chunks = chunk_article(
-        &article(text, vec![0..text.len()], 7),
-        &cfg(2, 0),
-        &WhitespaceCounter,
-    );
+    let chunks = chunk_article(&article(text, vec![0..text.len()], 7), &cfg(2, 0), &WhitespaceCounter);
     assert_eq!(chunks.len(), 2);
     assert_eq!((chunks[0].line_start, chunks[0].line_end), (7, 7));
     assert_eq!((chunks[1].line_start, chunks[1].line_end), (8, 8));
@@ -152,10 +129,7 @@ fn seed_like_article() {
     let chunks = chunk_article(
         &article(
             text,
-            vec![
-                start..text.find("\n\n").unwrap(),
-                text.find('«').unwrap()..text.len(),
-            ],
+            vec![start..text.find("\n\n").unwrap(), text.find('«').unwrap()..text.len()],
             1,
         ),
         &cfg(40, 1),
@@ -193,10 +167,7 @@ fn sentence() -> impl Strategy<Value = String> {
 /// Text made of paragraphs, some of which are blocks; returns text, blocks and line base.
 fn article_strategy() -> impl Strategy<Value = Article> {
     (
-        prop::collection::vec(
-            (prop::collection::vec(sentence(), 1..8), any::<bool>()),
-            1..8,
-        ),
+        prop::collection::vec((prop::collection::vec(sentence(), 1..8), any::<bool>()), 1..8),
         1u32..50,
     )
         .prop_map(|(paras, line_base)| {
@@ -246,14 +217,8 @@ fn check_properties(a: &Article, cfg: &ChunkerConfig) -> Result<(), TestCaseErro
         prop_assert!(!c.text.trim().is_empty());
         // (5) lines match the span
         let base = a.line_base.max(1);
-        prop_assert_eq!(
-            c.line_start,
-            base + text[..c.start].matches('\n').count() as u32
-        );
-        prop_assert_eq!(
-            c.line_end,
-            base + text[..c.end].matches('\n').count() as u32
-        );
+        prop_assert_eq!(c.line_start, base + text[..c.start].matches('\n').count() as u32);
+        prop_assert_eq!(c.line_end, base + text[..c.end].matches('\n').count() as u32);
         prop_assert!(c.line_start <= c.line_end);
     }
     // (1) coverage of every non-whitespace byte of every block

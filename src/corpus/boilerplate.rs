@@ -302,11 +302,7 @@ const PREFIXES: &[&str] = &[
 ];
 
 /// Fragments that mark furniture wherever they appear in a short line.
-const CONTAINS: &[&str] = &[
-    "tous droits réservés",
-    "all rights reserved",
-    "ce site utilise akismet",
-];
+const CONTAINS: &[&str] = &["tous droits réservés", "all rights reserved", "ce site utilise akismet"];
 
 /// "Publié le 12 avril 2025" style lines.
 const DATE_PREFIXES: &[&str] = &[
@@ -411,8 +407,7 @@ pub(super) fn normalize(s: &str) -> String {
 /// `s` starts with `prefix` and the prefix does not end mid-word.
 fn starts_with_word(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|rest| {
-        !prefix.ends_with(|c: char| c.is_alphanumeric())
-            || !rest.starts_with(|c: char| c.is_alphanumeric())
+        !prefix.ends_with(|c: char| c.is_alphanumeric()) || !rest.starts_with(|c: char| c.is_alphanumeric())
     })
 }
 
@@ -463,10 +458,7 @@ mod tests {
             classify("Lire aussi\u{a0}: Huawei et IBM"),
             Some(Kind::Teaser { bare: false })
         );
-        assert_eq!(
-            classify("Laisser un commentaire"),
-            Some(Kind::CommentsStart)
-        );
+        assert_eq!(classify("Laisser un commentaire"), Some(Kind::CommentsStart));
         assert_eq!(
             classify(
                 "Ce site utilise Akismet pour réduire les indésirables. En savoir plus sur comment \

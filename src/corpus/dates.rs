@@ -57,10 +57,7 @@ pub(super) fn find(s: &str) -> Option<String> {
     let lower = s.to_lowercase();
     let words = tokens(&lower);
     for (i, &(start, word)) in words.iter().enumerate() {
-        let prev_digit = lower[..start]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_ascii_digit());
+        let prev_digit = lower[..start].chars().next_back().is_some_and(|c| c.is_ascii_digit());
         if word.as_bytes()[0].is_ascii_digit() && !prev_digit {
             if let Some((d, _)) = iso_prefix(&lower[start..]) {
                 return Some(d);
@@ -69,8 +66,7 @@ pub(super) fn find(s: &str) -> Option<String> {
                 return Some(d);
             }
             // "12 avril 2025", "1er janvier 2025"
-            if let (Some(day), Some(&(_, m)), Some(&(_, y))) =
-                (day_number(word), words.get(i + 1), words.get(i + 2))
+            if let (Some(day), Some(&(_, m)), Some(&(_, y))) = (day_number(word), words.get(i + 1), words.get(i + 2))
                 && let (Some(month), Some(year)) = (month_number(m), year_number(y))
             {
                 return Some(format!("{year:04}-{month:02}-{day:02}"));
@@ -78,9 +74,7 @@ pub(super) fn find(s: &str) -> Option<String> {
         } else if let Some(month) = month_number(word) {
             // "April 12, 2025" / "avril 2025"
             match (words.get(i + 1), words.get(i + 2)) {
-                (Some(&(_, d)), Some(&(_, y)))
-                    if day_number(d).is_some() && year_number(y).is_some() =>
-                {
+                (Some(&(_, d)), Some(&(_, y))) if day_number(d).is_some() && year_number(y).is_some() => {
                     let (day, year) = (day_number(d)?, year_number(y)?);
                     return Some(format!("{year:04}-{month:02}-{day:02}"));
                 }
@@ -99,8 +93,7 @@ fn tokens(s: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
     let mut start = None;
     for (i, c) in s.char_indices() {
-        let inside =
-            c.is_alphanumeric() || c == '°' || (start.is_some() && matches!(c, '/' | '-' | '.'));
+        let inside = c.is_alphanumeric() || c == '°' || (start.is_some() && matches!(c, '/' | '-' | '.'));
         match (inside, start) {
             (true, None) => start = Some(i),
             (false, Some(st)) => {
@@ -125,17 +118,13 @@ fn numeric_dmy(word: &str) -> Option<String> {
     let day: u32 = parts[0].parse().ok()?;
     let month: u32 = parts[1].parse().ok()?;
     let year = year_number(parts[2])?;
-    ((1..=31).contains(&day) && (1..=12).contains(&month))
-        .then(|| format!("{year:04}-{month:02}-{day:02}"))
+    ((1..=31).contains(&day) && (1..=12).contains(&month)).then(|| format!("{year:04}-{month:02}-{day:02}"))
 }
 
 fn day_number(word: &str) -> Option<u32> {
     let digits = word.trim_end_matches(|c: char| c.is_alphabetic());
     let suffix = &word[digits.len()..];
-    if digits.is_empty()
-        || digits.len() > 2
-        || !matches!(suffix, "" | "er" | "st" | "nd" | "rd" | "th")
-    {
+    if digits.is_empty() || digits.len() > 2 || !matches!(suffix, "" | "er" | "st" | "nd" | "rd" | "th") {
         return None;
     }
     digits.parse().ok().filter(|d| (1..=31).contains(d))
@@ -174,10 +163,7 @@ mod tests {
     #[test]
     fn iso_prefixes() {
         assert_eq!(iso_prefix("2025-04 La"), Some(("2025-04".into(), 7)));
-        assert_eq!(
-            iso_prefix("2025-04-12T10:00"),
-            Some(("2025-04-12".into(), 10))
-        );
+        assert_eq!(iso_prefix("2025-04-12T10:00"), Some(("2025-04-12".into(), 10)));
         assert_eq!(iso_prefix("2025/04/12"), Some(("2025-04-12".into(), 10)));
         assert_eq!(iso_prefix("2025-13"), None);
         assert_eq!(iso_prefix("20250"), None);
@@ -187,30 +173,18 @@ mod tests {
 
     #[test]
     fn free_dates() {
-        assert_eq!(
-            find("Publié le 12 avril 2025 à 10h"),
-            Some("2025-04-12".into())
-        );
-        assert_eq!(
-            find("publié le 1er janvier 2024"),
-            Some("2024-01-01".into())
-        );
+        assert_eq!(find("Publié le 12 avril 2025 à 10h"), Some("2025-04-12".into()));
+        assert_eq!(find("publié le 1er janvier 2024"), Some("2024-01-01".into()));
         assert_eq!(find("Published April 3, 2023"), Some("2023-04-03".into()));
         assert_eq!(find("mis à jour le 05/11/2022"), Some("2022-11-05".into()));
-        assert_eq!(
-            find("updated 2021-06-30T08:00:00Z"),
-            Some("2021-06-30".into())
-        );
+        assert_eq!(find("updated 2021-06-30T08:00:00Z"), Some("2021-06-30".into()));
         assert_eq!(find("en octobre 2022"), Some("2022-10".into()));
         assert_eq!(find("rien ici 12 pommes"), None);
     }
 
     #[test]
     fn normalize_fields() {
-        assert_eq!(
-            normalize("2025-04-12T10:00:00+02:00"),
-            Some("2025-04-12".into())
-        );
+        assert_eq!(normalize("2025-04-12T10:00:00+02:00"), Some("2025-04-12".into()));
         assert_eq!(normalize(" 2025-04 "), Some("2025-04".into()));
         assert_eq!(normalize("hier"), Some("hier".into()));
         assert_eq!(normalize("  "), None);

@@ -44,16 +44,15 @@ const RAW: &[&str] = &[
     "script", "style", "textarea", "title", "xmp", "noembed", "noframes", "iframe",
 ];
 const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "keygen",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+    "keygen",
 ];
 const DROP: &[&str] = &[
-    "head", "nav", "header", "footer", "aside", "noscript", "form", "svg", "math", "button",
-    "select", "template", "menu", "dialog", "object", "canvas", "video", "audio", "map",
+    "head", "nav", "header", "footer", "aside", "noscript", "form", "svg", "math", "button", "select", "template",
+    "menu", "dialog", "object", "canvas", "video", "audio", "map",
 ];
 const DROP_MINIMAL: &[&str] = &[
-    "head", "noscript", "svg", "math", "button", "select", "template", "object", "canvas", "video",
-    "audio", "map",
+    "head", "noscript", "svg", "math", "button", "select", "template", "object", "canvas", "video", "audio", "map",
 ];
 const BLOCK: &[&str] = &[
     "p",
@@ -161,8 +160,7 @@ const FURNITURE: &[&str] = &[
 ];
 /// Class/id words that mark the article itself: never dropped on class grounds.
 const CONTENT: &[&str] = &[
-    "content", "article", "post", "entry", "body", "story", "main", "text", "prose", "chapo",
-    "lead",
+    "content", "article", "post", "entry", "body", "story", "main", "text", "prose", "chapo", "lead",
 ];
 const META_DATES: &[&str] = &[
     "date",
@@ -208,10 +206,7 @@ pub(super) fn sniff_charset(bytes: &[u8]) -> Option<&'static encoding_rs::Encodi
     let head = bytes[..bytes.len().min(4096)].to_ascii_lowercase();
     let at = head.windows(8).position(|w| w == b"charset=")? + 8;
     let rest = &head[at..];
-    let rest = &rest[rest
-        .iter()
-        .take_while(|b| matches!(b, b'"' | b'\'' | b' '))
-        .count()..];
+    let rest = &rest[rest.iter().take_while(|b| matches!(b, b'"' | b'\'' | b' ')).count()..];
     let len = rest
         .iter()
         .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
@@ -360,9 +355,7 @@ impl<'a> Extractor<'a> {
                 _ => {
                     let run = bytes[self.pos..]
                         .iter()
-                        .position(|b| {
-                            matches!(b, b'<' | b'&' | b'\n' | b' ' | b'\t' | b'\r' | 0x0c)
-                        })
+                        .position(|b| matches!(b, b'<' | b'&' | b'\n' | b' ' | b'\t' | b'\r' | 0x0c))
                         .map_or(bytes.len(), |i| self.pos + i);
                     let s = &self.src[self.pos..run];
                     self.text(s);
@@ -520,10 +513,7 @@ impl<'a> Extractor<'a> {
                     }
                     _ => {
                         let start = i;
-                        while bytes
-                            .get(i)
-                            .is_some_and(|b| !b.is_ascii_whitespace() && *b != b'>')
-                        {
+                        while bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace() && *b != b'>') {
                             i += 1;
                         }
                         value = &self.src[start..i];
@@ -543,11 +533,7 @@ impl<'a> Extractor<'a> {
         match name {
             "meta" => self.meta(attrs),
             "link"
-                if attr("rel").is_some_and(|r| {
-                    r.to_ascii_lowercase()
-                        .split_whitespace()
-                        .any(|w| w == "canonical")
-                }) =>
+                if attr("rel").is_some_and(|r| r.to_ascii_lowercase().split_whitespace().any(|w| w == "canonical")) =>
             {
                 self.canonical = attr("href")
                     .map(str::trim)
@@ -689,9 +675,7 @@ impl<'a> Extractor<'a> {
             }
         } else if key == "og:url" {
             self.og_url = Some(content.to_string());
-        } else if (key == "content-language" || key == "language" || key == "og:locale")
-            && self.lang.is_none()
-        {
+        } else if (key == "content-language" || key == "language" || key == "og:locale") && self.lang.is_none() {
             self.lang = super::lang::normalize_code(content);
         }
     }
@@ -706,10 +690,7 @@ fn tag_name(s: &str) -> String {
 }
 
 fn furniture_class(v: &str) -> bool {
-    let words = || {
-        v.split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-    };
+    let words = || v.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
     !words().any(|w| CONTENT.contains(&w)) && words().any(|w| FURNITURE.contains(&w))
 }
 
@@ -752,13 +733,7 @@ fn decode_entity(s: &str) -> (String, usize) {
         let start = if hex { 3 } else { 2 };
         let digits = b[start.min(b.len())..]
             .iter()
-            .take_while(|c| {
-                if hex {
-                    c.is_ascii_hexdigit()
-                } else {
-                    c.is_ascii_digit()
-                }
-            })
+            .take_while(|c| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })
             .count();
         if digits == 0 || digits > 8 {
             return ("&".into(), 1);
@@ -767,8 +742,7 @@ fn decode_entity(s: &str) -> (String, usize) {
         if b.get(len) == Some(&b';') {
             len += 1;
         }
-        let n = u32::from_str_radix(&s[start..start + digits], if hex { 16 } else { 10 })
-            .unwrap_or(0xfffd);
+        let n = u32::from_str_radix(&s[start..start + digits], if hex { 16 } else { 10 }).unwrap_or(0xfffd);
         let c = match n {
             // Legacy pages write Windows-1252 code points (&#146; for ’).
             0x80..=0x9f => encoding_rs::WINDOWS_1252
@@ -782,10 +756,7 @@ fn decode_entity(s: &str) -> (String, usize) {
         };
         return (c.to_string(), len);
     }
-    let name_len = b[1..]
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .count();
+    let name_len = b[1..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
     if name_len == 0 || name_len > 32 {
         return ("&".into(), 1);
     }
@@ -939,15 +910,10 @@ mod tests {
     #[test]
     fn entities() {
         assert_eq!(
-            decode_entities(
-                "caf&eacute; &amp; th&#233; &#xE9;t&eacute;&nbsp;!&hellip; &#146; &bogus; & x"
-            ),
+            decode_entities("caf&eacute; &amp; th&#233; &#xE9;t&eacute;&nbsp;!&hellip; &#146; &bogus; & x"),
             "café & thé été\u{a0}!… ’ &bogus; & x"
         );
-        assert_eq!(
-            decode_entities("&#0; &#99999999; &#x;"),
-            "\u{fffd} \u{fffd} &#x;"
-        );
+        assert_eq!(decode_entities("&#0; &#99999999; &#x;"), "\u{fffd} \u{fffd} &#x;");
     }
 
     #[test]
@@ -966,34 +932,22 @@ mod tests {
             ]
         );
         // Lines follow the source.
-        let line_of = |needle: &str| {
-            page.text[..page.text.find(needle).unwrap()]
-                .matches('\n')
-                .count()
-                + 1
-        };
+        let line_of = |needle: &str| page.text[..page.text.find(needle).unwrap()].matches('\n').count() + 1;
         let src_line = |needle: &str| src[..src.find(needle).unwrap()].matches('\n').count() + 1;
         assert_eq!(line_of("Premier"), src_line("Premier"));
-        assert_eq!(
-            line_of("paragraphe sur deux"),
-            src_line("paragraphe sur deux")
-        );
+        assert_eq!(line_of("paragraphe sur deux"), src_line("paragraphe sur deux"));
     }
 
     #[test]
     fn minified_page_and_breaks() {
-        let page = extract(
-            "<html><body><p>Un.</p><p>Deux<br>Trois</p><ul><li>A</li><li>B</li></ul></body></html>",
-        );
+        let page = extract("<html><body><p>Un.</p><p>Deux<br>Trois</p><ul><li>A</li><li>B</li></ul></body></html>");
         assert_eq!(paragraphs(&page), vec!["Un.", "Deux", "Trois", "A", "B"]);
         assert_eq!(page.list_items, vec![false, false, false, true, true]);
     }
 
     #[test]
     fn missing_head_end_and_unclosed_tags() {
-        let page = extract(
-            "<html><head><title>T</title><body><p>Texte <a href='x>y'>lien</a> fin<p>Autre",
-        );
+        let page = extract("<html><head><title>T</title><body><p>Texte <a href='x>y'>lien</a> fin<p>Autre");
         assert_eq!(paragraphs(&page), vec!["Texte lien fin", "Autre"]);
         assert_eq!(page.title.as_deref(), Some("T"));
         let page = extract("<p>a < b et c <3 d</p><p>x</");
@@ -1009,9 +963,7 @@ mod tests {
 
     #[test]
     fn charset_sniffing() {
-        let enc = sniff_charset(
-            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\">",
-        );
+        let enc = sniff_charset(b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\">");
         assert_eq!(enc, Some(encoding_rs::WINDOWS_1252));
         assert_eq!(sniff_charset(b"<p>rien</p>"), None);
     }

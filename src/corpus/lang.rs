@@ -10,9 +10,7 @@ const SHORT_TEXT_LETTERS: usize = 200;
 /// The ISO 639-1 code of `text`'s language, or `None` when the guess is unreliable on short text.
 pub(super) fn detect(text: &str) -> Option<String> {
     let info = whatlang::detect(text)?;
-    if !info.is_reliable()
-        && text.chars().filter(|c| c.is_alphabetic()).count() < SHORT_TEXT_LETTERS
-    {
+    if !info.is_reliable() && text.chars().filter(|c| c.is_alphabetic()).count() < SHORT_TEXT_LETTERS {
         return None;
     }
     Some(iso639_1(info.lang()).to_string())

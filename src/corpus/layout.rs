@@ -59,11 +59,7 @@ pub(super) fn trim_range(text: &str, r: Range<usize>) -> Range<usize> {
     };
     let start = r.start + (s.len() - s.trim_start_matches(is_space).len());
     let end = r.start + s.trim_end_matches(is_space).len();
-    if start >= end {
-        r.start..r.start
-    } else {
-        start..end
-    }
+    if start >= end { r.start..r.start } else { start..end }
 }
 
 /// Collapses whitespace (NBSP included) into single spaces.
@@ -121,21 +117,12 @@ pub(super) fn analyze_lines(text: &str, markdown: bool, known_title: Option<&str
 /// Analyses paragraphs already delimited (HTML); `titles` are headline strings to drop.
 /// Consecutive list items count as adjacent lines (a list of teaser links), other paragraphs
 /// as separated by a blank line.
-pub(super) fn analyze_units(
-    text: &str,
-    paragraphs: &[Range<usize>],
-    list_items: &[bool],
-    titles: &[&str],
-) -> Layout {
+pub(super) fn analyze_units(text: &str, paragraphs: &[Range<usize>], list_items: &[bool], titles: &[&str]) -> Layout {
     let is_li = |k: usize| list_items.get(k).copied().unwrap_or(false);
     let mut units: Vec<Unit> = Vec::with_capacity(paragraphs.len());
     let mut line = 0;
     for (i, r) in paragraphs.iter().enumerate() {
-        line += if i > 0 && is_li(i) && is_li(i - 1) {
-            1
-        } else {
-            2
-        };
+        line += if i > 0 && is_li(i) && is_li(i - 1) { 1 } else { 2 };
         let span = trim_range(text, r.clone());
         if !span.is_empty() {
             units.push(Unit::new(span, line));
@@ -146,11 +133,7 @@ pub(super) fn analyze_units(
     Layout {
         title,
         date,
-        blocks: units
-            .iter()
-            .filter(|u| u.keep)
-            .map(|u| u.span.clone())
-            .collect(),
+        blocks: units.iter().filter(|u| u.keep).map(|u| u.span.clone()).collect(),
         ..Layout::default()
     }
 }
@@ -193,10 +176,7 @@ fn refine(
 
     let mut title = None;
     if guess_title {
-        let kept: Vec<usize> = (0..units.len())
-            .filter(|&i| units[i].keep)
-            .take(3)
-            .collect();
+        let kept: Vec<usize> = (0..units.len()).filter(|&i| units[i].keep).take(3).collect();
         if let (Some(&i), Some(&next)) = (kept.first(), kept.get(1)) {
             let t = &text[units[i].span.clone()];
             let blank_after = units[next].line > units[i].line + 1;
@@ -239,9 +219,7 @@ fn title_like(t: &str, blank_after: bool) -> bool {
     if !(2..=200).contains(&chars) || words > 30 {
         return false;
     }
-    if t.starts_with(|c: char| c.is_lowercase())
-        || t.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("date "))
-    {
+    if t.starts_with(|c: char| c.is_lowercase()) || t.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("date ")) {
         return false;
     }
     if t.ends_with([',', ';', ':']) || has_inner_sentence_break(t) {
@@ -371,17 +349,13 @@ fn group_lines(text: &str, units: &[Unit]) -> Vec<Range<usize>> {
 
 /// Should two adjacent lines be separate paragraphs?
 fn breaks_between(prev: &str, next: &str) -> bool {
-    let p = prev.trim_end_matches(|c: char| {
-        matches!(c, '»' | '”' | '"' | '’' | '\'' | ')' | ']') || is_space(c)
-    });
+    let p = prev.trim_end_matches(|c: char| matches!(c, '»' | '”' | '"' | '’' | '\'' | ')' | ']') || is_space(c));
     if p.ends_with(['.', '!', '?', '…', ':']) {
         return true;
     }
     // A short unpunctuated line above a longer capitalised one is a heading.
     let (pc, nc) = (prev.chars().count(), next.chars().count());
-    let next_opens = next.starts_with(|c: char| {
-        c.is_uppercase() || c.is_ascii_digit() || matches!(c, '«' | '“' | '"')
-    });
+    let next_opens = next.starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit() || matches!(c, '«' | '“' | '"'));
     pc < 60 && pc * 2 < nc && next_opens && !p.ends_with([',', ';', '-', '–'])
 }
 
@@ -439,10 +413,7 @@ fn markdown_units(text: &str, lines: &[Range<usize>]) -> Markdown {
             fence = Some(&t[..3]);
             continue;
         }
-        if (t.starts_with("<!--") && t.ends_with("-->"))
-            || is_reference_definition(t)
-            || is_table_rule(t)
-        {
+        if (t.starts_with("<!--") && t.ends_with("-->")) || is_reference_definition(t) || is_table_rule(t) {
             continue;
         }
         // Image-only lines.
@@ -490,10 +461,7 @@ fn markdown_units(text: &str, lines: &[Range<usize>]) -> Markdown {
         let heading = clean_title(&text[md.units[h].span.clone()]);
         // The headline is the title line unless front matter named a different title and the
         // heading sits further down.
-        if fm_title.is_none()
-            || h == 0
-            || fm_title.as_deref().map(norm_key) == Some(norm_key(&heading))
-        {
+        if fm_title.is_none() || h == 0 || fm_title.as_deref().map(norm_key) == Some(norm_key(&heading)) {
             md.units[h].keep = false;
         }
         md.title = md.title.or(Some(heading));
@@ -562,10 +530,7 @@ fn is_reference_definition(t: &str) -> bool {
     t.starts_with('[')
         && t.find("]:").is_some_and(|i| {
             let target = t[i + 2..].trim_start();
-            i > 1
-                && (target.starts_with("http")
-                    || target.starts_with('/')
-                    || target.starts_with('<'))
+            i > 1 && (target.starts_with("http") || target.starts_with('/') || target.starts_with('<'))
         })
 }
 
@@ -574,10 +539,7 @@ mod tests {
     use super::*;
 
     fn blocks(text: &str, l: &Layout) -> Vec<String> {
-        l.blocks
-            .iter()
-            .map(|r| text[r.clone()].to_string())
-            .collect()
+        l.blocks.iter().map(|r| text[r.clone()].to_string()).collect()
     }
 
     #[test]
@@ -592,7 +554,8 @@ mod tests {
 
     #[test]
     fn glued_date_prefix() {
-        let text = " date 2025-04 La Huawei European Partner Conference 2025 a réuni plus de 1.000 partenaires.\n\nSuite.";
+        let text =
+            " date 2025-04 La Huawei European Partner Conference 2025 a réuni plus de 1.000 partenaires.\n\nSuite.";
         let l = analyze_lines(text, false, None);
         assert_eq!(l.date.as_deref(), Some("2025-04"));
         assert_eq!(l.title, None);
@@ -610,7 +573,8 @@ mod tests {
 
     #[test]
     fn teaser_keeps_following_prose() {
-        let text = "Premier paragraphe.\n\nLire aussi :\n\nLe groupe a ensuite annoncé un plan. Il prévoit 300 embauches.";
+        let text =
+            "Premier paragraphe.\n\nLire aussi :\n\nLe groupe a ensuite annoncé un plan. Il prévoit 300 embauches.";
         let l = analyze_lines(text, false, Some("Titre"));
         assert_eq!(blocks(text, &l).len(), 2);
     }

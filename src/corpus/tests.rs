@@ -44,10 +44,7 @@ fn block_texts(a: &Article) -> Vec<&str> {
 fn assert_blocks_valid(a: &Article) {
     let mut prev = 0;
     for b in &a.blocks {
-        assert!(
-            b.start >= prev && b.start < b.end && b.end <= a.text.len(),
-            "{b:?}"
-        );
+        assert!(b.start >= prev && b.start < b.end && b.end <= a.text.len(), "{b:?}");
         assert!(a.text.is_char_boundary(b.start) && a.text.is_char_boundary(b.end));
         prev = b.end;
     }
@@ -77,19 +74,11 @@ fn seed_articles() {
         );
         for block in a.block_texts() {
             for f in FURNITURE {
-                assert!(
-                    !block.contains(f),
-                    "{}: block {block:?} contains {f:?}",
-                    a.id
-                );
+                assert!(!block.contains(f), "{}: block {block:?} contains {f:?}", a.id);
             }
         }
         let body: usize = a.blocks.iter().map(|b| b.len()).sum();
-        assert!(
-            body * 10 > a.text.len() * 8,
-            "{}: too much text dropped",
-            a.id
-        );
+        assert!(body * 10 > a.text.len() * 8, "{}: too much text dropped", a.id);
 
         let blocks = block_texts(a);
         match a.id.as_str() {
@@ -124,21 +113,14 @@ fn seed_articles() {
                     Some("Plus de 260 demandes pour travailler avec Huawei !")
                 );
                 assert!(blocks[0].starts_with("L’état américain"));
-                assert!(
-                    blocks.contains(&"Plus de 260 demandes auprès de la chambre de commerce US.")
-                );
+                assert!(blocks.contains(&"Plus de 260 demandes auprès de la chambre de commerce US."));
                 assert!(blocks.contains(&"Des demandes que la chambre de commerce va suivre."));
                 assert!(blocks.last().unwrap().ends_with("sans devoir chipoter."));
             }
             "004_d70e093277a21062.txt" => {
                 assert_eq!(a.title, None);
                 assert_eq!(blocks.len(), 6);
-                assert!(
-                    blocks
-                        .last()
-                        .unwrap()
-                        .ends_with("indiquent les deux groupes.")
-                );
+                assert!(blocks.last().unwrap().ends_with("indiquent les deux groupes."));
             }
             _ => {}
         }
@@ -173,18 +155,12 @@ fn plain_text_with_crlf_and_bom() {
     assert!(reports.is_empty());
     assert_eq!(a.text, "Le titre\n\nLe corps du texte.\nDeuxième ligne.");
     assert_eq!(a.title.as_deref(), Some("Le titre"));
-    assert_eq!(
-        block_texts(&a),
-        vec!["Le corps du texte.", "Deuxième ligne."]
-    );
+    assert_eq!(block_texts(&a), vec!["Le corps du texte.", "Deuxième ligne."]);
 }
 
 #[test]
 fn windows_1252_is_decoded_with_a_warning() {
-    let (a, reports) = one(
-        b"Le caf\xE9 est servi \x96 d\xE9j\xE0 \x80 5.\n",
-        Format::Txt,
-    );
+    let (a, reports) = one(b"Le caf\xE9 est servi \x96 d\xE9j\xE0 \x80 5.\n", Format::Txt);
     assert_eq!(a.text, "Le café est servi – déjà € 5.\n");
     assert_eq!(reports.len(), 1);
     assert_eq!(
@@ -251,21 +227,11 @@ fn jsonl_records() {
         "{\"id\": \"a1\", \"text\": \"Identifiant en double.\"}\n",
         "{\"id\": 42, \"text\": \"Identifiant numérique.\"}\r\n",
     );
-    let (articles, reports) = parse_bytes(
-        "news.jsonl",
-        Path::new("news.jsonl"),
-        Format::Jsonl,
-        src.as_bytes(),
-    );
+    let (articles, reports) = parse_bytes("news.jsonl", Path::new("news.jsonl"), Format::Jsonl, src.as_bytes());
     let ids: Vec<&str> = articles.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(
         ids,
-        vec![
-            "news.jsonl#a1",
-            "news.jsonl#3",
-            "news.jsonl#8",
-            "news.jsonl#42"
-        ]
+        vec!["news.jsonl#a1", "news.jsonl#3", "news.jsonl#8", "news.jsonl#42"]
     );
     let a = &articles[0];
     assert_eq!(a.title.as_deref(), Some("Premier"));
@@ -344,16 +310,10 @@ fn html_page() {
     assert!(blocks[0].starts_with("Huawei a décidé d’étendre"));
     assert_eq!(blocks[2], "IBM a également confirmé l’information.");
     // Source lines survive extraction.
-    let line = a.text[..a.text.find("Le contrat").unwrap()]
-        .matches('\n')
-        .count()
-        + 1;
+    let line = a.text[..a.text.find("Le contrat").unwrap()].matches('\n').count() + 1;
     assert_eq!(
         line,
-        src[..src.find("<p>Le contrat").unwrap()]
-            .matches('\n')
-            .count()
-            + 1
+        src[..src.find("<p>Le contrat").unwrap()].matches('\n').count() + 1
     );
 }
 
@@ -406,14 +366,7 @@ fn discovery_and_ids() {
     let ids: Vec<String> = found.iter().map(|(r, f)| relative_id(r, f)).collect();
     assert_eq!(
         ids,
-        vec![
-            "a.txt",
-            "b/d.html",
-            "b/e.jsonl",
-            "b/sub/c.MD",
-            "y.markdown",
-            "z.htm"
-        ]
+        vec!["a.txt", "b/d.html", "b/e.jsonl", "b/sub/c.MD", "y.markdown", "z.htm"]
     );
     assert!(found.iter().all(|(r, _)| r == root));
 
@@ -431,14 +384,8 @@ fn discovery_and_ids() {
     );
 
     assert_eq!(relative_id(Path::new("."), Path::new("a.txt")), "a.txt");
-    assert_eq!(
-        relative_id(Path::new("."), Path::new("./x/a.txt")),
-        "x/a.txt"
-    );
-    assert_eq!(
-        relative_id(Path::new("/other"), Path::new("/data/a.txt")),
-        "data/a.txt"
-    );
+    assert_eq!(relative_id(Path::new("."), Path::new("./x/a.txt")), "x/a.txt");
+    assert_eq!(relative_id(Path::new("/other"), Path::new("/data/a.txt")), "data/a.txt");
 }
 
 #[test]
@@ -499,12 +446,7 @@ fn check_article(a: &Article) -> Result<(), TestCaseError> {
 }
 
 fn formats() -> impl Strategy<Value = Format> {
-    prop::sample::select(vec![
-        Format::Txt,
-        Format::Markdown,
-        Format::Html,
-        Format::Jsonl,
-    ])
+    prop::sample::select(vec![Format::Txt, Format::Markdown, Format::Html, Format::Jsonl])
 }
 
 fn fragment() -> impl Strategy<Value = String> {
@@ -587,10 +529,7 @@ fn html_teaser_list_and_char_refs() {
             "Suite du texte, toujours du contenu réel."
         ]
     );
-    let line = a.text[..a.text.find("Suite").unwrap()]
-        .matches('\n')
-        .count()
-        + 1;
+    let line = a.text[..a.text.find("Suite").unwrap()].matches('\n').count() + 1;
     assert_eq!(line, 8);
 }
 

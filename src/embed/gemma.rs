@@ -163,10 +163,16 @@ impl GemmaModel {
         if cfg.use_bidirectional_attention == Some(false) || cfg.attn_logit_softcapping.is_some() {
             return Err(Error::UnsupportedModel {
                 path: dir.to_path_buf(),
-                detail: "only bidirectional Gemma 3 encoders without attention soft-capping (EmbeddingGemma) are supported".into(),
+                detail:
+                    "only bidirectional Gemma 3 encoders without attention soft-capping (EmbeddingGemma) are supported"
+                        .into(),
             });
         }
-        if cfg.hidden_activation.as_deref().is_some_and(|a| a != "gelu_pytorch_tanh") {
+        if cfg
+            .hidden_activation
+            .as_deref()
+            .is_some_and(|a| a != "gelu_pytorch_tanh")
+        {
             return Err(Error::UnsupportedModel {
                 path: dir.to_path_buf(),
                 detail: format!("activation {:?} is not supported", cfg.hidden_activation),
@@ -232,10 +238,13 @@ impl GemmaModel {
         };
         let dense1 = dense("2_Dense")?;
         let dense2 = dense("3_Dense")?;
-        let (cos_local, sin_local) =
-            rope_tables(cfg.rope_local_base_freq, cfg.head_dim, cfg.max_position_embeddings, &device)?;
-        let (cos_global, sin_global) =
-            rope_tables(cfg.rope_theta, cfg.head_dim, cfg.max_position_embeddings, &device)?;
+        let (cos_local, sin_local) = rope_tables(
+            cfg.rope_local_base_freq,
+            cfg.head_dim,
+            cfg.max_position_embeddings,
+            &device,
+        )?;
+        let (cos_global, sin_global) = rope_tables(cfg.rope_theta, cfg.head_dim, cfg.max_position_embeddings, &device)?;
         Ok(GemmaModel {
             embed_scale: (h as f64).sqrt(),
             embed,
@@ -277,8 +286,14 @@ impl GemmaModel {
         let pos: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
         let ids = Tensor::from_vec(ids, n_tok, &self.device)?;
         let pos = Tensor::from_vec(pos, n_tok, &self.device)?;
-        let rope_local = (self.cos_local.index_select(&pos, 0)?, self.sin_local.index_select(&pos, 0)?);
-        let rope_global = (self.cos_global.index_select(&pos, 0)?, self.sin_global.index_select(&pos, 0)?);
+        let rope_local = (
+            self.cos_local.index_select(&pos, 0)?,
+            self.sin_local.index_select(&pos, 0)?,
+        );
+        let rope_global = (
+            self.cos_global.index_select(&pos, 0)?,
+            self.sin_global.index_select(&pos, 0)?,
+        );
         // Sliding-window masks are only needed for sequences longer than the window.
         let half_window = cfg.sliding_window / 2 + 1;
         let masks: Vec<Option<Tensor>> = lens
@@ -288,7 +303,13 @@ impl GemmaModel {
                     .then(|| {
                         let m: Vec<f32> = (0..l)
                             .flat_map(|i| {
-                                (0..l).map(move |j| if i.abs_diff(j) < half_window { 0.0 } else { f32::NEG_INFINITY })
+                                (0..l).map(move |j| {
+                                    if i.abs_diff(j) < half_window {
+                                        0.0
+                                    } else {
+                                        f32::NEG_INFINITY
+                                    }
+                                })
                             })
                             .collect();
                         Tensor::from_vec(m, (l, 1, l), &self.device)
@@ -323,7 +344,11 @@ impl GemmaModel {
                 outs.push(self.attend(&q, &k, &v, off, l, masks[si].as_ref().filter(|_| layer.sliding))?);
                 off += l;
             }
-            let attn = if outs.len() == 1 { outs.pop().expect("one") } else { Tensor::cat(&outs, 0)? };
+            let attn = if outs.len() == 1 {
+                outs.pop().expect("one")
+            } else {
+                Tensor::cat(&outs, 0)?
+            };
             let attn = linear_t(&attn, &layer.o)?;
             let attn = candle_nn::ops::rms_norm(&attn, &layer.post_attn_norm, eps)?;
             let x1 = (residual + attn)?;
@@ -367,7 +392,10 @@ impl GemmaModel {
         let v = v.narrow(0, off, len)?;
         let scores = q.matmul(&k.t()?)?;
         let scores = match mask {
-            Some(m) => scores.reshape((len, nh, len))?.broadcast_add(m)?.reshape((len * nh, len))?,
+            Some(m) => scores
+                .reshape((len, nh, len))?
+                .broadcast_add(m)?
+                .reshape((len * nh, len))?,
             None => scores,
         };
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
@@ -387,10 +415,22 @@ impl GemmaModel {
         let cfg = &self.cfg;
         let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
         let group = nh / nkv;
-        let q = q.narrow(0, off, len)?.reshape((len, nkv, group, hd))?.permute((1, 0, 2, 3))?.contiguous()?;
+        let q = q
+            .narrow(0, off, len)?
+            .reshape((len, nkv, group, hd))?
+            .permute((1, 0, 2, 3))?
+            .contiguous()?;
         let q = q.reshape((nkv, len * group, hd))?;
-        let k = k.narrow(0, off, len)?.reshape((len, nkv, hd))?.transpose(0, 1)?.contiguous()?;
-        let v = v.narrow(0, off, len)?.reshape((len, nkv, hd))?.transpose(0, 1)?.contiguous()?;
+        let k = k
+            .narrow(0, off, len)?
+            .reshape((len, nkv, hd))?
+            .transpose(0, 1)?
+            .contiguous()?;
+        let v = v
+            .narrow(0, off, len)?
+            .reshape((len, nkv, hd))?
+            .transpose(0, 1)?
+            .contiguous()?;
         let scores = q.matmul(&k.transpose(1, 2)?)?; // [nkv, len*group, len]
         let scores = match mask {
             Some(m) => scores
@@ -401,7 +441,9 @@ impl GemmaModel {
         };
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let out = probs.matmul(&v)?; // [nkv, len*group, hd]
-        out.reshape((nkv, len, group, hd))?.permute((1, 0, 2, 3))?.reshape((len, nh * hd))
+        out.reshape((nkv, len, group, hd))?
+            .permute((1, 0, 2, 3))?
+            .reshape((len, nh * hd))
     }
 }
 
@@ -451,7 +493,8 @@ fn exp_approx(x: f32) -> f32 {
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
-            + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     f32::from_bits(((n as i32 + 127) << 23) as u32) * p
 }
 
@@ -480,9 +523,14 @@ mod tests {
     fn gelu_matches_the_tanh_formula() {
         let mut x = -12.0f32;
         while x < 12.0 {
-            let reference = 0.5 * x as f64 * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x as f64 + 0.044715 * (x as f64).powi(3))).tanh());
+            let reference = 0.5
+                * x as f64
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x as f64 + 0.044715 * (x as f64).powi(3))).tanh());
             let got = gelu_tanh(x) as f64;
-            assert!((got - reference).abs() < 1e-6 * (1.0 + reference.abs()), "gelu({x}) = {got}, expected {reference}");
+            assert!(
+                (got - reference).abs() < 1e-6 * (1.0 + reference.abs()),
+                "gelu({x}) = {got}, expected {reference}"
+            );
             x += 0.001;
         }
     }

@@ -147,7 +147,8 @@ impl GemmaEmbedder {
                 detail: "tokenizer.json is missing".into(),
             });
         }
-        let mut tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| Error::Tokenizer(format!("{}: {e}", tok_path.display())))?;
+        let mut tokenizer =
+            Tokenizer::from_file(&tok_path).map_err(|e| Error::Tokenizer(format!("{}: {e}", tok_path.display())))?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(None)
@@ -172,7 +173,10 @@ impl GemmaEmbedder {
 
     /// Token ids of a text with special tokens (BOS/EOS), as the model sees them.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.tokenizer.encode(text, true).map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let enc = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -206,7 +210,10 @@ impl GemmaEmbedder {
             }
             let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| ids[i]).collect();
             let emb = self.model.forward(&batch)?;
-            for (row, &i) in gemma::truncate_normalize(&emb, self.dims)?.into_iter().zip(&order[start..end]) {
+            for (row, &i) in gemma::truncate_normalize(&emb, self.dims)?
+                .into_iter()
+                .zip(&order[start..end])
+            {
                 out[i] = row;
             }
             start = end;
@@ -259,11 +266,16 @@ impl Embedder for GemmaEmbedder {
     }
 
     fn count_tokens(&self, text: &str) -> usize {
-        self.tokenizer.encode(text, false).map(|e| e.len()).unwrap_or(text.len())
+        self.tokenizer
+            .encode(text, false)
+            .map(|e| e.len())
+            .unwrap_or(text.len())
     }
 
     fn document_overhead(&self, title: Option<&str>) -> usize {
-        self.tokenize(&self.document_prompt(title)).map(|t| t.len()).unwrap_or(64)
+        self.tokenize(&self.document_prompt(title))
+            .map(|t| t.len())
+            .unwrap_or(64)
     }
 }
 
@@ -285,7 +297,8 @@ fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize) -> Result<String> {
     let mut buf = vec![0u8; (1 << 20).min(len as usize)];
     f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
     h.update(&buf);
-    f.seek(SeekFrom::End(-(buf.len() as i64))).map_err(Error::io("reading", &w))?;
+    f.seek(SeekFrom::End(-(buf.len() as i64)))
+        .map_err(Error::io("reading", &w))?;
     f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
     h.update(&buf);
     h.update(prompts.query.as_bytes());

@@ -101,10 +101,7 @@ pub fn parse_jsonl(text: &str) -> QuerySet {
                 if let Some(first) = first_line_of_id.get(&query.id) {
                     set.problems.push(LineProblem {
                         line,
-                        detail: format!(
-                            "duplicate id \"{}\" (first used on line {first})",
-                            query.id
-                        ),
+                        detail: format!("duplicate id \"{}\" (first used on line {first})", query.id),
                     });
                 } else {
                     first_line_of_id.insert(query.id.clone(), line);
@@ -255,10 +252,7 @@ fn relevant_from_value(v: &Value) -> std::result::Result<BTreeMap<String, u32>, 
     Ok(out)
 }
 
-fn graded_from_map(
-    map: &Map<String, Value>,
-    out: &mut BTreeMap<String, u32>,
-) -> std::result::Result<(), String> {
+fn graded_from_map(map: &Map<String, Value>, out: &mut BTreeMap<String, u32>) -> std::result::Result<(), String> {
     for (id, g) in map {
         let id = id.trim();
         if id.is_empty() {
@@ -267,11 +261,7 @@ fn graded_from_map(
         let gain = g
             .as_u64()
             .and_then(|g| u32::try_from(g).ok())
-            .ok_or_else(|| {
-                format!(
-                    "the gain of \"{id}\" in \"relevant\" must be a non-negative integer, found {g}"
-                )
-            })?;
+            .ok_or_else(|| format!("the gain of \"{id}\" in \"relevant\" must be a non-negative integer, found {g}"))?;
         out.insert(id.to_string(), gain);
     }
     Ok(())
@@ -343,11 +333,7 @@ impl SquadSet {
     /// The queries in the generic form: each relevant to its document with gain 1, answers
     /// as distinct texts in order, and the byte spans of those found at their offset.
     pub fn to_query_set(&self) -> QuerySet {
-        let texts: HashMap<&str, &str> = self
-            .docs
-            .iter()
-            .map(|d| (d.id.as_str(), d.text.as_str()))
-            .collect();
+        let texts: HashMap<&str, &str> = self.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
         let queries = self
             .queries
             .iter()
@@ -370,8 +356,7 @@ impl SquadSet {
                         .answers
                         .iter()
                         .filter(|(a, off)| {
-                            texts.get(q.doc_id.as_str()).and_then(|t| t.get(*off..off + a.len()))
-                                == Some(a.as_str())
+                            texts.get(q.doc_id.as_str()).and_then(|t| t.get(*off..off + a.len())) == Some(a.as_str())
                         })
                         .map(|(a, off)| AnswerSpan {
                             article: q.doc_id.clone(),
@@ -439,13 +424,9 @@ struct RawAnswer {
 /// articles those questions come from: every paragraph of such an article is kept, so the
 /// retriever still has to choose among the neighbouring paragraphs. `lang` is stored on each
 /// query. Fails with a description when the text is not SQuAD JSON.
-pub fn parse_squad(
-    text: &str,
-    limit: Option<usize>,
-    lang: &str,
-) -> std::result::Result<SquadSet, String> {
-    let raw: RawSquad = serde_json::from_str(text.trim_start_matches('\u{feff}'))
-        .map_err(|e| format!("not SQuAD JSON: {e}"))?;
+pub fn parse_squad(text: &str, limit: Option<usize>, lang: &str) -> std::result::Result<SquadSet, String> {
+    let raw: RawSquad =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| format!("not SQuAD JSON: {e}"))?;
     let limit = limit.unwrap_or(usize::MAX);
     let mut stats = SquadStats {
         articles: raw.data.len(),
@@ -516,9 +497,7 @@ pub fn parse_squad(
                     n += 1;
                 }
                 if id != raw_id {
-                    problems.push(format!(
-                        "question id {raw_id} is used more than once; renamed {id}"
-                    ));
+                    problems.push(format!("question id {raw_id} is used more than once; renamed {id}"));
                 }
                 used_ids.insert(id.clone());
 
@@ -528,14 +507,7 @@ pub fn parse_squad(
                         problems.push(format!("question {id}: an answer is empty; dropped"));
                         continue;
                     }
-                    let offset = locate_answer(
-                        &p.context,
-                        &a.text,
-                        a.answer_start,
-                        &id,
-                        &mut stats,
-                        &mut problems,
-                    );
+                    let offset = locate_answer(&p.context, &a.text, a.answer_start, &id, &mut stats, &mut problems);
                     if !answers.iter().any(|(t, o)| *t == a.text && *o == offset) {
                         answers.push((a.text.clone(), offset));
                     }
@@ -654,10 +626,7 @@ mod tests {
         let q1 = &set.queries[0];
         assert_eq!(q1.id, "q1");
         assert_eq!(q1.lang.as_deref(), Some("fr"));
-        assert_eq!(
-            q1.relevant,
-            BTreeMap::from([("a1".into(), 1), ("a2".into(), 1)])
-        );
+        assert_eq!(q1.relevant, BTreeMap::from([("a1".into(), 1), ("a2".into(), 1)]));
         assert_eq!(q1.answers, ["Voltaire"]);
         assert!(q1.is_answerable());
         let q7 = &set.queries[1];
@@ -679,27 +648,27 @@ mod tests {
     #[test]
     fn reports_malformed_lines_with_numbers() {
         let text = [
-            r#"{"id": "ok1", "query": "fine", "relevant": ["a"]}"#, // 1
-            r#"{"id": "bad", "query": "fine", "relevant": ["a"]"#,  // 2: truncated JSON
-            r#"{"id": "q3", "relevant": ["a"]}"#,                   // 3: no query
-            r#"{"id": "q4", "query": "   ", "relevant": ["a"]}"#,   // 4: empty query
-            r#"{"id": "ok1", "query": "again", "relevant": []}"#,   // 5: duplicate id
-            r#"{"id": "q6", "query": "x", "relevant": "a"}"#,       // 6: relevant is a string
-            r#"{"id": "q7", "query": "x", "relevant": [1]}"#,       // 7: non-string id
-            r#"{"id": "q8", "query": "x", "relevant": {"a": -1}}"#, // 8: negative gain
+            r#"{"id": "ok1", "query": "fine", "relevant": ["a"]}"#,  // 1
+            r#"{"id": "bad", "query": "fine", "relevant": ["a"]"#,   // 2: truncated JSON
+            r#"{"id": "q3", "relevant": ["a"]}"#,                    // 3: no query
+            r#"{"id": "q4", "query": "   ", "relevant": ["a"]}"#,    // 4: empty query
+            r#"{"id": "ok1", "query": "again", "relevant": []}"#,    // 5: duplicate id
+            r#"{"id": "q6", "query": "x", "relevant": "a"}"#,        // 6: relevant is a string
+            r#"{"id": "q7", "query": "x", "relevant": [1]}"#,        // 7: non-string id
+            r#"{"id": "q8", "query": "x", "relevant": {"a": -1}}"#,  // 8: negative gain
             r#"{"id": "q9", "query": "x", "relevant": {"a": 1.5}}"#, // 9: fractional gain
             r#"{"id": "q10", "query": "x", "relevant": [], "answers": "y"}"#, // 10
             r#"{"id": "q11", "query": "x", "relevant": [], "answers": [3]}"#, // 11
-            r#"{"id": "q12", "query": 12, "relevant": []}"#,        // 12
+            r#"{"id": "q12", "query": 12, "relevant": []}"#,         // 12
             r#"{"id": "q13", "query": "x", "lang": 1, "relevant": []}"#, // 13
-            r#"{"id": "q14", "query": "x"}"#,                       // 14: no relevant
-            r#"{"query": "x", "relevant": []}"#,                    // 15: no id
-            r#"{"id": "", "query": "x", "relevant": []}"#,          // 16: empty id
-            r#"{"id": true, "query": "x", "relevant": []}"#,        // 17
-            r#"["not", "an", "object"]"#,                           // 18
-            r#"{"id": "q19", "query": "x", "relevant": [""]}"#,     // 19
+            r#"{"id": "q14", "query": "x"}"#,                        // 14: no relevant
+            r#"{"query": "x", "relevant": []}"#,                     // 15: no id
+            r#"{"id": "", "query": "x", "relevant": []}"#,           // 16: empty id
+            r#"{"id": true, "query": "x", "relevant": []}"#,         // 17
+            r#"["not", "an", "object"]"#,                            // 18
+            r#"{"id": "q19", "query": "x", "relevant": [""]}"#,      // 19
             r#"{"id": "q20", "query": "x", "relevant": {"a": 4294967296}}"#, // 20: gain > u32
-            r#"{"id": "ok2", "query": "fine", "relevant": {}}"#,    // 21
+            r#"{"id": "ok2", "query": "fine", "relevant": {}}"#,     // 21
         ]
         .join("\n");
         let set = parse_jsonl(&text);
@@ -711,10 +680,7 @@ mod tests {
         assert!(shown[0].starts_with("line 2: invalid JSON"), "{}", shown[0]);
         assert_eq!(shown[1], "line 3: query \"q3\": missing \"query\"");
         assert_eq!(shown[2], "line 4: query \"q4\": \"query\" is empty");
-        assert_eq!(
-            shown[3],
-            "line 5: duplicate id \"ok1\" (first used on line 1)"
-        );
+        assert_eq!(shown[3], "line 5: duplicate id \"ok1\" (first used on line 1)");
         assert!(shown[12].contains("missing \"relevant\""), "{}", shown[12]);
         assert_eq!(shown[13], "line 15: missing \"id\"");
         assert_eq!(shown[16], "line 18: expected a JSON object, found an array");
@@ -735,11 +701,7 @@ mod tests {
             "\u{feff}{\"id\":\"a\",\"query\":\"un\",\"lang\":\"fr\",\"relevant\":{\"x\":2,\"y\":0},\"answers\":[\"r\"]}\n{\"id\":\"b\",\"query\":\"two\",\"relevant\":[]}",
         );
         assert_eq!(set.problems, vec![]);
-        let lines: Vec<String> = set
-            .queries
-            .iter()
-            .map(|q| serde_json::to_string(q).unwrap())
-            .collect();
+        let lines: Vec<String> = set.queries.iter().map(|q| serde_json::to_string(q).unwrap()).collect();
         let again = parse_jsonl(&lines.join("\n"));
         assert_eq!(again, set);
     }
@@ -747,10 +709,7 @@ mod tests {
     #[test]
     fn read_jsonl_names_the_missing_path() {
         let err = read_jsonl("/nonexistent/dir/queries.jsonl").unwrap_err();
-        assert!(
-            err.to_string().contains("/nonexistent/dir/queries.jsonl"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("/nonexistent/dir/queries.jsonl"), "{err}");
     }
 
     proptest! {
@@ -810,37 +769,12 @@ mod tests {
     #[test]
     fn squad_dedups_contexts_and_questions() {
         let set = parse_squad(SMALL_SQUAD, None, "fr").unwrap();
-        let docs: Vec<(&str, &str)> = set
-            .docs
-            .iter()
-            .map(|d| (d.id.as_str(), d.title.as_str()))
-            .collect();
+        let docs: Vec<(&str, &str)> = set.docs.iter().map(|d| (d.id.as_str(), d.title.as_str())).collect();
         // The shared context keeps the title of its first article.
-        assert_eq!(
-            docs,
-            [
-                ("c0", "Été"),
-                ("c1", "Été"),
-                ("c2", "Other"),
-                ("c3", "Last")
-            ]
-        );
-        let qs: Vec<(&str, &str)> = set
-            .queries
-            .iter()
-            .map(|q| (q.id.as_str(), q.doc_id.as_str()))
-            .collect();
+        assert_eq!(docs, [("c0", "Été"), ("c1", "Été"), ("c2", "Other"), ("c3", "Last")]);
+        let qs: Vec<(&str, &str)> = set.queries.iter().map(|q| (q.id.as_str(), q.doc_id.as_str())).collect();
         // "d" repeats the text of "a" on another context: dropped. "e" is impossible.
-        assert_eq!(
-            qs,
-            [
-                ("a", "c0"),
-                ("b", "c0"),
-                ("c", "c0"),
-                ("5", "c2"),
-                ("a~2", "c3")
-            ]
-        );
+        assert_eq!(qs, [("a", "c0"), ("b", "c0"), ("c", "c0"), ("5", "c2"), ("a~2", "c3")]);
         assert!(set.queries.iter().all(|q| q.lang == "fr"));
         // "100 000" starts at character 15 = byte 18 (é, é, à take two bytes); the repeat is dropped.
         let ctx = &set.docs[0].text;
@@ -868,10 +802,7 @@ mod tests {
         assert!(set.problems[0].contains("question d repeats the text of question a"));
 
         let qset = set.to_query_set();
-        assert_eq!(
-            qset.queries[0].relevant,
-            BTreeMap::from([("c0".to_string(), 1)])
-        );
+        assert_eq!(qset.queries[0].relevant, BTreeMap::from([("c0".to_string(), 1)]));
         assert_eq!(qset.queries[0].answers, ["100 000"]);
         assert_eq!(qset.queries[0].lang.as_deref(), Some("fr"));
         // Spans carry the byte offsets into the context, for chunk-level evaluation.
@@ -892,16 +823,8 @@ mod tests {
         // "Ç" is 2 bytes, so character 4 is byte 5; the other occurrence (byte 17) is farther.
         assert_eq!(set.queries[0].answers, [("sa voiture".to_string(), 5)]);
         assert_eq!(set.stats.fixed_offsets, 1);
-        assert!(
-            set.problems[0].contains("not at character 5"),
-            "{:?}",
-            set.problems
-        );
-        assert!(
-            set.problems[0].contains("using character 4"),
-            "{:?}",
-            set.problems
-        );
+        assert!(set.problems[0].contains("not at character 5"), "{:?}", set.problems);
+        assert!(set.problems[0].contains("using character 4"), "{:?}", set.problems);
     }
 
     #[test]
@@ -922,11 +845,7 @@ mod tests {
 
     #[test]
     fn squad_rejects_other_json() {
-        assert!(
-            parse_squad("{}", None, "en")
-                .unwrap_err()
-                .starts_with("not SQuAD JSON")
-        );
+        assert!(parse_squad("{}", None, "en").unwrap_err().starts_with("not SQuAD JSON"));
         assert!(parse_squad("[1, 2]", None, "en").is_err());
         assert!(parse_squad(r#"{"data": [{"paragraphs": [{"qas": []}]}]}"#, None, "en").is_err());
         let err = read_squad("/nonexistent/squad.json", None, "en").unwrap_err();
@@ -938,19 +857,12 @@ mod tests {
 
     /// Every kept answer either sits at its offset or was reported as missing.
     fn check_offsets(set: &SquadSet) {
-        let text_of: HashMap<&str, &str> = set
-            .docs
-            .iter()
-            .map(|d| (d.id.as_str(), d.text.as_str()))
-            .collect();
+        let text_of: HashMap<&str, &str> = set.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
         let mut misplaced = 0;
         for q in &set.queries {
             let ctx = text_of[q.doc_id.as_str()];
             for (a, b) in &q.answers {
-                if !ctx
-                    .get(*b..)
-                    .is_some_and(|rest| rest.starts_with(a.as_str()))
-                {
+                if !ctx.get(*b..).is_some_and(|rest| rest.starts_with(a.as_str())) {
                     misplaced += 1;
                 }
             }
@@ -982,12 +894,7 @@ mod tests {
         let small = read_squad(PIAF, Some(10), "fr").unwrap();
         assert_eq!(small.queries.len(), 10);
         let doc_ids: HashSet<&str> = small.docs.iter().map(|d| d.id.as_str()).collect();
-        assert!(
-            small
-                .queries
-                .iter()
-                .all(|q| doc_ids.contains(q.doc_id.as_str()))
-        );
+        assert!(small.queries.iter().all(|q| doc_ids.contains(q.doc_id.as_str())));
         assert!(small.docs.len() < set.docs.len());
     }
 
@@ -1007,20 +914,11 @@ mod tests {
         assert_eq!((s.fixed_offsets, s.unmatched_answers), (0, 0));
         assert!(set.problems.is_empty(), "{:?}", set.problems);
         check_offsets(&set);
-        assert!(
-            set.queries
-                .iter()
-                .all(|q| q.lang == "en" && q.answers.len() == 1)
-        );
+        assert!(set.queries.iter().all(|q| q.lang == "en" && q.answers.len() == 1));
 
         let small = read_squad(XQUAD_EN, Some(10), "en").unwrap();
         assert_eq!(small.queries.len(), 10);
         let doc_ids: HashSet<&str> = small.docs.iter().map(|d| d.id.as_str()).collect();
-        assert!(
-            small
-                .queries
-                .iter()
-                .all(|q| doc_ids.contains(q.doc_id.as_str()))
-        );
+        assert!(small.queries.iter().all(|q| doc_ids.contains(q.doc_id.as_str())));
     }
 }

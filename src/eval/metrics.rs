@@ -54,10 +54,7 @@ fn relevant_count(qrels: &Qrels) -> Option<usize> {
 }
 
 fn hits_in_top_k<S: AsRef<str>>(ranked: &[S], qrels: &Qrels, k: usize) -> usize {
-    top_k(ranked, k)
-        .into_iter()
-        .filter(|id| gain(qrels, id) > 0)
-        .count()
+    top_k(ranked, k).into_iter().filter(|id| gain(qrels, id) > 0).count()
 }
 
 /// Recall@k: relevant documents among the first `k` distinct results, divided by the number
@@ -82,20 +79,14 @@ pub fn precision_at<S: AsRef<str>>(ranked: &[S], qrels: &Qrels, k: usize) -> Opt
 /// `None` when the query has no relevant document.
 pub fn hit_at<S: AsRef<str>>(ranked: &[S], qrels: &Qrels, k: usize) -> Option<f64> {
     relevant_count(qrels)?;
-    Some(if hits_in_top_k(ranked, qrels, k) > 0 {
-        1.0
-    } else {
-        0.0
-    })
+    Some(if hits_in_top_k(ranked, qrels, k) > 0 { 1.0 } else { 0.0 })
 }
 
 /// MRR@k: 1 / rank of the first relevant result within the first `k` distinct results, 0 when
 /// none (BEIR's `MRR@k`, trec_eval `recip_rank` cut at k). `None` without relevant documents.
 pub fn mrr_at<S: AsRef<str>>(ranked: &[S], qrels: &Qrels, k: usize) -> Option<f64> {
     relevant_count(qrels)?;
-    let first = top_k(ranked, k)
-        .into_iter()
-        .position(|id| gain(qrels, id) > 0);
+    let first = top_k(ranked, k).into_iter().position(|id| gain(qrels, id) > 0);
     Some(first.map_or(0.0, |i| 1.0 / (i + 1) as f64))
 }
 
@@ -336,10 +327,7 @@ fn fold_char(c: char, out: &mut Vec<char>) {
 /// Characters that may group thousands between digits: "1.000", "1,000", "1 000" with a
 /// space, NBSP, narrow NBSP or thin space, and the Swiss "1'000" / "1’000".
 fn is_digit_group_separator(c: char) -> bool {
-    matches!(
-        c,
-        '.' | ',' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '’'
-    )
+    matches!(c, '.' | ',' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '’')
 }
 
 /// Normalises a short answer for lenient comparison: lowercase; Latin diacritics and ligatures
@@ -442,10 +430,7 @@ impl AbstentionCounts {
     pub fn accuracy(&self) -> Option<f64> {
         let total = self.unanswerable + self.answerable;
         let answered_on_answerable = self.answerable.saturating_sub(self.abstained_on_answerable);
-        ratio(
-            self.abstained_on_unanswerable + answered_on_answerable,
-            total,
-        )
+        ratio(self.abstained_on_unanswerable + answered_on_answerable, total)
     }
 
     /// Share of unanswerable questions on which the system abstained. `None` without any.
@@ -609,10 +594,7 @@ mod tests {
             .collect();
         assert_eq!(rank_by_scores(&messy), ["x", "y", "n"]);
         // Byte order, as strcmp: "b10" > "b1" > "B2".
-        let ids: Vec<(String, f64)> = ["B2", "b1", "b10"]
-            .iter()
-            .map(|s| (s.to_string(), 1.0))
-            .collect();
+        let ids: Vec<(String, f64)> = ["B2", "b1", "b10"].iter().map(|s| (s.to_string(), 1.0)).collect();
         assert_eq!(rank_by_scores(&ids), ["b10", "b1", "B2"]);
     }
 
@@ -620,9 +602,7 @@ mod tests {
     fn summary_means_per_language() {
         let mut s = Summary::new();
         // fr, perfect: every figure is 1.
-        let perfect = s
-            .add_ranking(Some("fr"), &["r"], &qrels(&[("r", 1)]))
-            .unwrap();
+        let perfect = s.add_ranking(Some("fr"), &["r"], &qrels(&[("r", 1)])).unwrap();
         assert_eq!(perfect.ndcg_at_10, 1.0);
         // fr, unanswerable: excluded.
         assert_eq!(s.add_ranking(Some("FR"), &["x"], &Qrels::new()), None);
@@ -642,10 +622,7 @@ mod tests {
         assert_eq!(r.by_lang["fr"].mean, Some(perfect));
         assert!((r.by_lang["en"].mean.unwrap().ndcg_at_10 - 0.63093).abs() < 1e-5);
         assert_eq!(
-            (
-                r.by_lang[UNKNOWN_LANG].included,
-                r.by_lang[UNKNOWN_LANG].mean
-            ),
+            (r.by_lang[UNKNOWN_LANG].included, r.by_lang[UNKNOWN_LANG].mean),
             (0, None)
         );
 
@@ -673,10 +650,7 @@ mod tests {
         );
         // Decomposed accents (e + U+0301) fold the same as precomposed ones.
         assert_eq!(normalize_answer("e\u{301}te\u{301}"), "ete");
-        assert_eq!(
-            normalize_answer("  Jean-Paul\tSartre\n"),
-            "jean paul sartre"
-        );
+        assert_eq!(normalize_answer("  Jean-Paul\tSartre\n"), "jean paul sartre");
         assert_eq!(normalize_answer("l'homme"), normalize_answer("l’homme"));
         assert_eq!(normalize_answer("...!?"), "");
         assert_eq!(normalize_answer("50 %"), "50");
@@ -696,17 +670,11 @@ mod tests {
         ] {
             assert_eq!(normalize_answer(s), "1000", "{s:?}");
         }
-        assert_eq!(
-            normalize_answer("100\u{a0}000 personnes"),
-            "100000 personnes"
-        );
+        assert_eq!(normalize_answer("100\u{a0}000 personnes"), "100000 personnes");
         assert_eq!(normalize_answer("1 000 000 €"), "1000000");
         assert_eq!(normalize_answer("1.000.000,50"), "1000000 50");
         // Not thousands groups: a 4-digit year before a number, decimals.
-        assert_eq!(
-            normalize_answer("en 2019 300 personnes"),
-            "en 2019 300 personnes"
-        );
+        assert_eq!(normalize_answer("en 2019 300 personnes"), "en 2019 300 personnes");
         assert_eq!(normalize_answer("3,5"), "3 5");
         assert_eq!(normalize_answer("3.5"), "3 5");
         assert_eq!(normalize_answer("3.14159"), "3 14159");
@@ -732,10 +700,7 @@ mod tests {
     fn citation_precision_counts_distinct_citations() {
         let q = qrels(&[("a", 1), ("c", 0)]);
         // Distinct cited {a, b, c}; only a is relevant (c has gain 0): 1/3.
-        assert!(close(
-            citation_precision(&["a", "b", "a", "c"], &q),
-            1.0 / 3.0
-        ));
+        assert!(close(citation_precision(&["a", "b", "a", "c"], &q), 1.0 / 3.0));
         assert_eq!(citation_precision(&["a", "a"], &q), Some(1.0));
         let none: [&str; 0] = [];
         assert_eq!(citation_precision(&none, &q), None);

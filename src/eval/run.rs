@@ -15,13 +15,13 @@ use serde::Serialize;
 
 use super::input::Query;
 use super::metrics::{self, AbstentionCounts, RetrievalScores, Summary, SummaryReport};
+use crate::Result;
 use crate::answer::{self, AnswerOptions};
 use crate::embed::Embedder;
 use crate::library::Library;
 use crate::progress::Progress;
 use crate::retrieve::{self, Filters, Mode};
 use crate::store::ChunkRow;
-use crate::Result;
 
 /// What to evaluate.
 #[derive(Debug, Clone)]
@@ -171,17 +171,34 @@ pub fn run(
             let r = retrieve::retrieve(lib, embedder, &q.text, fetch, &Filters::default(), mode)?;
             lat.push(t.elapsed().as_secs_f64() * 1e3);
             let (ranked, qrels) = match opts.level {
-                Level::Article => (dedup(r.hits.iter().map(|h| strip(&h.article_id, &opts.id_prefix))), &q.relevant),
+                Level::Article => (
+                    dedup(r.hits.iter().map(|h| strip(&h.article_id, &opts.id_prefix))),
+                    &q.relevant,
+                ),
                 Level::Chunk => {
                     let j = &judgements[i];
-                    (j.rank(r.hits.iter().map(|h| chunk_key(&strip(&h.article_id, &opts.id_prefix), h.chunk_id))), &j.qrels)
+                    (
+                        j.rank(
+                            r.hits
+                                .iter()
+                                .map(|h| chunk_key(&strip(&h.article_id, &opts.id_prefix), h.chunk_id)),
+                        ),
+                        &j.qrels,
+                    )
                 }
             };
             let ranked: Vec<String> = ranked.into_iter().take(opts.depth).collect();
             let scores = summary.add_ranking(q.lang.as_deref(), &ranked, qrels);
             let answer = if opts.answers {
                 let ta = Instant::now();
-                let a = answer::extractive_cached(embedder, &lib.store, &q.text, &r.query_vector, &r.hits, &AnswerOptions::default())?;
+                let a = answer::extractive_cached(
+                    embedder,
+                    &lib.store,
+                    &q.text,
+                    &r.query_vector,
+                    &r.hits,
+                    &AnswerOptions::default(),
+                )?;
                 answer_lat.push(ta.elapsed().as_secs_f64() * 1e3);
                 let cited: Vec<String> = dedup(a.citations.iter().map(|c| strip(&c.article_id, &opts.id_prefix)));
                 let answerable = q.is_answerable();
@@ -191,7 +208,11 @@ pub fn run(
                     hit_total += 1;
                     hits += usize::from(h);
                 }
-                let cp = if answerable { metrics::citation_precision(&cited, &q.relevant) } else { None };
+                let cp = if answerable {
+                    metrics::citation_precision(&cited, &q.relevant)
+                } else {
+                    None
+                };
                 cit.extend(cp);
                 Some(AnswerResult {
                     text: a.text,
@@ -309,7 +330,9 @@ fn chunk_qrels(
                 let holds = if q.answer_spans.is_empty() {
                     metrics::answer_hit(&c.text, &q.answers)
                 } else {
-                    q.answer_spans.iter().any(|s| &s.article == article && overlaps(c, s.start, s.end))
+                    q.answer_spans
+                        .iter()
+                        .any(|s| &s.article == article && overlaps(c, s.start, s.end))
                 };
                 if holds {
                     judgement.answer_chunks.insert(chunk_key(article, c.id), unit.clone());
@@ -376,8 +399,16 @@ pub fn table(report: &EvalReport) -> String {
                 f(s.map(|s| s.recall_at_10)),
                 f(s.map(|s| s.mrr_at_10)),
                 f(s.map(|s| s.ndcg_at_10)),
-                if lang == "all" { format!("{:.0}", m.latency_p50_ms.unwrap_or(0.0)) } else { String::new() },
-                if lang == "all" { format!("{:.0}", m.latency_p95_ms.unwrap_or(0.0)) } else { String::new() },
+                if lang == "all" {
+                    format!("{:.0}", m.latency_p50_ms.unwrap_or(0.0))
+                } else {
+                    String::new()
+                },
+                if lang == "all" {
+                    format!("{:.0}", m.latency_p95_ms.unwrap_or(0.0))
+                } else {
+                    String::new()
+                },
             ));
         }
     }
@@ -389,7 +420,9 @@ pub fn table(report: &EvalReport) -> String {
             j.from_strings,
             j.unreachable,
             j.unjudged,
-            j.mean_relevant_chunks.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
+            j.mean_relevant_chunks
+                .map(|x| format!("{x:.2}"))
+                .unwrap_or_else(|| "-".into()),
         ));
     }
     if report.modes.iter().any(|m| m.answers.is_some()) {
@@ -405,7 +438,10 @@ pub fn table(report: &EvalReport) -> String {
                     format!("{}/{} {}", a.hit_count, a.hit_total, f(a.hit_rate)),
                     f(a.citation_precision),
                     f(a.abstention_accuracy),
-                    format!("{}/{}", a.abstention.abstained_on_unanswerable, a.abstention.unanswerable),
+                    format!(
+                        "{}/{}",
+                        a.abstention.abstained_on_unanswerable, a.abstention.unanswerable
+                    ),
                     format!("{}/{}", a.abstention.abstained_on_answerable, a.abstention.answerable),
                     format!("{:.0}ms", a.answer_p50_ms.unwrap_or(0.0)),
                 ));
@@ -442,7 +478,11 @@ mod tests {
             answers: answers.iter().map(|a| a.to_string()).collect(),
             answer_spans: spans
                 .iter()
-                .map(|&(a, start, end)| AnswerSpan { article: a.into(), start, end })
+                .map(|&(a, start, end)| AnswerSpan {
+                    article: a.into(),
+                    start,
+                    end,
+                })
                 .collect(),
         }
     }
@@ -512,7 +552,10 @@ mod tests {
         assert_eq!(answer_chunks(&js[0]), ["c0#chunk1", "c0#chunk2"]);
         // "198" is not a word of "1983": nothing holds it, so the query scores zero, counted.
         assert!(js[1].answer_chunks.is_empty());
-        assert_eq!(js[1].qrels.keys().cloned().collect::<Vec<_>>(), ["whole-words#unindexed-answer"]);
+        assert_eq!(
+            js[1].qrels.keys().cloned().collect::<Vec<_>>(),
+            ["whole-words#unindexed-answer"]
+        );
         assert!(js[2].qrels.is_empty() && js[3].qrels.is_empty());
         assert_eq!(j.from_strings, 2);
         assert_eq!(j.unreachable, 1);

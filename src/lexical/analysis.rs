@@ -49,12 +49,7 @@ impl Lang {
     /// Maps an article language tag (`fr`, `fr-FR`, `en`, `eng`, `French`…) to an analysis.
     pub fn from_tag(tag: Option<&str>) -> Lang {
         let Some(tag) = tag else { return Lang::Other };
-        let base = tag
-            .trim()
-            .split(['-', '_'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let base = tag.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
         match base.as_str() {
             "fr" | "fra" | "fre" | "french" | "français" | "francais" => Lang::Fr,
             "en" | "eng" | "english" | "anglais" => Lang::En,
@@ -285,17 +280,11 @@ impl Pipeline {
                 .map(|&(a, b)| (text[a..b].to_lowercase(), (a, b)))
                 .collect();
             let mut conns = word.conns.clone();
-            if self.lang == Lang::Fr
-                && conns.first() == Some(&true)
-                && ELISIONS.contains(&parts[0].0.as_str())
-            {
+            if self.lang == Lang::Fr && conns.first() == Some(&true) && ELISIONS.contains(&parts[0].0.as_str()) {
                 parts.remove(0);
                 conns.remove(0);
             }
-            if self.lang == Lang::En
-                && conns.last() == Some(&true)
-                && parts.last().is_some_and(|p| p.0 == "s")
-            {
+            if self.lang == Lang::En && conns.last() == Some(&true) && parts.last().is_some_and(|p| p.0 == "s") {
                 parts.pop();
                 conns.pop();
             }
@@ -315,8 +304,7 @@ impl Pipeline {
                 while let Some(next) = words.get(j) {
                     let gap = &text[end..next.start()];
                     let mut gap_chars = gap.chars();
-                    let one_space =
-                        gap_chars.next().is_some_and(char::is_whitespace) && gap_chars.next().is_none();
+                    let one_space = gap_chars.next().is_some_and(char::is_whitespace) && gap_chars.next().is_none();
                     let s = &text[next.start()..next.end()];
                     let lead = s.bytes().take_while(u8::is_ascii_digit).count();
                     if !(one_space && next.parts.len() == 1 && is_number(s) && lead == 3) {

@@ -19,10 +19,7 @@ fn shares_term(a: &[String], b: &[String]) -> bool {
 #[track_caller]
 fn assert_meet(lang: Option<&str>, a: &str, b: &str) {
     let (ta, tb) = (analyze(lang, a), analyze(lang, b));
-    assert!(
-        shares_term(&ta, &tb),
-        "{a:?} → {ta:?} and {b:?} → {tb:?} share no term"
-    );
+    assert!(shares_term(&ta, &tb), "{a:?} → {ta:?} and {b:?} → {tb:?} share no term");
 }
 
 #[test]
@@ -143,12 +140,7 @@ fn sample(lex: &mut LexicalIndex) {
         (3, "b-en", ROSS_EN, Some("en")),
         (4, "c-fr", ELECTIONS, Some("fr")),
         (5, "d-de", OTHER, Some("de")),
-        (
-            6,
-            "e-xx",
-            "Unrelated filler text about gardening and tomatoes.",
-            None,
-        ),
+        (6, "e-xx", "Unrelated filler text about gardening and tomatoes.", None),
     ])
     .unwrap();
     lex.commit().unwrap();
@@ -250,9 +242,7 @@ fn query_syntax_is_plain_text() {
         "?!",
         "+-&&||",
     ] {
-        let hits = lex
-            .search(q, 5, &|_| true)
-            .unwrap_or_else(|e| panic!("{q:?}: {e}"));
+        let hits = lex.search(q, 5, &|_| true).unwrap_or_else(|e| panic!("{q:?}: {e}"));
         if q.contains("Armonk") {
             assert_eq!(hits.first().map(|h| h.0), Some(2), "{q:?}");
         }
@@ -265,9 +255,7 @@ fn query_syntax_is_plain_text() {
 fn filter_widens_until_k_live_hits() {
     let t = tempfile::tempdir().unwrap();
     let mut lex = LexicalIndex::open_or_create(&t.path().join(LEXICAL_DIR)).unwrap();
-    let texts: Vec<String> = (1..=200)
-        .map(|i| format!("rapport numéro {i} sur Huawei"))
-        .collect();
+    let texts: Vec<String> = (1..=200).map(|i| format!("rapport numéro {i} sur Huawei")).collect();
     let rows: Vec<(i64, &str, &str, Option<&str>)> = texts
         .iter()
         .enumerate()
@@ -362,8 +350,7 @@ fn rebuild_and_sync_from_store() {
     // A stale index is replaced whole; leftovers of a killed rebuild are removed.
     {
         let mut old = LexicalIndex::open_or_create(&dir).unwrap();
-        old.add_chunks(&[(999, "zz", "Armonk obsolete", Some("fr"))])
-            .unwrap();
+        old.add_chunks(&[(999, "zz", "Armonk obsolete", Some("fr"))]).unwrap();
         old.commit().unwrap();
     }
     // Refused while another writer holds the old index.
@@ -395,10 +382,7 @@ fn rebuild_and_sync_from_store() {
     let mut lex = LexicalIndex::open_or_create(&dir).unwrap();
     assert_eq!(sync_from_store(&mut lex, &store, &NoProgress).unwrap(), 0);
     let a2 = store
-        .replace_article(
-            &article("a", Some("fr")),
-            &chunks(&["IBM quitte Armonk pour Paris."]),
-        )
+        .replace_article(&article("a", Some("fr")), &chunks(&["IBM quitte Armonk pour Paris."]))
         .unwrap();
     let c = store
         .replace_article(&article("c", None), &chunks(&["Gardening with tomatoes."]))
@@ -462,9 +446,7 @@ fn search_is_fast_on_a_few_thousand_chunks() {
     ];
     let texts: Vec<(i64, String, Option<&str>)> = (0..4000)
         .map(|i| {
-            let body: Vec<&str> = (0..60)
-                .map(|j| words[(i * 7 + j * 13 + j * j) % words.len()])
-                .collect();
+            let body: Vec<&str> = (0..60).map(|j| words[(i * 7 + j * 13 + j * j) % words.len()]).collect();
             (
                 i as i64 + 1,
                 format!("{} {i}", body.join(" ")),
@@ -472,10 +454,8 @@ fn search_is_fast_on_a_few_thousand_chunks() {
             )
         })
         .collect();
-    let rows: Vec<(i64, &str, &str, Option<&str>)> = texts
-        .iter()
-        .map(|(id, s, l)| (*id, "a", s.as_str(), *l))
-        .collect();
+    let rows: Vec<(i64, &str, &str, Option<&str>)> =
+        texts.iter().map(|(id, s, l)| (*id, "a", s.as_str(), *l)).collect();
     lex.add_chunks(&rows).unwrap();
     lex.commit().unwrap();
     let q = "Combien de consultants IBM envoie-t-il chez Huawei pour la logistique ?";

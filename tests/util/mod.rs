@@ -122,7 +122,10 @@ pub fn bundled_index(dest: &std::path::Path) {
         let t = tempfile::tempdir().unwrap();
         let articles = t.path().join("articles");
         copy_dir(&root().join("examples/articles"), &articles);
-        ok(sourcier(&t.path().join("index")).arg("ingest").arg(&articles).arg("--quiet"));
+        ok(sourcier(&t.path().join("index"))
+            .arg("ingest")
+            .arg(&articles)
+            .arg("--quiet"));
         t
     });
     copy_dir(&t.path().join("articles"), &dest.join("articles"));
