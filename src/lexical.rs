@@ -192,7 +192,7 @@ impl LexicalIndex {
             // No index yet (or a creation killed before tantivy wrote meta.json): the version
             // file goes first, so an index on disk always has one.
             (_, false) => {
-                crate::library::write_atomic(&version_path, format!("{FORMAT_VERSION}\n").as_bytes())?;
+                crate::fsx::write_atomic(&version_path, format!("{FORMAT_VERSION}\n").as_bytes())?;
                 Index::create_in_dir(dir, schema()).map_err(tv("creating", dir))?
             }
         };

@@ -12,6 +12,7 @@ pub mod corpus;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod fsx;
 pub mod generate;
 pub mod index;
 pub mod ingest;

@@ -83,24 +83,6 @@ pub fn read_manifest(dir: &Path) -> Result<Option<IndexManifest>> {
     Ok(Some(m))
 }
 
-/// Writes a file atomically: temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io("creating a temp file in", dir))?;
-    tmp.write_all(bytes)
-        .map_err(Error::io("writing", tmp.path().to_path_buf()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(Error::io("syncing", tmp.path().to_path_buf()))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("renaming into", path)(e.error))?;
-    Ok(())
-}
-
 impl Library {
     /// Opens the index in `dir` for writing, creating it with `manifest` when new.
     /// An existing index built differently is refused with what to do about it.
@@ -119,7 +101,7 @@ impl Library {
                     )));
                 }
                 let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-                write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
+                crate::fsx::write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
                 Library::open_with(dir, manifest)
             }
         }

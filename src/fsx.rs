@@ -1,0 +1,108 @@
+//! File plumbing shared by every module that persists data: atomic writes, durable renames
+//! and private permissions.
+//!
+//! It lives on its own, below everything else, so that the store, the vector and lexical
+//! indexes, the manifest and the model cache all write files the same way and no module has
+//! to import another's internals to do so.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// Writes a file atomically: a temp file in the same directory, fsync, rename, then a
+/// best-effort fsync of the directory. Readers see the old file or the new one, never a part.
+/// The file is private to the user (0600 on Unix): index files hold article text.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_dir(path);
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(Error::io("creating a temp file in", dir))?;
+    tmp.write_all(bytes)
+        .map_err(Error::io("writing", tmp.path().to_path_buf()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(Error::io("syncing", tmp.path().to_path_buf()))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("renaming into", path)(e.error))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Renames `from` to `to` and makes the rename durable (best effort on the directory).
+pub fn rename(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).map_err(Error::io("renaming into", to))?;
+    sync_dir(parent_dir(to));
+    Ok(())
+}
+
+/// Makes the entries of `dir` durable. Not every filesystem supports syncing a directory, and
+/// the data itself is already synced, so a failure is only logged.
+pub fn sync_dir(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::debug!(dir = %dir.display(), error = %e, "directory fsync failed");
+    }
+}
+
+/// Creates `dir` and its parents. New directories are private to the user (0700 on Unix).
+pub fn create_dir_private(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir).map_err(Error::io("creating", dir))
+}
+
+/// Total size in bytes of the files below `dir` (0 for what cannot be read).
+pub fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_is_private() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("f.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two, longer").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two, longer");
+        // No temp file is left behind.
+        assert_eq!(std::fs::read_dir(t.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn write_into_missing_dir_names_the_dir() {
+        let t = tempfile::tempdir().unwrap();
+        let err = write_atomic(&t.path().join("nope/f"), b"x").unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+}
