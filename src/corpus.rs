@@ -8,7 +8,6 @@
 mod boilerplate;
 mod dates;
 mod html;
-mod lang;
 mod layout;
 
 use std::collections::HashSet;
@@ -459,7 +458,7 @@ fn parse_jsonl(
             report(Problem::NoBody { line: Some(line_no) });
             continue;
         }
-        let lang = field("lang").and_then(lang::normalize_code);
+        let lang = field("lang").and_then(crate::lang::normalize);
         articles.push(Article {
             id: format!("{id}#{suffix}"),
             source_path: source_path.to_path_buf(),
@@ -497,7 +496,7 @@ fn detect_lang(text: &str, blocks: &[Range<usize>]) -> Option<String> {
             break;
         }
     }
-    lang::detect(&sample)
+    crate::lang::detect(&sample)
 }
 
 /// Decodes raw bytes: UTF-8 (BOM stripped) as is, UTF-16 by BOM, otherwise a legacy encoding

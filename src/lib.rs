@@ -9,6 +9,7 @@
 pub mod answer;
 pub mod chunk;
 pub mod corpus;
+pub mod date;
 pub mod embed;
 pub mod error;
 pub mod eval;
@@ -16,6 +17,7 @@ pub mod fsx;
 pub mod generate;
 pub mod index;
 pub mod ingest;
+pub mod lang;
 pub mod lexical;
 pub mod library;
 pub mod models;

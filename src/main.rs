@@ -160,22 +160,12 @@ struct FilterArgs {
 
 impl FilterArgs {
     fn to_filters(&self) -> Result<retrieve::Filters> {
-        let source = self
-            .source
-            .as_deref()
-            .map(glob::Pattern::new)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--source is not a valid glob ({e}); use e.g. --source 'news/*.txt'"))?;
-        for d in [&self.since, &self.until].into_iter().flatten() {
-            let ok = d.len() >= 4 && d.chars().all(|c| c.is_ascii_digit() || c == '-');
-            anyhow::ensure!(ok, "`{d}` is not a date: use YYYY, YYYY-MM or YYYY-MM-DD");
-        }
-        Ok(retrieve::Filters {
-            lang: self.lang.as_ref().map(|l| l.to_lowercase()),
-            since: self.since.clone(),
-            until: self.until.clone(),
-            source,
-        })
+        Ok(retrieve::Filters::parse(
+            self.lang.as_deref(),
+            self.since.as_deref(),
+            self.until.as_deref(),
+            self.source.as_deref(),
+        )?)
     }
 }
 

@@ -844,7 +844,11 @@ mod tests {
         }
         let log = fs::read_to_string(t.path().join("pip.log")).unwrap();
         assert_eq!(log.lines().count(), 2, "each package downloaded once:\n{log}");
-        for dir in [paths.cache_dir.join("pip"), paths.cache_dir.join("models"), paths.models_dir.clone()] {
+        for dir in [
+            paths.cache_dir.join("pip"),
+            paths.cache_dir.join("models"),
+            paths.models_dir.clone(),
+        ] {
             let tmp: Vec<_> = fs::read_dir(&dir)
                 .unwrap()
                 .filter_map(|e| e.ok())
@@ -877,6 +881,9 @@ mod tests {
             waiter.join().unwrap().unwrap();
         });
         let notes = notes.0.into_inner().unwrap();
-        assert!(notes.iter().any(|n| n.contains("waiting for another sourcier")), "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("waiting for another sourcier")),
+            "{notes:?}"
+        );
     }
 }

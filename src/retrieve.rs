@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::date::{DateRange, PartialDate};
 use crate::embed::Embedder;
 use crate::library::Library;
 use crate::progress::NoProgress;
@@ -18,50 +19,74 @@ use crate::{Error, Result};
 /// Restrictions on which articles may be returned.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
-    /// ISO 639-1 language code.
+    /// ISO 639-1 language code, as [`crate::lang::normalize`] returns it.
     pub lang: Option<String>,
-    /// Earliest date, ISO prefix (`2025`, `2025-04`, `2025-04-12`), inclusive.
-    pub since: Option<String>,
-    /// Latest date, ISO prefix, inclusive.
-    pub until: Option<String>,
+    /// Inclusive date bounds. Articles whose date is missing or free text fail any bound.
+    pub dates: DateRange,
     /// Glob over the article id and its source path.
     pub source: Option<glob::Pattern>,
 }
 
 impl Filters {
-    /// True when no filter is set.
-    pub fn is_empty(&self) -> bool {
-        self.lang.is_none() && self.since.is_none() && self.until.is_none() && self.source.is_none()
+    /// Builds filters from user text, validating each: a known language (`fr`, `fr-FR`,
+    /// `français`), dates `YYYY[-MM[-DD]]` that exist, `since` not after `until`, a valid glob.
+    pub fn parse(
+        lang: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+        source: Option<&str>,
+    ) -> Result<Filters> {
+        let lang = lang
+            .map(|l| {
+                crate::lang::normalize(l).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "`{l}` is not a language sourcier knows; use an ISO 639-1 code such as fr or en (known: {})",
+                        crate::lang::known_codes().join(" ")
+                    ))
+                })
+            })
+            .transpose()?;
+        let date = |d: Option<&str>| {
+            d.map(|d| PartialDate::parse_iso(d.trim()).map_err(|e| Error::Invalid(e.to_string())))
+                .transpose()
+        };
+        let dates = DateRange {
+            since: date(since)?,
+            until: date(until)?,
+        };
+        if let (Some(s), Some(u)) = (dates.since, dates.until)
+            && s.cmp_coarse(u).is_gt()
+        {
+            return Err(Error::Invalid(format!("the date range is empty: {s} is after {u}")));
+        }
+        let source = source
+            .map(glob::Pattern::new)
+            .transpose()
+            .map_err(|e| Error::Invalid(format!("`{}` is not a valid glob ({e})", source.unwrap_or_default())))?;
+        Ok(Filters { lang, dates, source })
     }
 
-    /// Whether an article passes. Undated articles fail any date bound.
+    /// True when no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self.lang.is_none() && self.dates.is_empty() && self.source.is_none()
+    }
+
+    /// Whether an article passes. Undated articles, and articles whose stored date is free
+    /// text ("hier"), fail any date bound.
     pub fn accepts(&self, a: &ArticleRow) -> bool {
-        if let Some(l) = &self.lang {
-            if a.lang.as_deref() != Some(l.as_str()) {
-                return false;
-            }
+        if let Some(l) = &self.lang
+            && a.lang.as_deref().and_then(crate::lang::normalize).as_deref() != Some(l.as_str())
+        {
+            return false;
         }
-        // ISO dates compare as strings once cut to the shorter of the two precisions.
-        let cmp = |d: &str, bound: &str| {
-            let n = d.len().min(bound.len());
-            d[..n].cmp(&bound[..n])
-        };
-        if let Some(s) = &self.since {
-            match &a.date {
-                Some(d) if cmp(d, s).is_ge() => {}
-                _ => return false,
-            }
+        if !self.dates.accepts_stored(a.date.as_deref()) {
+            return false;
         }
-        if let Some(u) = &self.until {
-            match &a.date {
-                Some(d) if cmp(d, u).is_le() => {}
-                _ => return false,
-            }
-        }
-        if let Some(g) = &self.source {
-            if !g.matches(&a.id) && !g.matches(&a.source_path) {
-                return false;
-            }
+        if let Some(g) = &self.source
+            && !g.matches(&a.id)
+            && !g.matches(&a.source_path)
+        {
+            return false;
         }
         true
     }
@@ -412,19 +437,66 @@ mod tests {
     }
 
     #[test]
-    fn date_filters_compare_iso_prefixes() {
+    fn date_filters_compare_at_the_coarser_precision() {
         let a = article("fr", Some("2025-04"));
-        let f = |since: Option<&str>, until: Option<&str>| Filters {
-            since: since.map(str::to_string),
-            until: until.map(str::to_string),
-            ..Default::default()
-        };
+        let f = |since: Option<&str>, until: Option<&str>| Filters::parse(None, since, until, None).unwrap();
         assert!(f(Some("2025"), None).accepts(&a));
         assert!(f(Some("2025-04-01"), None).accepts(&a));
         assert!(!f(Some("2025-05"), None).accepts(&a));
         assert!(f(None, Some("2025-04-30")).accepts(&a));
         assert!(!f(None, Some("2025-03")).accepts(&a));
         assert!(!f(Some("2020"), None).accepts(&article("fr", None)));
+        assert!(f(Some("2025-01"), None).accepts(&article("fr", Some("2025-04"))));
+    }
+
+    #[test]
+    fn free_text_and_impossible_dates_fail_date_filters_without_panicking() {
+        let since = Filters::parse(None, Some("2025"), None, None).unwrap();
+        for stored in ["été", "hier", "2025-02-31", "🎉🎉", "mardi dernier", "Été 2024", ""] {
+            assert!(!since.accepts(&article("fr", Some(stored))), "{stored}");
+            assert!(Filters::default().accepts(&article("fr", Some(stored))));
+        }
+        assert!(since.accepts(&article("fr", Some("2025-02-28"))));
+    }
+
+    #[test]
+    fn bad_filter_text_is_refused() {
+        for (since, until) in [
+            (Some("2025-1"), None),
+            (None, Some("2024-13")),
+            (Some("99999"), None),
+            (Some("2025-02-31"), None),
+            (Some("hier"), None),
+            (Some("2025-06"), Some("2025-01")),
+        ] {
+            let e = Filters::parse(None, since, until, None).unwrap_err();
+            assert!(matches!(e, Error::Invalid(_)), "{since:?} {until:?}: {e}");
+        }
+        assert!(Filters::parse(Some("xx"), None, None, None).is_err());
+        assert!(Filters::parse(None, None, None, Some("[")).is_err());
+        let f = Filters::parse(Some("fr-FR"), Some(" 2025 "), None, Some("news/*")).unwrap();
+        assert_eq!(f.lang.as_deref(), Some("fr"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_stored_date_or_language_is_filtered_without_panic(
+            date in proptest::option::of("\\PC{0,16}"),
+            lang in proptest::option::of("\\PC{0,8}"),
+        ) {
+            let mut a = article("fr", date.as_deref());
+            a.lang = lang;
+            for f in [
+                Filters::parse(Some("fr"), Some("2025"), Some("2025-06-30"), Some("news/*")).unwrap(),
+                Filters::parse(None, None, Some("2024-02-29"), None).unwrap(),
+            ] {
+                let ok = f.accepts(&a);
+                if ok {
+                    let d = PartialDate::from_stored(a.date.as_deref().unwrap()).unwrap();
+                    proptest::prop_assert!(f.dates.accepts(d));
+                }
+            }
+        }
     }
 
     #[test]

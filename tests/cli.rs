@@ -352,3 +352,69 @@ fn index_stats_reports_the_index() {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
     }
 }
+
+/// Issue 14 B1/B2: stored dates that are words or impossible never panic a date filter and
+/// never pass it; bad bounds are refused; `--lang fr-FR` is normalised.
+#[test]
+fn free_text_dates_neither_panic_nor_pass_date_filters() {
+    let t = tempfile::tempdir().unwrap();
+    let corpus = t.path().join("c");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let mut lines = String::new();
+    for (id, date) in [
+        ("ete", "été"),
+        ("hier", "hier"),
+        ("fevrier", "2025-02-31"),
+        ("fete", "🎉🎉"),
+        ("avril", "2025-04"),
+        ("vieux", "2024-06-01"),
+    ] {
+        lines.push_str(&format!(
+            "{{\"id\":\"{id}\",\"lang\":\"fr\",\"date\":\"{date}\",\"text\":\"Huawei a publié ses résultats ({id}). Le groupe chinois annonce une croissance de ses ventes.\"}}\n"
+        ));
+    }
+    std::fs::write(corpus.join("a.jsonl"), lines).unwrap();
+    let idx = t.path().join("index");
+    ingest_json(&idx, &[&corpus], &[]);
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                h["article_id"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('#')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    for mode in ["dense", "lexical", "hybrid"] {
+        let v = search_json(&idx, "Huawei", &["-k", "10", "--since", "2025", "--mode", mode]);
+        assert_eq!(ids(&v), ["avril"], "{mode}: {v:#}");
+        let v = search_json(&idx, "Huawei", &["-k", "10", "--until", "2024-12", "--mode", mode]);
+        assert_eq!(ids(&v), ["vieux"], "{mode}: {v:#}");
+    }
+    let v = search_json(&idx, "Huawei", &["-k", "10", "--since", "2025-01"]);
+    assert_eq!(ids(&v), ["avril"], "{v:#}");
+    let v = search_json(&idx, "Huawei", &["-k", "10", "--lang", "fr-FR"]);
+    assert_eq!(ids(&v).len(), 6, "{v:#}");
+    for bad in [
+        ["--since", "2025-1"],
+        ["--until", "2024-13"],
+        ["--since", "99999"],
+        ["--lang", "xx"],
+    ] {
+        let (success, _, stderr) = run(sourcier(&idx).args(["search", "Huawei"]).args(bad));
+        assert!(!success, "{bad:?} accepted");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let (success, _, stderr) =
+        run(sourcier(&idx).args(["ask", "Huawei a-t-il publié ses résultats ?", "--since", "2025"]));
+    assert!(success && !stderr.contains("panicked"), "{stderr}");
+}

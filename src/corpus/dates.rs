@@ -1,7 +1,15 @@
 //! Recognising publication dates in the forms news pages use.
 //!
-//! Dates are returned ISO-like (`2025-04` or `2025-04-12`) so they sort and filter as strings;
-//! French and English month names are understood because the corpus mixes both.
+//! Dates are returned as ISO text (`2025-04` or `2025-04-12`) that [`PartialDate`] parses back;
+//! every date returned here is valid (no 31 February). French and English month names are
+//! understood because the corpus mixes both.
+
+use crate::date::PartialDate;
+
+/// The ISO text of a valid date, or `None`.
+fn iso(year: u32, month: u32, day: Option<u32>) -> Option<String> {
+    PartialDate::new(year, Some(month), day).map(|d| d.to_string())
+}
 
 /// An ISO-like date at the very start of `s` (`2025-04`, `2025-04-12`, `2025/04/12`).
 /// Returns the normalised date and the number of bytes it spans.
@@ -25,18 +33,19 @@ pub(super) fn iso_prefix(s: &str) -> Option<(String, usize)> {
         return None;
     }
     let mut len = 7;
-    let mut out = format!("{year:04}-{month:02}");
+    let mut day = None;
     if b.get(7) == Some(&sep)
-        && let Some(day) = digits(8, 2).filter(|d| (1..=31).contains(d))
+        && let Some(d) = digits(8, 2)
     {
-        out.push_str(&format!("-{day:02}"));
+        day = Some(d);
         len = 10;
     }
     // "2025-04-123" is not a date.
     if b.get(len).is_some_and(u8::is_ascii_digit) {
         return None;
     }
-    Some((out, len))
+    // "2025-02-31" is not one either: kept as text by the caller rather than cut to a month.
+    Some((iso(year, month, day)?, len))
 }
 
 /// Normalises a date field (metadata, JSONL, front matter): ISO prefix, any recognised date,
@@ -56,7 +65,12 @@ pub(super) fn normalize(raw: &str) -> Option<String> {
 pub(super) fn find(s: &str) -> Option<String> {
     let lower = s.to_lowercase();
     let words = tokens(&lower);
+    // The month of an impossible "31 février 2025" must not be read again as "février 2025".
+    let mut skip = None;
     for (i, &(start, word)) in words.iter().enumerate() {
+        if skip == Some(i) {
+            continue;
+        }
         let prev_digit = lower[..start].chars().next_back().is_some_and(|c| c.is_ascii_digit());
         if word.as_bytes()[0].is_ascii_digit() && !prev_digit {
             if let Some((d, _)) = iso_prefix(&lower[start..]) {
@@ -69,17 +83,21 @@ pub(super) fn find(s: &str) -> Option<String> {
             if let (Some(day), Some(&(_, m)), Some(&(_, y))) = (day_number(word), words.get(i + 1), words.get(i + 2))
                 && let (Some(month), Some(year)) = (month_number(m), year_number(y))
             {
-                return Some(format!("{year:04}-{month:02}-{day:02}"));
+                if let Some(d) = iso(year, month, Some(day)) {
+                    return Some(d);
+                }
+                skip = Some(i + 1);
             }
         } else if let Some(month) = month_number(word) {
             // "April 12, 2025" / "avril 2025"
             match (words.get(i + 1), words.get(i + 2)) {
                 (Some(&(_, d)), Some(&(_, y))) if day_number(d).is_some() && year_number(y).is_some() => {
-                    let (day, year) = (day_number(d)?, year_number(y)?);
-                    return Some(format!("{year:04}-{month:02}-{day:02}"));
+                    if let Some(d) = iso(year_number(y)?, month, day_number(d)) {
+                        return Some(d);
+                    }
                 }
                 (Some(&(_, y)), _) if year_number(y).is_some() && word.len() > 3 => {
-                    return Some(format!("{:04}-{month:02}", year_number(y)?));
+                    return iso(year_number(y)?, month, None);
                 }
                 _ => {}
             }
@@ -118,7 +136,7 @@ fn numeric_dmy(word: &str) -> Option<String> {
     let day: u32 = parts[0].parse().ok()?;
     let month: u32 = parts[1].parse().ok()?;
     let year = year_number(parts[2])?;
-    ((1..=31).contains(&day) && (1..=12).contains(&month)).then(|| format!("{year:04}-{month:02}-{day:02}"))
+    iso(year, month, Some(day))
 }
 
 fn day_number(word: &str) -> Option<u32> {
@@ -169,6 +187,8 @@ mod tests {
         assert_eq!(iso_prefix("20250"), None);
         assert_eq!(iso_prefix("1.000 partenaires"), None);
         assert_eq!(iso_prefix("2025-041"), None);
+        assert_eq!(iso_prefix("2025-02-31"), None);
+        assert_eq!(iso_prefix("2024-02-29"), Some(("2024-02-29".into(), 10)));
     }
 
     #[test]
@@ -180,6 +200,8 @@ mod tests {
         assert_eq!(find("updated 2021-06-30T08:00:00Z"), Some("2021-06-30".into()));
         assert_eq!(find("en octobre 2022"), Some("2022-10".into()));
         assert_eq!(find("rien ici 12 pommes"), None);
+        assert_eq!(find("le 31 février 2025"), None);
+        assert_eq!(find("le 31/02/2025"), None);
     }
 
     #[test]
@@ -187,6 +209,9 @@ mod tests {
         assert_eq!(normalize("2025-04-12T10:00:00+02:00"), Some("2025-04-12".into()));
         assert_eq!(normalize(" 2025-04 "), Some("2025-04".into()));
         assert_eq!(normalize("hier"), Some("hier".into()));
+        // Kept as found, so it reads as free text, never as a date.
+        assert_eq!(normalize("2025-02-31"), Some("2025-02-31".into()));
+        assert_eq!(PartialDate::from_stored("2025-02-31"), None);
         assert_eq!(normalize("  "), None);
     }
 }

@@ -542,7 +542,7 @@ impl<'a> Extractor<'a> {
             }
             "html" => {
                 if let Some(l) = attr("lang").or(attr("xml:lang")) {
-                    self.lang = super::lang::normalize_code(l);
+                    self.lang = crate::lang::normalize(l);
                 }
             }
             "time" if self.time_date.is_none() => {
@@ -676,7 +676,7 @@ impl<'a> Extractor<'a> {
         } else if key == "og:url" {
             self.og_url = Some(content.to_string());
         } else if (key == "content-language" || key == "language" || key == "og:locale") && self.lang.is_none() {
-            self.lang = super::lang::normalize_code(content);
+            self.lang = crate::lang::normalize(content);
         }
     }
 }

@@ -482,7 +482,7 @@ fn front_matter_entry(line: &str, md: &mut Markdown) {
         "date" | "published" | "pubdate" | "date_published" | "published_at" => {
             md.date = md.date.take().or_else(|| dates::normalize(value));
         }
-        "lang" | "language" | "locale" => md.lang = super::lang::normalize_code(value),
+        "lang" | "language" | "locale" => md.lang = crate::lang::normalize(value),
         "url" | "link" | "source" | "source_url" | "canonical_url" if value.starts_with("http") => {
             md.url = Some(value.to_string());
         }

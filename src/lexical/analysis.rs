@@ -48,11 +48,9 @@ impl Lang {
 
     /// Maps an article language tag (`fr`, `fr-FR`, `en`, `eng`, `French`…) to an analysis.
     pub fn from_tag(tag: Option<&str>) -> Lang {
-        let Some(tag) = tag else { return Lang::Other };
-        let base = tag.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
-        match base.as_str() {
-            "fr" | "fra" | "fre" | "french" | "français" | "francais" => Lang::Fr,
-            "en" | "eng" | "english" | "anglais" => Lang::En,
+        match tag.and_then(crate::lang::normalize).as_deref() {
+            Some("fr") => Lang::Fr,
+            Some("en") => Lang::En,
             _ => Lang::Other,
         }
     }

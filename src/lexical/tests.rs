@@ -463,10 +463,19 @@ fn filtered_search_on_a_few_thousand_chunks_equals_a_post_filter() {
     lex.commit().unwrap();
     let q = "Combien de consultants IBM envoie-t-il chez Huawei pour la logistique ?";
     let all = lex.search(q, texts.len(), &|_| true).unwrap();
-    assert!(all.len() > 1000, "most chunks share a word with the query: {}", all.len());
+    assert!(
+        all.len() > 1000,
+        "most chunks share a word with the query: {}",
+        all.len()
+    );
     for keep in [2, 7, 501] {
         let want: Vec<i64> = all.iter().map(|h| h.0).filter(|id| id % keep == 0).take(10).collect();
-        let got: Vec<i64> = lex.search(q, 10, &|id| id % keep == 0).unwrap().iter().map(|h| h.0).collect();
+        let got: Vec<i64> = lex
+            .search(q, 10, &|id| id % keep == 0)
+            .unwrap()
+            .iter()
+            .map(|h| h.0)
+            .collect();
         assert_eq!(got, want, "filter keeping ids divisible by {keep}");
     }
     assert!(lex.search(q, 10, &|_| false).unwrap().is_empty());

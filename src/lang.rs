@@ -1,6 +1,8 @@
-//! Language identification with whatlang, reported as ISO 639-1 codes.
+//! Languages: the one normaliser of language tags, and identification with whatlang.
 //!
-//! whatlang speaks ISO 639-3 (`fra`); the index and the user speak `fr`.
+//! Metadata, JSONL fields, `--lang` and the lexical analysers all go through [`normalize`], so
+//! `fr-FR`, `FR`, `fra` and `français` are the same language everywhere. whatlang speaks
+//! ISO 639-3 (`fra`); the index and the user speak ISO 639-1 (`fr`).
 
 use whatlang::Lang;
 
@@ -8,7 +10,7 @@ use whatlang::Lang;
 const SHORT_TEXT_LETTERS: usize = 200;
 
 /// The ISO 639-1 code of `text`'s language, or `None` when the guess is unreliable on short text.
-pub(super) fn detect(text: &str) -> Option<String> {
+pub fn detect(text: &str) -> Option<String> {
     let info = whatlang::detect(text)?;
     if !info.is_reliable() && text.chars().filter(|c| c.is_alphabetic()).count() < SHORT_TEXT_LETTERS {
         return None;
@@ -16,14 +18,37 @@ pub(super) fn detect(text: &str) -> Option<String> {
     Some(iso639_1(info.lang()).to_string())
 }
 
-/// Normalises a language tag from metadata (`fr-FR`, `FR`, `fra`) to ISO 639-1.
-pub(super) fn normalize_code(tag: &str) -> Option<String> {
-    let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+/// Normalises a language tag (`fr-FR`, `FR`, `fra`, `fre`, `French`, `français`) to an ISO 639-1
+/// code. `None` for a tag that names no language sourcier can identify (`xx`, `klingon`).
+pub fn normalize(tag: &str) -> Option<String> {
+    let primary = tag.trim().split(['-', '_']).next()?.to_lowercase();
+    let named = match primary.as_str() {
+        "french" | "français" | "francais" | "fre" => Some("fr"),
+        "english" | "anglais" => Some("en"),
+        "german" | "allemand" | "ger" => Some("de"),
+        "spanish" | "espagnol" => Some("es"),
+        "italian" | "italien" => Some("it"),
+        _ => None,
+    };
+    if let Some(code) = named {
+        return Some(code.to_string());
+    }
     match primary.len() {
-        2 if primary.chars().all(|c| c.is_ascii_lowercase()) => Some(primary),
+        2 => Lang::all()
+            .iter()
+            .map(|&l| iso639_1(l))
+            .find(|&c| c == primary)
+            .map(str::to_string),
         3 => Lang::from_code(primary.as_str()).map(|l| iso639_1(l).to_string()),
         _ => None,
     }
+}
+
+/// The codes [`normalize`] can return, for messages.
+pub fn known_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&str> = Lang::all().iter().map(|&l| iso639_1(l)).collect();
+    codes.sort_unstable();
+    codes
 }
 
 fn iso639_1(lang: Lang) -> &'static str {
@@ -119,9 +144,16 @@ mod tests {
 
     #[test]
     fn normalizes_tags() {
-        assert_eq!(normalize_code("fr-FR").as_deref(), Some("fr"));
-        assert_eq!(normalize_code("EN").as_deref(), Some("en"));
-        assert_eq!(normalize_code("fra").as_deref(), Some("fr"));
-        assert_eq!(normalize_code("french"), None);
+        assert_eq!(normalize("fr-FR").as_deref(), Some("fr"));
+        assert_eq!(normalize("fr_CA").as_deref(), Some("fr"));
+        assert_eq!(normalize("EN").as_deref(), Some("en"));
+        assert_eq!(normalize("fra").as_deref(), Some("fr"));
+        assert_eq!(normalize("French").as_deref(), Some("fr"));
+        assert_eq!(normalize("Français").as_deref(), Some("fr"));
+        assert_eq!(normalize("de").as_deref(), Some("de"));
+        assert_eq!(normalize("xx"), None);
+        assert_eq!(normalize("klingon"), None);
+        assert_eq!(normalize(""), None);
+        assert!(known_codes().contains(&"fr"));
     }
 }
