@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let queries: Vec<_> = queries.into_iter().filter(|q| q.is_answerable()).collect();
 
-    let mut lib = Library::open(&PathBuf::from(index_dir))?;
+    let lib = Library::open(&PathBuf::from(index_dir))?;
     let paths = Paths::from_env();
     let dir = models::ensure(&paths, models::DEFAULT_EMBEDDER, &NoProgress)?;
     let manifest = models::manifest(models::DEFAULT_EMBEDDER)?;
@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut sums = vec![[(0.0f64, 0.0f64, 0usize); 2]; names.len()];
     let t = std::time::Instant::now();
     for (i, q) in queries.iter().enumerate() {
-        let legs = retrieve::legs(&mut lib, &embedder as &dyn Embedder, &q.text, 50)?;
+        let legs = retrieve::legs(&lib, &embedder as &dyn Embedder, &q.text, 50)?;
         let mut lists = vec![legs.dense.clone(), legs.lexical.clone()];
         for &w in &weights {
             lists.push(rrf_weighted(&[(&legs.dense, 1.0), (&legs.lexical, w)], 50));

@@ -190,6 +190,10 @@ impl SentenceCache for crate::store::Store {
         })
     }
     fn put(&self, items: &[(String, Vec<f32>)]) {
+        // Reads never write: a read-only store (every `ask`) only uses what eval cached.
+        if self.is_read_only() {
+            return;
+        }
         if let Err(e) = self.cache_sentence_vectors(items) {
             tracing::debug!(error = %e, "sentence cache write failed");
         }

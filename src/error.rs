@@ -92,6 +92,46 @@ pub enum Error {
         source: rusqlite::Error,
     },
 
+    /// No index has been built in this directory yet.
+    #[error("no index at {path}")]
+    IndexMissing { path: PathBuf },
+
+    /// The index was built by another embedder (model, weights, prompts or dims differ).
+    #[error(
+        "the index at {path} was built with {index_embedder} (fingerprint {index_fingerprint}), but the current embedder is {embedder} (fingerprint {fingerprint})"
+    )]
+    EmbedderMismatch {
+        path: PathBuf,
+        index_embedder: String,
+        index_fingerprint: String,
+        embedder: String,
+        fingerprint: String,
+    },
+
+    /// The index was chunked with other settings than the ones asked for.
+    #[error("the index at {path} was chunked with {chunk_tokens} tokens and {overlap} sentence(s) of overlap")]
+    ChunkingMismatch {
+        path: PathBuf,
+        chunk_tokens: usize,
+        overlap: usize,
+    },
+
+    /// A file of the index was written by another version of sourcier.
+    #[error("{path} has format version {found}; this sourcier reads version {supported}")]
+    UnsupportedFormat { path: PathBuf, found: u32, supported: u32 },
+
+    /// A file of the index is damaged.
+    #[error("{path} is corrupt: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+
+    /// A write was asked of an index opened for reading.
+    #[error("cannot {what}: the index at {path} is open read-only")]
+    ReadOnly { path: PathBuf, what: String },
+
+    /// A line of an input file (queries, articles) cannot be used.
+    #[error("{path}:{line}: {detail}")]
+    BadInput { path: PathBuf, line: usize, detail: String },
+
     /// The index on disk cannot be used as it is.
     #[error("{0}")]
     Index(String),

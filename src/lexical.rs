@@ -196,6 +196,53 @@ impl LexicalIndex {
                 Index::create_in_dir(dir, schema()).map_err(tv("creating", dir))?
             }
         };
+        LexicalIndex::wrap(dir, index)
+    }
+
+    /// Opens the lexical index in `dir` for reading, without creating or writing anything.
+    /// `None` when there is no index there yet.
+    pub fn open_existing(dir: &Path) -> Result<Option<LexicalIndex>> {
+        if !dir.join("meta.json").exists() {
+            return Ok(None);
+        }
+        let version_path = dir.join(VERSION_FILE);
+        let version = match std::fs::read_to_string(&version_path) {
+            Ok(v) => v,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Index(format!(
+                    "the lexical index at {} has no {VERSION_FILE} file; {}",
+                    dir.display(),
+                    rebuild_hint(dir)
+                )));
+            }
+            Err(e) => return Err(Error::io("reading", &version_path)(e)),
+        };
+        if version.trim() != FORMAT_VERSION.to_string() {
+            return Err(Error::Index(format!(
+                "the lexical index at {} has format {}, this sourcier reads format {FORMAT_VERSION}; {}",
+                dir.display(),
+                version.trim(),
+                rebuild_hint(dir)
+            )));
+        }
+        let index = Index::open_in_dir(dir).map_err(tv("opening", dir))?;
+        if index.schema() != schema() {
+            return Err(Error::Index(format!(
+                "the lexical index at {} has an unexpected schema; {}",
+                dir.display(),
+                rebuild_hint(dir)
+            )));
+        }
+        LexicalIndex::wrap(dir, index).map(Some)
+    }
+
+    /// An empty index in memory, for readers that must not write (see [`crate::library`]).
+    /// `dir` only names it in messages.
+    pub fn in_memory(dir: &Path) -> Result<LexicalIndex> {
+        LexicalIndex::wrap(dir, Index::create_in_ram(schema()))
+    }
+
+    fn wrap(dir: &Path, index: Index) -> Result<LexicalIndex> {
         for lang in Lang::ALL {
             index
                 .tokenizers()

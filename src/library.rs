@@ -5,17 +5,23 @@
 //! and checked on every open: vectors from another model, or another chunking, must never be
 //! mixed with these or compared against a query from another model.
 //!
-//! The HNSW graph may lag behind the store (an ingest killed before saving it). Opening
-//! catches up from the stored embeddings, never by re-embedding.
+//! The HNSW graph and the BM25 index are derived from the store and may lag behind it (an
+//! ingest killed before saving them). An index opened for reading ([`Library::open`]) never
+//! writes: it opens the store read-only and catches the derived indexes up in memory, on
+//! first use, from the stored embeddings and texts (never by re-embedding). Writers
+//! ([`Library::open_for_ingest`], [`Library::open_for_update`]) save the catch-up. Queries go
+//! through `&self`, so one open library serves concurrent readers.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::ChunkerConfig;
 use crate::index::{self, Params, VectorIndex};
 use crate::lexical::{self, LexicalIndex};
-use crate::progress::Progress;
+use crate::progress::{NoProgress, Progress};
 use crate::store::{STORE_FILE_NAME, Store};
 use crate::{Error, Result};
 
@@ -54,8 +60,12 @@ pub struct Library {
     pub dir: PathBuf,
     pub store: Store,
     pub manifest: IndexManifest,
-    vectors: Option<VectorIndex>,
-    lexical: Option<LexicalIndex>,
+    vectors: OnceLock<VectorIndex>,
+    lexical: OnceLock<LexicalIndex>,
+    /// Ids of the chunks in the store, loaded once: the filter that hides deleted chunks
+    /// still in the derived indexes, without one SQL query per candidate.
+    live: OnceLock<HashSet<i64>>,
+    writable: bool,
 }
 
 /// Reads the manifest of an index directory, if it has one.
@@ -74,11 +84,11 @@ pub fn read_manifest(dir: &Path) -> Result<Option<IndexManifest>> {
         ),
     })?;
     if m.format_version != FORMAT_VERSION {
-        return Err(Error::Index(format!(
-            "the index at {} has format version {}, this sourcier reads version {FORMAT_VERSION}; delete it and ingest again, or use the sourcier that built it",
-            dir.display(),
-            m.format_version
-        )));
+        return Err(Error::UnsupportedFormat {
+            path: p,
+            found: m.format_version,
+            supported: FORMAT_VERSION,
+        });
     }
     Ok(Some(m))
 }
@@ -95,10 +105,10 @@ impl Library {
             }
             None => {
                 if dir.join(STORE_FILE_NAME).exists() {
-                    return Err(Error::Index(format!(
-                        "{} holds a store but no {MANIFEST_FILE}; it was not written by this sourcier or is damaged: delete it and ingest again",
-                        dir.display()
-                    )));
+                    return Err(Error::Corrupt {
+                        path: dir.join(MANIFEST_FILE),
+                        detail: "missing beside an existing store".into(),
+                    });
                 }
                 let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
                 crate::fsx::write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
@@ -107,83 +117,156 @@ impl Library {
         }
     }
 
-    /// Opens an existing index for reading. `expected` is the manifest the current embedder
-    /// would write; a different fingerprint is refused.
+    /// Opens an existing index for reading only: the store is opened read-only and nothing
+    /// in the directory is created or changed, so a read-only index directory works.
     pub fn open(dir: &Path) -> Result<Library> {
-        let Some(m) = read_manifest(dir)? else {
-            return Err(Error::Index(format!(
-                "no index at {}; run `sourcier ingest PATH` first (or pass --index DIR / set SOURCIER_INDEX)",
-                dir.display()
-            )));
-        };
+        let m = Library::existing_manifest(dir)?;
+        let store = Store::open_read_only(&dir.join(STORE_FILE_NAME))?;
+        Ok(Library::with_store(dir, m, store, false))
+    }
+
+    /// Opens an existing index for maintenance (`index rebuild`, eval caches): like
+    /// [`Library::open`], but writable.
+    pub fn open_for_update(dir: &Path) -> Result<Library> {
+        let m = Library::existing_manifest(dir)?;
         Library::open_with(dir, m)
+    }
+
+    fn existing_manifest(dir: &Path) -> Result<IndexManifest> {
+        read_manifest(dir)?.ok_or_else(|| Error::IndexMissing {
+            path: dir.to_path_buf(),
+        })
     }
 
     fn open_with(dir: &Path, manifest: IndexManifest) -> Result<Library> {
         let store = Store::open(&dir.join(STORE_FILE_NAME))?;
-        Ok(Library {
+        Ok(Library::with_store(dir, manifest, store, true))
+    }
+
+    fn with_store(dir: &Path, manifest: IndexManifest, store: Store, writable: bool) -> Library {
+        Library {
             dir: dir.to_path_buf(),
             store,
             manifest,
-            vectors: None,
-            lexical: None,
-        })
+            vectors: OnceLock::new(),
+            lexical: OnceLock::new(),
+            live: OnceLock::new(),
+            writable,
+        }
+    }
+
+    /// Whether this library may write to its directory.
+    pub fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    fn require_writable(&self, what: &str) -> Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(Error::ReadOnly {
+                path: self.dir.clone(),
+                what: what.to_string(),
+            })
+        }
     }
 
     /// Refuses to use this index with an embedder whose fingerprint differs.
     pub fn check_embedder(&self, name: &str, fingerprint: &str) -> Result<()> {
         if self.manifest.embedder_fingerprint != fingerprint {
-            return Err(Error::Index(format!(
-                "the index at {} was built with {} (fingerprint {}) but the current model is {name} (fingerprint {fingerprint}); \
-                 use the same --model/--dims as when it was built, or ingest into a new --index directory",
-                self.dir.display(),
-                self.manifest.embedder,
-                self.manifest.embedder_fingerprint
-            )));
+            return Err(Error::EmbedderMismatch {
+                path: self.dir.clone(),
+                index_embedder: self.manifest.embedder.clone(),
+                index_fingerprint: self.manifest.embedder_fingerprint.clone(),
+                embedder: name.to_string(),
+                fingerprint: fingerprint.to_string(),
+            });
         }
         Ok(())
     }
 
-    /// The HNSW index, loaded from disk and caught up with the store on first use.
-    pub fn vectors(&mut self, progress: &dyn Progress) -> Result<&VectorIndex> {
-        if self.vectors.is_none() {
-            let mut v = match VectorIndex::load(&self.dir)? {
-                Some(v) if v.dims() == self.manifest.dims => v,
-                Some(_) | None => VectorIndex::new(self.manifest.dims, 0, Params::default()),
-            };
-            if self.store.max_chunk_id()? > v.max_chunk_id() {
-                let n = self.store.chunk_count()?;
-                progress.start("indexing vectors", Some(n));
-                let added = v.add_from_store(&self.store, progress)?;
-                progress.finish();
-                tracing::info!("caught up {added} vectors from the store");
-                if added > 0 {
-                    v.save(&self.dir)?;
-                }
-            }
-            self.vectors = Some(v);
+    /// Ids of the chunks in the store, loaded on first use.
+    pub fn live_chunk_ids(&self) -> Result<&HashSet<i64>> {
+        if let Some(l) = self.live.get() {
+            return Ok(l);
         }
-        Ok(self.vectors.as_ref().expect("just set"))
+        let ids = self.store.live_chunk_ids()?;
+        Ok(self.live.get_or_init(|| ids))
+    }
+
+    /// The HNSW index, loaded on first use and caught up in memory with the store.
+    pub fn vectors(&self) -> Result<&VectorIndex> {
+        if let Some(v) = self.vectors.get() {
+            return Ok(v);
+        }
+        let (v, _) = self.load_vectors(&NoProgress)?;
+        // Two threads may both load; the loser's copy is dropped.
+        Ok(self.vectors.get_or_init(|| v))
+    }
+
+    /// Loads the saved graph and adds the stored chunks it lacks. Returns it with the number
+    /// of vectors added. A graph of another store (its ids run past the store's) is rebuilt.
+    fn load_vectors(&self, progress: &dyn Progress) -> Result<(VectorIndex, usize)> {
+        let store_max = self.store.max_chunk_id()?;
+        let mut v = match VectorIndex::load(&self.dir)? {
+            Some(v) if v.dims() == self.manifest.dims && v.max_chunk_id() <= store_max => v,
+            Some(v) => {
+                tracing::warn!(
+                    graph_max = v.max_chunk_id(),
+                    store_max,
+                    "the vector index does not belong to this store; rebuilding it from the stored embeddings"
+                );
+                VectorIndex::new(self.manifest.dims, 0, Params::default())
+            }
+            None => VectorIndex::new(self.manifest.dims, 0, Params::default()),
+        };
+        let mut added = 0;
+        if store_max > v.max_chunk_id() {
+            let n = self.store.chunk_count()?;
+            progress.start("indexing vectors", Some(n));
+            added = v.add_from_store(&self.store, progress)?;
+            progress.finish();
+            tracing::info!("caught up {added} vectors from the store");
+        }
+        Ok((v, added))
+    }
+
+    /// Loads both derived indexes now, reporting a long catch-up through `progress`, so the
+    /// first query pays nothing.
+    pub fn warm(&self, progress: &dyn Progress) -> Result<()> {
+        if self.vectors.get().is_none() {
+            let (v, _) = self.load_vectors(progress)?;
+            let _ = self.vectors.set(v);
+        }
+        if self.lexical.get().is_none() {
+            let l = self.load_lexical(progress)?;
+            let _ = self.lexical.set(l);
+        }
+        Ok(())
     }
 
     /// The HNSW index if [`Library::vectors`] loaded it already.
     pub fn loaded_vectors(&self) -> Option<&VectorIndex> {
-        self.vectors.as_ref()
+        self.vectors.get()
     }
 
     /// Rebuilds the HNSW index from the stored embeddings (no re-embedding) and saves it.
     pub fn rebuild_vectors(&mut self, progress: &dyn Progress) -> Result<usize> {
+        self.require_writable("rebuild the vector index")?;
         let v = index::build_from_store(&self.store, self.manifest.dims, Params::default(), progress)?;
         v.save(&self.dir)?;
         let n = v.len();
-        self.vectors = Some(v);
+        self.vectors = OnceLock::from(v);
+        self.live = OnceLock::new();
         Ok(n)
     }
 
     /// Adds new stored chunks to the HNSW index and saves it; rebuilds instead when more than
     /// a fifth of the graph points at deleted chunks.
     pub fn sync_vectors(&mut self, progress: &dyn Progress) -> Result<()> {
-        self.vectors = None;
+        self.require_writable("update the vector index")?;
+        self.vectors = OnceLock::new();
+        self.live = OnceLock::new();
         let live = self.store.chunk_count()? as usize;
         // The pointer file has the graph's size: no need to load the graph to count.
         let stale = match VectorIndex::saved_info(&self.dir)? {
@@ -193,7 +276,11 @@ impl Library {
         if stale > 0 && stale * 5 > live.max(1) {
             self.rebuild_vectors(progress)?;
         } else {
-            self.vectors(progress)?;
+            let (v, added) = self.load_vectors(progress)?;
+            if added > 0 {
+                v.save(&self.dir)?;
+            }
+            self.vectors = OnceLock::from(v);
         }
         Ok(())
     }
@@ -203,38 +290,67 @@ impl Library {
         self.dir.join("lexical")
     }
 
-    /// The BM25 index, opened and caught up with the store on first use.
-    pub fn lexical(&mut self, progress: &dyn Progress) -> Result<&LexicalIndex> {
-        if self.lexical.is_none() {
+    /// The BM25 index, opened on first use. Read-only, an index that lags the store (an
+    /// interrupted ingest) or is missing is rebuilt in memory from the stored texts, so
+    /// results are complete without writing; the next ingest catches the one on disk up.
+    pub fn lexical(&self) -> Result<&LexicalIndex> {
+        if let Some(l) = self.lexical.get() {
+            return Ok(l);
+        }
+        let lex = self.load_lexical(&NoProgress)?;
+        Ok(self.lexical.get_or_init(|| lex))
+    }
+
+    fn load_lexical(&self, progress: &dyn Progress) -> Result<LexicalIndex> {
+        if self.writable {
             let mut lex = LexicalIndex::open_or_create(&self.lexical_dir())?;
             if self.store.max_chunk_id()? != lex.max_chunk_id()? {
                 let added = lexical::sync_from_store(&mut lex, &self.store, progress)?;
                 tracing::info!("caught up {added} chunks in the lexical index");
             }
-            self.lexical = Some(lex);
+            return Ok(lex);
         }
-        Ok(self.lexical.as_ref().expect("just set"))
+        if let Some(lex) = LexicalIndex::open_existing(&self.lexical_dir())? {
+            let max = lex.max_chunk_id()?;
+            let missing = self.live_chunk_ids()?.iter().filter(|&&id| id > max).count();
+            if missing == 0 {
+                return Ok(lex);
+            }
+            tracing::warn!(
+                missing,
+                "the lexical index lacks {missing} stored chunks (an ingest was interrupted); searching an in-memory copy until the next ingest"
+            );
+        }
+        let mut lex = LexicalIndex::in_memory(&self.lexical_dir())?;
+        lexical::sync_from_store(&mut lex, &self.store, progress)?;
+        Ok(lex)
     }
 
     /// The BM25 index if [`Library::lexical`] opened it already.
     pub fn loaded_lexical(&self) -> Option<&LexicalIndex> {
-        self.lexical.as_ref()
+        self.lexical.get()
     }
 
     /// After an ingest: brings the BM25 index in line with the store. The sync re-indexes
     /// every article with new chunks whole and drops articles the store no longer has.
     pub fn sync_lexical(&mut self, progress: &dyn Progress) -> Result<()> {
-        self.lexical(progress)?;
-        let lex = self.lexical.as_mut().expect("opened above");
-        lexical::sync_from_store(lex, &self.store, progress)?;
+        self.require_writable("update the lexical index")?;
+        self.live = OnceLock::new();
+        let mut lex = match self.lexical.take() {
+            Some(l) => l,
+            None => self.load_lexical(progress)?,
+        };
+        lexical::sync_from_store(&mut lex, &self.store, progress)?;
+        self.lexical = OnceLock::from(lex);
         Ok(())
     }
 
     /// Rebuilds the BM25 index from the stored chunk texts.
     pub fn rebuild_lexical(&mut self, progress: &dyn Progress) -> Result<()> {
-        self.lexical = None;
+        self.require_writable("rebuild the lexical index")?;
+        self.lexical = OnceLock::new();
         let lex = lexical::rebuild_from_store(&self.lexical_dir(), &self.store, progress)?;
-        self.lexical = Some(lex);
+        self.lexical = OnceLock::from(lex);
         Ok(())
     }
 
@@ -259,23 +375,20 @@ impl Library {
 
 fn check_compatible(dir: &Path, existing: &IndexManifest, wanted: &IndexManifest) -> Result<()> {
     if existing.embedder_fingerprint != wanted.embedder_fingerprint {
-        return Err(Error::Index(format!(
-            "the index at {} was built with {} (fingerprint {}); the current model is {} (fingerprint {}). \
-             Use the same --model/--dims, or ingest into a new --index directory",
-            dir.display(),
-            existing.embedder,
-            existing.embedder_fingerprint,
-            wanted.embedder,
-            wanted.embedder_fingerprint
-        )));
+        return Err(Error::EmbedderMismatch {
+            path: dir.to_path_buf(),
+            index_embedder: existing.embedder.clone(),
+            index_fingerprint: existing.embedder_fingerprint.clone(),
+            embedder: wanted.embedder.clone(),
+            fingerprint: wanted.embedder_fingerprint.clone(),
+        });
     }
     if (existing.chunk_tokens, existing.overlap_sentences) != (wanted.chunk_tokens, wanted.overlap_sentences) {
-        return Err(Error::Index(format!(
-            "the index at {} was chunked with {} tokens and {} sentence(s) of overlap; ingest with the same settings or into a new --index directory",
-            dir.display(),
-            existing.chunk_tokens,
-            existing.overlap_sentences
-        )));
+        return Err(Error::ChunkingMismatch {
+            path: dir.to_path_buf(),
+            chunk_tokens: existing.chunk_tokens,
+            overlap: existing.overlap_sentences,
+        });
     }
     Ok(())
 }
@@ -302,17 +415,24 @@ mod tests {
         drop(lib);
         assert_eq!(read_manifest(t.path()).unwrap().unwrap().embedder_fingerprint, "aaa");
         let err = Library::open_for_ingest(t.path(), manifest("bbb")).err().unwrap();
-        assert!(err.to_string().contains("new --index directory"), "{err}");
+        assert!(matches!(err, Error::EmbedderMismatch { .. }), "{err}");
         let lib = Library::open(t.path()).unwrap();
+        assert!(!lib.is_writable());
         assert!(lib.check_embedder("toy", "bbb").is_err());
         assert!(lib.check_embedder("toy", "aaa").is_ok());
     }
 
     #[test]
-    fn missing_index_says_to_ingest() {
+    fn an_open_library_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Library>();
+    }
+
+    #[test]
+    fn a_missing_index_is_its_own_error() {
         let t = tempfile::tempdir().unwrap();
         let err = Library::open(&t.path().join("nope")).err().unwrap();
-        assert!(err.to_string().contains("sourcier ingest"), "{err}");
+        assert!(matches!(err, Error::IndexMissing { .. }), "{err}");
     }
 
     #[test]
@@ -322,6 +442,16 @@ mod tests {
         m.format_version = 99;
         std::fs::write(t.path().join(MANIFEST_FILE), serde_json::to_vec(&m).unwrap()).unwrap();
         let err = Library::open(t.path()).err().unwrap();
-        assert!(err.to_string().contains("format version 99"), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::UnsupportedFormat {
+                    found: 99,
+                    supported: FORMAT_VERSION,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -253,6 +253,14 @@ impl Progress for Bars {
 }
 
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, so `sourcier search … | head -1` would panic in println!. Restore
+    // the default action: a closed stdout ends the process quietly with status 141, like
+    // other Unix filters.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => "warn",
@@ -270,9 +278,34 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if let Some(hint) = e.downcast_ref::<sourcier::Error>().and_then(advice) {
+                eprintln!("{hint}");
+            }
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// What to do next, for the library errors whose remedy is a command or a flag.
+fn advice(e: &sourcier::Error) -> Option<String> {
+    use sourcier::Error as E;
+    Some(match e {
+        E::IndexMissing { .. } => {
+            "run `sourcier ingest PATH` first (or pass --index DIR / set SOURCIER_INDEX)".to_string()
+        }
+        E::EmbedderMismatch { .. } => {
+            "use the same --model/--dims as when it was built, or ingest into a new --index directory".to_string()
+        }
+        E::ChunkingMismatch { .. } => "ingest with the same settings, or into a new --index directory".to_string(),
+        E::UnsupportedFormat { .. } => {
+            "use the sourcier that built it, or delete the index directory and ingest again".to_string()
+        }
+        E::Corrupt { .. } => {
+            "run `sourcier index rebuild`; if that fails, delete the index directory and ingest again".to_string()
+        }
+        E::ReadOnly { .. } => "make the index directory writable, or pass another --index".to_string(),
+        _ => return None,
+    })
 }
 
 /// A stored (absolute) source path, relative to the working directory when it lies below it.
@@ -310,6 +343,16 @@ fn open_or_bootstrap(cli: &Cli, paths: &Paths, bars: &Bars) -> Result<Library> {
         return Ok(lib);
     }
     Ok(Library::open(&cli.index)?)
+}
+
+/// Like [`open_or_bootstrap`], writable: `eval` keeps its sentence-vector cache in the index.
+fn open_or_bootstrap_writable(cli: &Cli, paths: &Paths, bars: &Bars) -> Result<Library> {
+    let lib = open_or_bootstrap(cli, paths, bars)?;
+    if lib.is_writable() {
+        return Ok(lib);
+    }
+    drop(lib);
+    Ok(Library::open_for_update(&cli.index)?)
 }
 
 /// The manifest a new index gets with this embedder.
@@ -379,11 +422,11 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     "the question is empty: ask something, e.g. sourcier ask \"Combien de consultants IBM envoie-t-il chez Huawei ?\""
                 );
             }
-            let mut lib = open_or_bootstrap(&cli, &models_paths, &bars)?;
+            let lib = open_or_bootstrap(&cli, &models_paths, &bars)?;
             let dims = cli.dims.or(Some(lib.manifest.dims));
             let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
             let t = std::time::Instant::now();
-            let r = retrieve::retrieve(&mut lib, embedder.as_ref(), question, k, &filters, mode)?;
+            let r = retrieve::retrieve(&lib, embedder.as_ref(), question, k, &filters, mode)?;
             let ta = std::time::Instant::now();
             let opts = answer::AnswerOptions::default();
             if generate {
@@ -510,7 +553,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let is_squad =
                 text.trim_start().starts_with('{') && text.contains("\"data\"") && text.contains("\"paragraphs\"");
             let _tmp;
-            let (mut lib, queries, prefix, embedder) = if is_squad {
+            let (lib, queries, prefix, embedder) = if is_squad {
                 let lang = lang.clone().unwrap_or_else(|| {
                     if file.to_string_lossy().to_lowercase().contains("piaf") {
                         "fr".into()
@@ -563,7 +606,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 for p in &set.problems {
                     bars.note(&format!("warning: {}:{p}", file.display()));
                 }
-                let mut lib = open_or_bootstrap(&cli, &models_paths, &bars)?;
+                let lib = open_or_bootstrap_writable(&cli, &models_paths, &bars)?;
                 let known: std::collections::HashSet<String> = lib.store.article_ids()?.into_iter().collect();
                 for q in &set.queries {
                     for id in q.relevant.keys().filter(|id| !known.contains(*id)) {
@@ -575,7 +618,6 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
                 let dims = cli.dims.or(Some(lib.manifest.dims));
                 let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
-                let _ = &mut lib;
                 (lib, set.queries, String::new(), embedder)
             };
             anyhow::ensure!(!queries.is_empty(), "{} holds no usable query", file.display());
@@ -591,7 +633,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 id_prefix: prefix,
                 level,
             };
-            let report = eval_run::run(&mut lib, embedder.as_ref(), &queries, &opts, &bars)?;
+            let report = eval_run::run(&lib, embedder.as_ref(), &queries, &opts, &bars)?;
             print!("{}", eval_run::table(&report));
             println!(
                 "{} queries, {:.1}s, model {}",
@@ -647,10 +689,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     "the query is empty: type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\""
                 );
             }
-            let mut lib = Library::open(&cli.index)?;
+            let lib = Library::open(&cli.index)?;
             let dims = cli.dims.or(Some(lib.manifest.dims));
             let embedder = load_embedder(&cli, &models_paths, dims, &bars)?;
-            let r = retrieve::retrieve(&mut lib, embedder.as_ref(), query, k, &filters, mode)?;
+            let r = retrieve::retrieve(&lib, embedder.as_ref(), query, k, &filters, mode)?;
             let (hits, timings) = (r.hits, r.timings);
             if json {
                 let out = serde_json::json!({ "query": query, "mode": mode, "hits": hits, "timings": timings });
@@ -712,7 +754,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 }
             }
             IndexCommand::Rebuild => {
-                let mut lib = Library::open(&cli.index)?;
+                let mut lib = Library::open_for_update(&cli.index)?;
                 let n = lib.rebuild_vectors(&bars)?;
                 lib.rebuild_lexical(&bars)?;
                 println!(
@@ -742,7 +784,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                             m.name,
                             m.kind,
                             m.size as f64 / 1e6,
-                            m.state.split(':').next().unwrap_or(""),
+                            m.state.as_str(),
                             m.path.display()
                         );
                     }

@@ -615,7 +615,33 @@ pub struct ModelInfo {
     pub installed: bool,
     pub size: u64,
     pub path: PathBuf,
-    pub state: String,
+    pub state: ModelState,
+}
+
+/// Where a known model stands on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelState {
+    /// Assembled, verified and ready.
+    Installed,
+    /// An install folder exists but was never completed.
+    Incomplete,
+    /// Not installed, but every download is in the cache.
+    Cached,
+    /// Nothing on this machine yet.
+    Missing,
+}
+
+impl ModelState {
+    /// A short label for tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelState::Installed => "installed",
+            ModelState::Incomplete => "incomplete",
+            ModelState::Cached => "cached",
+            ModelState::Missing => "not installed",
+        }
+    }
 }
 
 /// The known models and where each stands.
@@ -624,15 +650,13 @@ pub fn list(paths: &Paths) -> Vec<ModelInfo> {
         .into_iter()
         .map(|m| {
             let st = status(paths, &m);
-            let (installed, state) = match &st {
-                Status::Installed(_) => (true, "installed".to_string()),
-                Status::Incomplete(_) => (false, "incomplete: run `sourcier model fetch` to repair".to_string()),
-                Status::Cached(_) => (
-                    false,
-                    "cached: `sourcier model fetch` installs it without downloading".to_string(),
-                ),
-                Status::Missing => (false, "not installed".to_string()),
+            let state = match &st {
+                Status::Installed(_) => ModelState::Installed,
+                Status::Incomplete(_) => ModelState::Incomplete,
+                Status::Cached(_) => ModelState::Cached,
+                Status::Missing => ModelState::Missing,
             };
+            let installed = state == ModelState::Installed;
             ModelInfo {
                 path: paths.installed(&m.name),
                 size: m.size(),

@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::date::{DateRange, PartialDate};
 use crate::embed::Embedder;
 use crate::library::Library;
-use crate::progress::NoProgress;
 use crate::store::{ArticleRow, ChunkRow};
 use crate::{Error, Result};
 
@@ -222,7 +221,7 @@ pub struct Legs {
 }
 
 /// Embeds `query` once and returns the top `depth` chunks of each retriever, unfiltered.
-pub fn legs(lib: &mut Library, embedder: &dyn Embedder, query: &str, depth: usize) -> Result<Legs> {
+pub fn legs(lib: &Library, embedder: &dyn Embedder, query: &str, depth: usize) -> Result<Legs> {
     lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
     let query_vector = embedder.embed_queries(&[query.trim()])?.remove(0);
     let dense = dense_ids(lib, &query_vector, depth, None)?;
@@ -244,7 +243,7 @@ pub struct Retrieval {
 
 /// Retrieves the `k` best chunks for `query` with `mode`.
 pub fn retrieve(
-    lib: &mut Library,
+    lib: &Library,
     embedder: &dyn Embedder,
     query: &str,
     k: usize,
@@ -301,9 +300,11 @@ pub fn retrieve(
     };
     let mut hits = hits_from(lib, &scored)?;
     // Similarity to the query for every hit: answerers and abstention rely on it.
+    let ids: Vec<i64> = hits.iter().map(|h| h.chunk_id).collect();
+    let vectors = lib.store.embeddings(&ids)?;
     for h in &mut hits {
-        if let Some(v) = lib.store.embedding(h.chunk_id)? {
-            h.similarity = Some(crate::index::dot(&q, &v));
+        if let Some(v) = vectors.get(&h.chunk_id) {
+            h.similarity = Some(crate::index::dot(&q, v));
         }
     }
     let search_ms = ts.elapsed().as_secs_f64() * 1e3;
@@ -318,42 +319,44 @@ pub fn retrieve(
     })
 }
 
-/// Chunk ids that pass `filters`, or `None` when there are no filters.
+/// Chunk ids that pass `filters`, or `None` when there are no filters. Two SQL queries,
+/// whatever the corpus size.
 fn allowed_chunks(lib: &Library, filters: &Filters) -> Result<Option<HashSet<i64>>> {
     if filters.is_empty() {
         return Ok(None);
     }
-    let mut set = HashSet::new();
-    for id in lib.store.article_ids()? {
-        if let Some(a) = lib.store.article(&id)? {
-            if filters.accepts(&a) {
-                set.extend(lib.store.article_chunks(&id)?.into_iter().map(|c| c.id));
-            }
-        }
+    let passing: HashSet<String> = lib
+        .store
+        .articles()?
+        .into_iter()
+        .filter(|a| filters.accepts(a))
+        .map(|a| a.id)
+        .collect();
+    if passing.is_empty() {
+        return Ok(Some(HashSet::new()));
     }
-    Ok(Some(set))
+    Ok(Some(
+        lib.store
+            .chunk_articles()?
+            .into_iter()
+            .filter(|(_, article)| passing.contains(article))
+            .map(|(id, _)| id)
+            .collect(),
+    ))
 }
 
-fn dense_ids(lib: &mut Library, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
-    lib.vectors(&NoProgress)?;
-    let vectors = lib.loaded_vectors().expect("loaded above");
-    let store = &lib.store;
-    let filter = |id: i64| match allowed {
-        Some(set) => set.contains(&id),
-        None => store.chunk_exists(id).unwrap_or(false),
-    };
-    Ok(vectors.search(q, k, vectors.params().ef_search, &filter))
+fn dense_ids(lib: &Library, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
+    let vectors = lib.vectors()?;
+    let live = lib.live_chunk_ids()?;
+    let set = allowed.unwrap_or(live);
+    Ok(vectors.search(q, k, vectors.params().ef_search, &|id| set.contains(&id)))
 }
 
-fn lexical_ids(lib: &mut Library, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
-    lib.lexical(&NoProgress)?;
-    let lex = lib.loaded_lexical().expect("loaded above");
-    let store = &lib.store;
-    let filter = |id: i64| match allowed {
-        Some(set) => set.contains(&id),
-        None => store.chunk_exists(id).unwrap_or(false),
-    };
-    lex.search(query, k, &filter)
+fn lexical_ids(lib: &Library, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
+    let lex = lib.lexical()?;
+    let live = lib.live_chunk_ids()?;
+    let set = allowed.unwrap_or(live);
+    lex.search(query, k, &|id| set.contains(&id))
 }
 
 /// Time spent in each stage of a search, in milliseconds.
@@ -362,18 +365,6 @@ pub struct Timings {
     pub embed_ms: f64,
     pub search_ms: f64,
     pub total_ms: f64,
-}
-
-/// Searches `lib` for `query` with dense retrieval, best first.
-pub fn search(
-    lib: &mut Library,
-    embedder: &dyn Embedder,
-    query: &str,
-    k: usize,
-    filters: &Filters,
-) -> Result<(Vec<Hit>, Timings)> {
-    let r = retrieve(lib, embedder, query, k, filters, Mode::Dense)?;
-    Ok((r.hits, r.timings))
 }
 
 /// Turns (chunk id, score) pairs into hits, keeping their order.

@@ -9,11 +9,14 @@
 //! Chunk ids come from `AUTOINCREMENT` and are never reused: an HNSW entry for a deleted
 //! chunk can only point at nothing, never at an unrelated newer chunk.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -122,11 +125,14 @@ pub struct StoreStats {
     pub languages: Vec<(Option<String>, u64)>,
 }
 
-/// An open store. Not `Sync`: open one per thread if needed (WAL allows concurrent readers).
+/// An open store. `Sync`: concurrent readers share one connection behind a mutex (each call
+/// is short); a process that needs parallel SQL can open one store per thread, since WAL
+/// allows concurrent readers.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    conn: Mutex<Connection>,
     path: PathBuf,
+    read_only: bool,
 }
 
 impl Store {
@@ -141,8 +147,9 @@ impl Store {
         let db = db_err(path);
         let conn = Connection::open(path).map_err(db)?;
         let mut store = Store {
-            conn,
+            conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            read_only: false,
         };
         store.configure()?;
         store.ensure_schema()?;
@@ -161,9 +168,65 @@ impl Store {
         Store::open(path)
     }
 
+    /// Opens an existing store for reading only: nothing is created, migrated or written, so
+    /// it works on a read-only index directory. A WAL database whose `-shm` file cannot be
+    /// created (read-only mount, no writer around) is opened immutable.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(Error::Io {
+                action: "opening",
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such store"),
+            });
+        }
+        let db = db_err(path);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let open = |uri: String| -> rusqlite::Result<Connection> {
+            let conn = Connection::open_with_flags(uri, flags)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // Opening is lazy: touch the schema so a locked or unreadable file fails here.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+            Ok(conn)
+        };
+        let uri = |extra: &str| {
+            let mut u = url_path(path);
+            u.push_str(extra);
+            u
+        };
+        let conn = match open(uri("")) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "read-only open failed; retrying immutable");
+                open(uri("?immutable=1")).map_err(db)?
+            }
+        };
+        let store = Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            read_only: true,
+        };
+        if !store.check_existing_schema()? {
+            return Err(Error::Index(format!(
+                "{} is empty: it is not a sourcier store",
+                path.display()
+            )));
+        }
+        Ok(store)
+    }
+
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether this store was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent: keep going.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn db(&self) -> impl FnOnce(rusqlite::Error) -> Error + use<> {
@@ -172,16 +235,16 @@ impl Store {
 
     fn configure(&mut self) -> Result<()> {
         let db = db_err(&self.path);
-        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(db.clone())?;
+        self.conn().busy_timeout(BUSY_TIMEOUT).map_err(db.clone())?;
         // journal_mode answers with the mode actually in force.
         let mode: String = self
-            .conn
+            .conn()
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .map_err(db.clone())?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %self.path.display(), mode, "SQLite refused WAL mode");
         }
-        self.conn
+        self.conn()
             .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(db)?;
         Ok(())
@@ -192,8 +255,8 @@ impl Store {
             // IMMEDIATE takes the write lock first, so two processes creating the same
             // store cannot both run the CREATE statements.
             let db = db_err(&self.path);
-            let tx = self
-                .conn
+            let mut conn = self.conn();
+            let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db.clone())?;
             let has_meta: bool = tx
@@ -212,11 +275,12 @@ impl Store {
                 .map_err(db.clone())?;
             }
             tx.commit().map_err(db)?;
+            drop(conn);
             self.check_existing_schema()?;
         }
         // Derived data added after format 1: older builds ignore the table, so no version bump.
         // A read-only index simply goes without the cache.
-        if let Err(e) = self.conn.execute_batch(CACHE_SCHEMA) {
+        if let Err(e) = self.conn().execute_batch(CACHE_SCHEMA) {
             tracing::debug!(path = %self.path.display(), error = %e, "no sentence-vector cache");
         }
         Ok(())
@@ -226,8 +290,8 @@ impl Store {
     /// something this build cannot use.
     fn check_existing_schema(&self) -> Result<bool> {
         let tables: Vec<String> = {
-            let mut stmt = self
-                .conn
+            let conn = self.conn();
+            let mut stmt = conn
                 .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
                 .map_err(self.db())?;
             stmt.query_map([], |r| r.get(0))
@@ -247,10 +311,11 @@ impl Store {
         let version = self.get_meta(FORMAT_KEY)?;
         match version.as_deref().map(str::parse::<u32>) {
             Some(Ok(STORE_FORMAT_VERSION)) => Ok(true),
-            Some(Ok(v)) if v > STORE_FORMAT_VERSION => Err(Error::Index(format!(
-                "{} was written by a newer sourcier (store format {v}, this build reads format {STORE_FORMAT_VERSION}); upgrade sourcier, or delete the index directory and ingest again",
-                self.path.display()
-            ))),
+            Some(Ok(v)) if v > STORE_FORMAT_VERSION => Err(Error::UnsupportedFormat {
+                path: self.path.clone(),
+                found: v,
+                supported: STORE_FORMAT_VERSION,
+            }),
             _ => Err(Error::Index(format!(
                 "{} has an unknown store format ({}); delete the index directory and ingest again",
                 self.path.display(),
@@ -261,7 +326,7 @@ impl Store {
 
     /// Reads a metadata value.
     pub fn get_meta(&self, key: &str) -> Result<Option<String>> {
-        self.conn
+        self.conn()
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(self.db())
@@ -269,7 +334,7 @@ impl Store {
 
     /// Writes a metadata value, replacing any previous one.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.conn
+        self.conn()
             .execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -281,7 +346,7 @@ impl Store {
 
     /// Content hash of a stored article, `None` when the article is not stored.
     pub fn article_hash(&self, id: &str) -> Result<Option<String>> {
-        self.conn
+        self.conn()
             .prepare_cached("SELECT hash FROM articles WHERE id = ?1")
             .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
             .map_err(self.db())
@@ -295,8 +360,8 @@ impl Store {
         validate_embeddings(&article.id, chunks)?;
         let db = db_err(&self.path);
         // IMMEDIATE: take the write lock up front instead of failing half-way on upgrade.
-        let tx = self
-            .conn
+        let mut conn = self.conn();
+        let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db.clone())?;
         tx.execute("DELETE FROM chunks WHERE article_id = ?1", [&article.id])
@@ -357,7 +422,7 @@ impl Store {
     /// folder), so that citations and `--prune` follow the file without re-embedding it.
     pub fn set_source_path(&mut self, id: &str, source_path: &str) -> Result<bool> {
         let n = self
-            .conn
+            .conn()
             .execute(
                 "UPDATE articles SET source_path = ?2 WHERE id = ?1 AND source_path <> ?2",
                 rusqlite::params![id, source_path],
@@ -370,7 +435,7 @@ impl Store {
     pub fn delete_article(&mut self, id: &str) -> Result<bool> {
         // The cascade removes chunks and embeddings in the same implicit transaction.
         let n = self
-            .conn
+            .conn()
             .execute("DELETE FROM articles WHERE id = ?1", [id])
             .map_err(self.db())?;
         Ok(n > 0)
@@ -378,10 +443,8 @@ impl Store {
 
     /// Ids of all stored articles, sorted.
     pub fn article_ids(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM articles ORDER BY id")
-            .map_err(self.db())?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id FROM articles ORDER BY id").map_err(self.db())?;
         stmt.query_map([], |r| r.get(0))
             .map_err(self.db())?
             .collect::<rusqlite::Result<_>>()
@@ -391,8 +454,8 @@ impl Store {
     /// `(article id, source path)` of every article, sorted by source path then id; `--prune`
     /// deletes the articles whose source file is gone.
     pub fn articles_by_source(&self) -> Result<Vec<(String, String)>> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare("SELECT id, source_path FROM articles ORDER BY source_path, id")
             .map_err(self.db())?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -403,7 +466,7 @@ impl Store {
 
     /// One article by id.
     pub fn article(&self, id: &str) -> Result<Option<ArticleRow>> {
-        self.conn
+        self.conn()
             .prepare_cached("SELECT id, source_path, title, date, lang, url, hash FROM articles WHERE id = ?1")
             .and_then(|mut s| s.query_row([id], |r| article_from_row(r, 0)).optional())
             .map_err(self.db())
@@ -411,29 +474,108 @@ impl Store {
 
     /// One chunk with its article, `None` when the chunk does not exist (any more).
     pub fn chunk(&self, id: i64) -> Result<Option<(ChunkRow, ArticleRow)>> {
-        self.conn
+        self.conn()
             .prepare_cached(CHUNK_JOIN_SQL)
             .and_then(|mut s| s.query_row([id], chunk_with_article).optional())
             .map_err(self.db())
     }
 
     /// Chunks with their articles, in the order of `ids`; ids that do not exist (deleted
-    /// chunks) are skipped, so the result can be shorter than `ids`.
+    /// chunks) are skipped, so the result can be shorter than `ids`. One SQL query.
     pub fn chunks_by_ids(&self, ids: &[i64]) -> Result<Vec<(ChunkRow, ArticleRow)>> {
-        let mut stmt = self.conn.prepare_cached(CHUNK_JOIN_SQL).map_err(self.db())?;
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            if let Some(row) = stmt.query_row([id], chunk_with_article).optional().map_err(self.db())? {
-                out.push(row);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(CHUNKS_JOIN_SQL).map_err(self.db())?;
+        let found: HashMap<i64, (ChunkRow, ArticleRow)> = stmt
+            .query_map([id_list(ids)], chunk_with_article)
+            .map_err(self.db())?
+            .map(|r| r.map(|row| (row.0.id, row)))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.db())?;
+        let mut found = found;
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    /// Every article, in id order. One SQL query: filters run over this list.
+    pub fn articles(&self) -> Result<Vec<ArticleRow>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, source_path, title, date, lang, url, hash FROM articles ORDER BY id")
+            .map_err(self.db())?;
+        stmt.query_map([], |r| article_from_row(r, 0))
+            .map_err(self.db())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.db())
+    }
+
+    /// `(chunk id, article id)` of every chunk. One SQL query.
+    pub fn chunk_articles(&self) -> Result<Vec<(i64, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, article_id FROM chunks")
+            .map_err(self.db())?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.db())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.db())
+    }
+
+    /// The embeddings of `ids` that exist. One SQL query.
+    pub fn embeddings(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<f32>>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT chunk_id, vector FROM embeddings WHERE chunk_id IN (SELECT value FROM json_each(?1))",
+            )
+            .map_err(self.db())?;
+        let rows: Vec<(i64, Vec<u8>)> = stmt
+            .query_map([id_list(ids)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.db())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.db())?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for (id, blob) in rows {
+            let mut v = Vec::new();
+            if !decode_vector(&blob, &mut v) {
+                return Err(Error::Index(format!(
+                    "the embedding of chunk {id} in {} is corrupt; delete the index directory and ingest again",
+                    self.path.display()
+                )));
             }
+            out.insert(id, v);
         }
         Ok(out)
     }
 
+    /// Counts the SQL statements this store runs from now on: diagnostics, and the tests that
+    /// pin a query to a constant number of statements.
+    pub fn count_statements(&self) -> Result<Arc<AtomicUsize>> {
+        let n = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&n);
+        self.conn()
+            .trace_v2(
+                TraceEventCodes::SQLITE_TRACE_STMT,
+                Some(move |e: TraceEvent<'_>| {
+                    if let TraceEvent::Stmt(_, sql) = e
+                        && !sql.starts_with("--")
+                    {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                }),
+            )
+            .map_err(self.db())?;
+        Ok(n)
+    }
+
     /// All chunks of one article, in ordinal order.
     pub fn article_chunks(&self, article_id: &str) -> Result<Vec<ChunkRow>> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare_cached(
                 "SELECT id, article_id, ordinal, text, byte_start, byte_end, line_start, line_end
                  FROM chunks WHERE article_id = ?1 ORDER BY ordinal",
@@ -447,7 +589,8 @@ impl Store {
 
     /// Ids of all existing chunks: the filter that hides deleted chunks from the HNSW index.
     pub fn live_chunk_ids(&self) -> Result<HashSet<i64>> {
-        let mut stmt = self.conn.prepare("SELECT id FROM chunks").map_err(self.db())?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id FROM chunks").map_err(self.db())?;
         stmt.query_map([], |r| r.get(0))
             .map_err(self.db())?
             .collect::<rusqlite::Result<_>>()
@@ -456,7 +599,7 @@ impl Store {
 
     /// Whether a chunk exists, for callers that test a handful of ids.
     pub fn chunk_exists(&self, id: i64) -> Result<bool> {
-        self.conn
+        self.conn()
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM chunks WHERE id = ?1)")
             .and_then(|mut s| s.query_row([id], |r| r.get(0)))
             .map_err(self.db())
@@ -464,7 +607,7 @@ impl Store {
 
     /// Number of chunks stored.
     pub fn chunk_count(&self) -> Result<u64> {
-        self.conn
+        self.conn()
             .query_row("SELECT count(*) FROM chunks", [], |r| r.get::<_, i64>(0))
             .map(to_u64)
             .map_err(self.db())
@@ -479,8 +622,8 @@ impl Store {
     /// Like [`Store::for_each_embedding`], restricted to chunk ids greater than `after`:
     /// the chunks an index saved with `max_chunk_id == after` is missing.
     pub fn for_each_embedding_after(&self, after: i64, mut f: impl FnMut(i64, &[f32]) -> Result<()>) -> Result<()> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare("SELECT chunk_id, vector FROM embeddings WHERE chunk_id > ?1 ORDER BY chunk_id")
             .map_err(self.db())?;
         let mut rows = stmt.query([after]).map_err(self.db())?;
@@ -506,17 +649,17 @@ impl Store {
     /// The embedding of one chunk.
     pub fn embedding(&self, chunk_id: i64) -> Result<Option<Vec<f32>>> {
         let blob: Option<Vec<u8>> = self
-            .conn
+            .conn()
             .prepare_cached("SELECT vector FROM embeddings WHERE chunk_id = ?1")
             .and_then(|mut s| s.query_row([chunk_id], |r| r.get(0)).optional())
             .map_err(self.db())?;
         let Some(blob) = blob else { return Ok(None) };
         let mut v = Vec::new();
         if !decode_vector(&blob, &mut v) {
-            return Err(Error::Index(format!(
-                "the embedding of chunk {chunk_id} in {} is corrupt; delete the index directory and ingest again",
-                self.path.display()
-            )));
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: format!("the embedding of chunk {chunk_id} is unreadable"),
+            });
         }
         Ok(Some(v))
     }
@@ -524,7 +667,7 @@ impl Store {
     /// A cached sentence vector (see [`CACHE_SCHEMA`]); `None` when absent or unreadable.
     pub fn cached_sentence_vector(&self, key: &str) -> Result<Option<Vec<f32>>> {
         let blob: Option<Vec<u8>> = self
-            .conn
+            .conn()
             .prepare_cached("SELECT vector FROM sentence_vectors WHERE key = ?1")
             .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
             .map_err(self.db())?;
@@ -534,7 +677,8 @@ impl Store {
 
     /// Caches sentence vectors, in one transaction.
     pub fn cache_sentence_vectors(&self, items: &[(String, Vec<f32>)]) -> Result<()> {
-        let tx = self.conn.unchecked_transaction().map_err(self.db())?;
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction().map_err(self.db())?;
         {
             let mut stmt = tx
                 .prepare_cached("INSERT OR REPLACE INTO sentence_vectors (key, vector) VALUES (?1, ?2)")
@@ -553,7 +697,7 @@ impl Store {
     /// recorded this value is missing exactly the chunks with greater ids.
     pub fn max_chunk_id(&self) -> Result<i64> {
         let seq: Option<i64> = self
-            .conn
+            .conn()
             .query_row("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'", [], |r| {
                 r.get(0)
             })
@@ -565,13 +709,13 @@ impl Store {
     /// Article, chunk and per-language counts.
     pub fn stats(&self) -> Result<StoreStats> {
         let articles = self
-            .conn
+            .conn()
             .query_row("SELECT count(*) FROM articles", [], |r| r.get::<_, i64>(0))
             .map(to_u64)
             .map_err(self.db())?;
         let chunks = self.chunk_count()?;
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare("SELECT lang, count(*) AS n FROM articles GROUP BY lang ORDER BY n DESC, lang")
             .map_err(self.db())?;
         let languages = stmt
@@ -586,6 +730,30 @@ impl Store {
         })
     }
 }
+
+/// A `file:` URI for `path`, percent-encoding what URIs reserve.
+fn url_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = String::from("file:");
+    for b in abs.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => out.push(*b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A JSON array of ids, the parameter of `json_each`: one statement for any number of ids.
+fn id_list(ids: &[i64]) -> String {
+    serde_json::to_string(ids).expect("ids serialise")
+}
+
+const CHUNKS_JOIN_SQL: &str = "
+SELECT c.id, c.article_id, c.ordinal, c.text, c.byte_start, c.byte_end, c.line_start, c.line_end,
+       a.id, a.source_path, a.title, a.date, a.lang, a.url, a.hash
+FROM chunks c JOIN articles a ON a.id = c.article_id
+WHERE c.id IN (SELECT value FROM json_each(?1))";
 
 const CHUNK_JOIN_SQL: &str = "
 SELECT c.id, c.article_id, c.ordinal, c.text, c.byte_start, c.byte_end, c.line_start, c.line_end,
@@ -874,8 +1042,8 @@ mod tests {
         store.set_meta(FORMAT_KEY, "2").unwrap();
         drop(store);
         match Store::open(&path) {
-            Err(Error::Index(msg)) => assert!(msg.contains("newer sourcier"), "{msg}"),
-            other => panic!("expected Error::Index, got {other:?}"),
+            Err(Error::UnsupportedFormat { found: 2, .. }) => {}
+            other => panic!("expected Error::UnsupportedFormat, got {other:?}"),
         }
         let store = Connection::open(&path).unwrap();
         store

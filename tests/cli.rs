@@ -418,3 +418,70 @@ fn free_text_dates_neither_panic_nor_pass_date_filters() {
         run(sourcier(&idx).args(["ask", "Huawei a-t-il publié ses résultats ?", "--since", "2025"]));
     assert!(success && !stderr.contains("panicked"), "{stderr}");
 }
+
+/// Every file of a directory tree with its size and sha256, to show a command wrote nothing.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, (u64, String)> {
+    use sha2::Digest;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                // An SQLite reader of a WAL database creates the shared-memory index and an
+                // empty log beside it: lock state, not data. A written log would not be empty.
+                if name.ends_with("-shm") || (name.ends_with("-wal") && bytes.is_empty()) {
+                    continue;
+                }
+                let hash = sourcier::models::hex(&sha2::Sha256::digest(&bytes));
+                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), (bytes.len() as u64, hash));
+            }
+        }
+    }
+    out
+}
+
+/// Issue 9: reads only read. `search` and `ask` in every mode, with filters, leave every file
+/// of the index byte for byte as it was, even when the derived indexes lag the store.
+#[test]
+fn search_and_ask_write_nothing_into_the_index() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    // An index whose HNSW and BM25 files are gone (as after a crash before they were saved):
+    // readers catch up in memory, and still write nothing.
+    let lagging = t.path().join("lagging");
+    util::copy_dir(&idx, &lagging);
+    for f in std::fs::read_dir(&lagging).unwrap() {
+        let p = f.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name == "lexical" || (name.contains("hnsw") && p.is_dir()) {
+            std::fs::remove_dir_all(&p).unwrap();
+        } else if name.contains("hnsw") {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    for dir in [&idx, &lagging] {
+        let before = snapshot(dir);
+        for mode in ["dense", "lexical", "hybrid"] {
+            let v = search_json(
+                dir,
+                "Combien de consultants IBM envoie-t-il chez Huawei ?",
+                &["--mode", mode],
+            );
+            assert_eq!(
+                top_article(&v),
+                "000_d959af5fb98b9205.txt",
+                "{mode} in {}: {v:#}",
+                dir.display()
+            );
+            ok(sourcier(dir).args(["search", "Huawei", "--since", "2020", "--lang", "fr", "--mode", mode]));
+        }
+        ok(sourcier(dir).args(["ask", "Combien de consultants IBM envoie-t-il chez Huawei ?"]));
+        assert_eq!(snapshot(dir), before, "a read changed {}", dir.display());
+    }
+}

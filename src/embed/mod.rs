@@ -6,6 +6,9 @@
 //! a BERT-family model can be added later behind the same trait.
 
 pub mod gemma;
+pub mod hashing;
+
+pub use hashing::HashingEmbedder;
 
 use std::path::{Path, PathBuf};
 

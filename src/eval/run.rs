@@ -133,7 +133,7 @@ pub struct EvalReport {
 
 /// Evaluates `queries` against `lib` in every requested mode.
 pub fn run(
-    lib: &mut Library,
+    lib: &Library,
     embedder: &dyn Embedder,
     queries: &[Query],
     opts: &EvalOptions,
@@ -141,8 +141,7 @@ pub fn run(
 ) -> Result<EvalReport> {
     let t0 = Instant::now();
     // Load both derived indexes before timing anything.
-    lib.vectors(progress)?;
-    lib.lexical(progress)?;
+    lib.warm(progress)?;
     let (judgements, chunk_judgements) = match opts.level {
         Level::Article => (Vec::new(), None),
         Level::Chunk => {
