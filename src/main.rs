@@ -308,6 +308,25 @@ fn advice(e: &sourcier::Error) -> Option<String> {
     })
 }
 
+/// Text from articles made safe for a terminal: control characters (ESC, CR, BS, …) would
+/// let an article set the window title, clear the screen or hide text, so they are printed
+/// escaped (`\u{1b}`). Newlines and tabs stay. `--json` escapes them on its own.
+fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// A stored (absolute) source path, relative to the working directory when it lies below it.
 fn display_path(p: &str) -> String {
     std::env::current_dir()
@@ -450,7 +469,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     &mut |piece| {
                         use std::io::Write;
                         if !json {
-                            let _ = write!(out, "{piece}");
+                            let _ = write!(out, "{}", safe(piece));
                             let _ = out.flush();
                         }
                     },
@@ -471,15 +490,15 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         let h = passages[n - 1];
                         println!(
                             "[{n}] {}{} — {}:{}-{}",
-                            h.title.as_deref().unwrap_or(&h.article_id),
+                            safe(h.title.as_deref().unwrap_or(&h.article_id)),
                             h.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
-                            display_path(&h.path),
+                            safe(&display_path(&h.path)),
                             h.line_start,
                             h.line_end
                         );
                     }
                     for c in checks.iter().filter(|c| !c.valid) {
-                        println!("warning: no valid citation for: {}", c.text);
+                        println!("warning: no valid citation for: {}", safe(&c.text));
                     }
                     eprintln!(
                         "{} prompt tokens in {:.1}s, {} tokens at {:.1} tokens/s",
@@ -504,16 +523,16 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                println!("{}", answer.text);
+                println!("{}", safe(&answer.text));
                 if !answer.citations.is_empty() {
                     println!();
                     for c in &answer.citations {
                         println!(
                             "[{}] {}{} — {}:{}-{}",
                             c.n,
-                            c.title.as_deref().unwrap_or(&c.article_id),
+                            safe(c.title.as_deref().unwrap_or(&c.article_id)),
                             c.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
-                            display_path(&c.path),
+                            safe(&display_path(&c.path)),
                             c.line_start,
                             c.line_end
                         );
@@ -713,12 +732,12 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                         h.rank,
                         // Cosine similarity reads the same in every mode; RRF scores do not.
                         h.similarity.unwrap_or(h.score),
-                        h.title.as_deref().unwrap_or(&h.article_id),
+                        safe(h.title.as_deref().unwrap_or(&h.article_id)),
                         h.date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
-                        display_path(&h.path),
+                        safe(&display_path(&h.path)),
                         h.line_start,
                         h.line_end,
-                        h.snippet
+                        safe(&h.snippet)
                     );
                 }
             }

@@ -485,3 +485,38 @@ fn search_and_ask_write_nothing_into_the_index() {
         assert_eq!(snapshot(dir), before, "a read changed {}", dir.display());
     }
 }
+
+/// Issue 14 B7: terminal escape sequences in article titles and text (raw or as HTML entities)
+/// are printed escaped in the text output of `search` and `ask`, never raw.
+#[test]
+fn text_output_never_prints_terminal_control_characters() {
+    let t = tempfile::tempdir().unwrap();
+    let corpus = t.path().join("c");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("a.jsonl"),
+        "{\"id\":\"esc\",\"lang\":\"fr\",\"title\":\"\\u001b]0;pwned\\u0007Huawei\",\"text\":\"Huawei a publié ses résultats.\\u001b[2J Le groupe\\r annonce\\b une croissance de ses ventes.\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        corpus.join("b.html"),
+        "<html><head><title>Huawei &#27;]8;;http://x&#x1b;\\\\lien</title></head><body><p>Huawei publie ses ventes &#27;[2J annuelles en hausse.</p></body></html>",
+    )
+    .unwrap();
+    let idx = t.path().join("index");
+    ingest_json(&idx, &[&corpus], &[]);
+    for args in [
+        vec!["search", "Huawei", "--mode", "lexical"],
+        vec!["search", "Huawei"],
+        vec!["ask", "Huawei a-t-il publié ses résultats ?"],
+    ] {
+        let (success, stdout, stderr) = run(sourcier(&idx).args(&args));
+        assert!(success, "{args:?}: {stderr}");
+        assert!(stdout.contains("Huawei"), "{args:?}: {stdout}");
+        let bad: Vec<char> = stdout
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+            .collect();
+        assert!(bad.is_empty(), "{args:?} printed {bad:?} raw: {stdout:?}");
+    }
+}
