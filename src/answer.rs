@@ -225,7 +225,7 @@ fn sentence_vectors(
         .collect();
     let missing: Vec<usize> = (0..docs.len()).filter(|&i| out[i].is_none()).collect();
     if !missing.is_empty() {
-        let batch: Vec<Document<'_>> = missing.iter().map(|&i| docs[i].clone()).collect();
+        let batch: Vec<Document<'_>> = missing.iter().map(|&i| docs[i]).collect();
         let vecs = embedder.embed_documents(&batch)?;
         let items: Vec<(String, Vec<f32>)> = missing
             .iter()
@@ -399,7 +399,7 @@ mod tests {
 
     impl Letters {
         fn vector(text: &str) -> Vec<f32> {
-            let mut v = vec![0.0f32; 26];
+            let mut v = [0.0f32; 26];
             for c in text.to_lowercase().chars().filter(|c| c.is_ascii_lowercase()) {
                 v[(c as u8 - b'a') as usize] += 1.0;
             }
@@ -541,22 +541,25 @@ pub fn check_citations(text: &str, passages: usize) -> Vec<CheckedSentence> {
             rest = &after[close + 1..];
         }
         // A lone citation after the final period belongs to the sentence before it.
-        if cites.is_empty() && valid && s.starts_with('[') && s.len() <= 8 {
-            if let Some(prev) = out.last_mut() {
-                let prev: &mut CheckedSentence = prev;
-                let n: Vec<usize> = s
-                    .trim_matches(|c| c == '[' || c == ']' || c == '.')
-                    .split(',')
-                    .filter_map(|p| p.trim().parse().ok())
-                    .filter(|n| (1..=passages).contains(n))
-                    .collect();
-                if !n.is_empty() {
-                    prev.citations.extend(n);
-                    prev.valid = true;
-                    prev.text.push(' ');
-                    prev.text.push_str(s);
-                    continue;
-                }
+        if cites.is_empty()
+            && valid
+            && s.starts_with('[')
+            && s.len() <= 8
+            && let Some(prev) = out.last_mut()
+        {
+            let prev: &mut CheckedSentence = prev;
+            let n: Vec<usize> = s
+                .trim_matches(|c| c == '[' || c == ']' || c == '.')
+                .split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .filter(|n| (1..=passages).contains(n))
+                .collect();
+            if !n.is_empty() {
+                prev.citations.extend(n);
+                prev.valid = true;
+                prev.text.push(' ');
+                prev.text.push_str(s);
+                continue;
             }
         }
         out.push(CheckedSentence {

@@ -132,6 +132,10 @@ pub enum Error {
     #[error("{path}:{line}: {detail}")]
     BadInput { path: PathBuf, line: usize, detail: String },
 
+    /// A search or question with nothing in it.
+    #[error("the query is empty")]
+    EmptyQuery,
+
     /// The index on disk cannot be used as it is.
     #[error("{0}")]
     Index(String),

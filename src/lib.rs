@@ -7,6 +7,7 @@
 //! and progress drawing, and talks to the library through [`progress::Progress`].
 
 pub mod answer;
+pub mod app;
 pub mod chunk;
 pub mod corpus;
 pub mod date;

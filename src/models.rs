@@ -393,8 +393,7 @@ fn pip_download(paths: &Paths, package: &str, version: &str, dir: &Path) -> Resu
                 }
                 let detail = stderr
                     .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .last()
+                    .rfind(|l| !l.trim().is_empty())
                     .unwrap_or("pip failed")
                     .to_string();
                 return Err(Error::Download {
@@ -712,7 +711,7 @@ mod tests {
             let mut z = zip::ZipWriter::new(fs::File::create(&w).unwrap());
             z.start_file("pkg/__init__.py", zip::write::SimpleFileOptions::default())
                 .unwrap();
-            write!(z, "CHUNK_INDEX = {i}\n").unwrap();
+            writeln!(z, "CHUNK_INDEX = {i}").unwrap();
             z.start_file("pkg/chunk.bin", zip::write::SimpleFileOptions::default())
                 .unwrap();
             z.write_all(piece).unwrap();

@@ -253,9 +253,7 @@ pub fn retrieve(
     let t0 = Instant::now();
     let query = query.trim();
     if query.is_empty() {
-        return Err(Error::Invalid(
-            "the query is empty: type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"".into(),
-        ));
+        return Err(Error::EmptyQuery);
     }
     lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
     if lib.store.chunk_count()? == 0 {

@@ -477,7 +477,7 @@ fn gelu_mul(gu: &Tensor, inter: usize) -> candle_core::Result<Tensor> {
 /// the same function as `0.5 x (1 + tanh u)`, with one exponential.
 #[inline(always)]
 fn gelu_tanh(x: f32) -> f32 {
-    const K: f32 = 0.797_884_56; // sqrt(2/pi)
+    const K: f32 = 0.797_884_6; // sqrt(2/pi)
     let u = K * (x + 0.044_715 * x * x * x);
     x / (1.0 + exp_approx(-2.0 * u))
 }

@@ -58,13 +58,13 @@ pub struct ModelSpec {
 impl ModelSpec {
     /// The spec of a known model installed at `dir`.
     pub fn from_manifest(m: &models::Manifest, dir: PathBuf, dims: Option<usize>) -> Result<ModelSpec> {
-        if let Some(d) = dims {
-            if !m.matryoshka_dims.contains(&d) {
-                return Err(Error::Invalid(format!(
-                    "{} supports dimensions {:?}, not {d}; pick one of those with --dims",
-                    m.name, m.matryoshka_dims
-                )));
-            }
+        if let Some(d) = dims
+            && !m.matryoshka_dims.contains(&d)
+        {
+            return Err(Error::Invalid(format!(
+                "{} supports dimensions {:?}, not {d}; pick one of those with --dims",
+                m.name, m.matryoshka_dims
+            )));
         }
         Ok(ModelSpec {
             dir,

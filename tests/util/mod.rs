@@ -131,3 +131,31 @@ pub fn bundled_index(dest: &std::path::Path) {
     copy_dir(&t.path().join("articles"), &dest.join("articles"));
     copy_dir(&t.path().join("index"), &dest.join("index"));
 }
+
+/// The `sourcier` binary with the hashing embedder and an empty model folder, for the fast
+/// tier: no model is fetched or loaded, and a test that reached for one would fail.
+pub fn sourcier_fast(index: &std::path::Path) -> std::process::Command {
+    static NO_MODELS: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let empty = NO_MODELS.get_or_init(|| tempfile::tempdir().unwrap());
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sourcier"));
+    c.env("SOURCIER_EMBEDDER", "hashing")
+        .env("SOURCIER_MODELS", empty.path())
+        .env("SOURCIER_CACHE", empty.path())
+        .env("SOURCIER_PIP", "/nonexistent/pip")
+        .env("SOURCIER_INDEX", index)
+        .env_remove("SOURCIER_LOG")
+        .current_dir(index.parent().unwrap_or(std::path::Path::new("/")));
+    c
+}
+
+/// A copy of the bundled articles in `dest/articles`, ingested with the hashing embedder
+/// into `dest/index`; returns the index path.
+pub fn fast_index(dest: &std::path::Path) -> PathBuf {
+    copy_dir(&root().join("examples/articles"), &dest.join("articles"));
+    let idx = dest.join("index");
+    ok(sourcier_fast(&idx)
+        .arg("ingest")
+        .arg(dest.join("articles"))
+        .arg("--quiet"));
+    idx
+}

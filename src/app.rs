@@ -1,0 +1,799 @@
+//! The use cases: ingest, search, ask (extractive or generated), eval, index and model
+//! maintenance. It owns the flows that tie the modules together, so that the CLI, the HTTP
+//! server and tests call one function per use case and get back one serialisable result.
+//!
+//! Each use case takes a [`Setup`] (where the index and models are, which embedder) and a
+//! plain request struct, and returns a `#[derive(Serialize)]` type: that type, serialised,
+//! is the `--json` output of the matching command, and its fields are the stable schema.
+//! A [`Session`] opens an index and its embedder once and then serves queries through
+//! `&self`, which is what a long-running server needs. Nothing here draws on a terminal:
+//! progress and notes go through [`Progress`], generated text through a callback.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::answer::{self, Answer, AnswerOptions, CheckedSentence};
+use crate::embed::{self, Embedder, HashingEmbedder};
+use crate::eval::input;
+use crate::eval::run::{self as eval_run, EvalReport, Level};
+use crate::ingest::{self, IngestOptions, IngestReport};
+use crate::library::{self, IndexManifest, Library};
+use crate::models::{self, ModelInfo, Paths};
+use crate::progress::Progress;
+use crate::retrieve::{self, Filters, Hit, Mode, Timings};
+use crate::store::StoreStats;
+use crate::{Error, Result};
+
+/// Dimension of the hashing embedder when neither the index nor the caller names one.
+pub const HASHING_DIMS: usize = 256;
+
+/// Which embedder turns text into vectors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EmbedderChoice {
+    /// The default model (EmbeddingGemma-300M), fetched on first use.
+    #[default]
+    Default,
+    /// A local sentence-transformers folder.
+    Local(PathBuf),
+    /// The deterministic hashing embedder: no model, no meaning, for tests and dry runs.
+    Hashing,
+}
+
+impl FromStr for EmbedderChoice {
+    type Err = Error;
+    /// `default`, `hashing`, or the path of a local model folder.
+    fn from_str(s: &str) -> Result<EmbedderChoice> {
+        Ok(match s.trim() {
+            "" | "default" => EmbedderChoice::Default,
+            "hashing" => EmbedderChoice::Hashing,
+            path => EmbedderChoice::Local(PathBuf::from(path)),
+        })
+    }
+}
+
+/// Where the use cases find their index and models, and which embedder they use.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The index directory.
+    pub index: PathBuf,
+    pub embedder: EmbedderChoice,
+    /// Matryoshka dimension asked for; `None` keeps the index's (or the model's full) one.
+    pub dims: Option<usize>,
+    /// Model folders and caches.
+    pub paths: Paths,
+    /// Articles to ingest when `ask` finds no index yet, so a fresh clone answers at once.
+    pub bootstrap: Option<PathBuf>,
+}
+
+impl Setup {
+    /// An index directory with the default embedder and model locations from the environment.
+    pub fn new(index: impl Into<PathBuf>) -> Setup {
+        Setup {
+            index: index.into(),
+            embedder: EmbedderChoice::Default,
+            dims: None,
+            paths: Paths::from_env(),
+            bootstrap: None,
+        }
+    }
+
+    /// Loads the chosen embedder at `dims` (or its default dimension).
+    pub fn load_embedder(&self, dims: Option<usize>, progress: &dyn Progress) -> Result<Box<dyn Embedder>> {
+        match &self.embedder {
+            EmbedderChoice::Hashing => Ok(Box::new(HashingEmbedder::new(dims.unwrap_or(HASHING_DIMS)))),
+            EmbedderChoice::Local(dir) => embed::load(&embed::resolve(&self.paths, Some(dir), dims, progress)?),
+            EmbedderChoice::Default => embed::load(&embed::resolve(&self.paths, None, dims, progress)?),
+        }
+    }
+
+    /// The dimension to load the embedder at for an existing index: the asked one, else the index's.
+    fn dims_for(&self, manifest: &IndexManifest) -> Option<usize> {
+        self.dims.or(Some(manifest.dims))
+    }
+}
+
+/// The manifest a new index gets with this embedder.
+pub fn new_manifest(embedder: &dyn Embedder) -> IndexManifest {
+    IndexManifest {
+        format_version: library::FORMAT_VERSION,
+        embedder: embedder.name(),
+        embedder_fingerprint: embedder.fingerprint(),
+        dims: embedder.dims(),
+        chunk_tokens: library::DEFAULT_CHUNK_TOKENS,
+        overlap_sentences: 1,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingest
+
+/// What to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct IngestRequest {
+    /// Files or folders, read recursively.
+    pub paths: Vec<PathBuf>,
+    /// Drop articles whose files are gone or no longer contain them.
+    pub prune: bool,
+}
+
+/// Adds articles to the index at `setup.index`, creating it when needed.
+pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Result<IngestReport> {
+    if req.paths.is_empty() {
+        return Err(Error::Invalid(
+            "nothing to ingest: name at least one file or folder".into(),
+        ));
+    }
+    // Refuse a path that does not exist before the index is created, so a typo never leaves
+    // an empty index behind.
+    for p in &req.paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            return Err(Error::Io {
+                action: "reading",
+                path: p.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            });
+        }
+    }
+    let existing = library::read_manifest(&setup.index)?;
+    let dims = setup.dims.or(existing.as_ref().map(|m| m.dims));
+    let embedder = setup.load_embedder(dims, progress)?;
+    let mut lib = Library::open_for_ingest(&setup.index, new_manifest(embedder.as_ref()))?;
+    ingest::ingest(
+        &mut lib,
+        embedder.as_ref(),
+        &req.paths,
+        &IngestOptions { prune: req.prune },
+        progress,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search and ask
+
+/// A search.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: String,
+    /// Number of results.
+    pub k: usize,
+    pub mode: Mode,
+    pub filters: Filters,
+}
+
+/// The result of a search: `sourcier search --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    pub query: String,
+    pub mode: Mode,
+    pub hits: Vec<Hit>,
+    pub timings: Timings,
+}
+
+/// A question.
+#[derive(Debug, Clone)]
+pub struct AskRequest {
+    pub question: String,
+    /// Passages retrieved.
+    pub k: usize,
+    pub mode: Mode,
+    pub filters: Filters,
+}
+
+/// Time spent answering, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AskTimings {
+    pub embed_ms: f64,
+    pub search_ms: f64,
+    pub answer_ms: f64,
+    pub total_ms: f64,
+}
+
+/// An extractive answer: `sourcier ask --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AskResult {
+    pub question: String,
+    pub mode: Mode,
+    pub answer: Answer,
+    /// The retrieved passages, in rank order; citations number the first ones from 1.
+    pub passages: Vec<Hit>,
+    pub timings: AskTimings,
+}
+
+/// Time spent writing a generated answer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GenerateTimings {
+    pub search_ms: f64,
+    pub prompt_ms: f64,
+    pub generate_ms: f64,
+    pub tokens_per_s: f64,
+}
+
+/// A generated answer with its citations checked: `sourcier ask --generate --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GeneratedResult {
+    pub question: String,
+    pub mode: Mode,
+    /// True when the passages were too weak to answer from; `generated` is then the
+    /// "not in the articles" message and no model ran.
+    pub abstained: bool,
+    pub generated: String,
+    /// Each sentence of `generated`, with the passages it cites and whether they hold.
+    pub sentences: Vec<CheckedSentence>,
+    /// The passages that were in the prompt, numbered from 1.
+    pub passages: Vec<Hit>,
+    /// Passage numbers cited by at least one sentence, ascending.
+    pub cited: Vec<usize>,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub timings: GenerateTimings,
+}
+
+impl GeneratedResult {
+    /// Sentences that cite nothing, or a passage that was not in the prompt.
+    pub fn unsupported(&self) -> impl Iterator<Item = &CheckedSentence> {
+        self.sentences.iter().filter(|c| !c.valid)
+    }
+}
+
+/// An open index with its embedder, serving queries through `&self`.
+pub struct Session {
+    lib: Library,
+    embedder: Box<dyn Embedder>,
+    setup: Setup,
+}
+
+impl Session {
+    /// Opens the index read-only and loads the embedder that built it. With
+    /// `setup.bootstrap` set and no index yet, ingests those articles first.
+    pub fn open(setup: &Setup, progress: &dyn Progress) -> Result<Session> {
+        if let Some(bundled) = &setup.bootstrap
+            && library::read_manifest(&setup.index)?.is_none()
+            && bundled.is_dir()
+        {
+            progress.note(&format!(
+                "no index yet: ingesting the bundled articles of {} into {}",
+                bundled.display(),
+                setup.index.display()
+            ));
+            let req = IngestRequest {
+                paths: vec![bundled.clone()],
+                prune: false,
+            };
+            ingest(setup, &req, progress)?;
+        }
+        let lib = Library::open(&setup.index)?;
+        let embedder = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?;
+        // Bind once: every query of this session uses an embedder that matches the index.
+        lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+        Ok(Session {
+            lib,
+            embedder,
+            setup: setup.clone(),
+        })
+    }
+
+    /// The open index.
+    pub fn library(&self) -> &Library {
+        &self.lib
+    }
+
+    /// The embedder bound to the index.
+    pub fn embedder(&self) -> &dyn Embedder {
+        self.embedder.as_ref()
+    }
+
+    /// Ranks chunks for a query.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult> {
+        let r = retrieve::retrieve(
+            &self.lib,
+            self.embedder.as_ref(),
+            &req.query,
+            req.k,
+            &req.filters,
+            req.mode,
+        )?;
+        Ok(SearchResult {
+            query: req.query.clone(),
+            mode: req.mode,
+            hits: r.hits,
+            timings: r.timings,
+        })
+    }
+
+    /// Answers from the retrieved passages with cited sentences, or abstains.
+    pub fn ask(&self, req: &AskRequest) -> Result<AskResult> {
+        let t = Instant::now();
+        let r = retrieve::retrieve(
+            &self.lib,
+            self.embedder.as_ref(),
+            &req.question,
+            req.k,
+            &req.filters,
+            req.mode,
+        )?;
+        let ta = Instant::now();
+        let answer = answer::extractive_cached(
+            self.embedder.as_ref(),
+            &self.lib.store,
+            &req.question,
+            &r.query_vector,
+            &r.hits,
+            &AnswerOptions::default(),
+        )?;
+        Ok(AskResult {
+            question: req.question.clone(),
+            mode: req.mode,
+            answer,
+            passages: r.hits,
+            timings: AskTimings {
+                embed_ms: r.timings.embed_ms,
+                search_ms: r.timings.search_ms,
+                answer_ms: ta.elapsed().as_secs_f64() * 1e3,
+                total_ms: t.elapsed().as_secs_f64() * 1e3,
+            },
+        })
+    }
+
+    /// Writes an answer with a local language model (`llm`, or the bundled default),
+    /// streaming its pieces to `on_piece`, then checks every citation. Abstains without
+    /// loading the model when the passages are too weak.
+    pub fn ask_generated(
+        &self,
+        req: &AskRequest,
+        llm: Option<&Path>,
+        on_piece: &mut dyn FnMut(&str),
+        progress: &dyn Progress,
+    ) -> Result<GeneratedResult> {
+        let r = retrieve::retrieve(
+            &self.lib,
+            self.embedder.as_ref(),
+            &req.question,
+            req.k,
+            &req.filters,
+            req.mode,
+        )?;
+        let opts = AnswerOptions::default();
+        let passages: Vec<&Hit> = r.hits.iter().take(opts.passages).collect();
+        let lang = answer::question_lang(&req.question);
+        let mut out = GeneratedResult {
+            question: req.question.clone(),
+            mode: req.mode,
+            abstained: false,
+            generated: String::new(),
+            sentences: Vec::new(),
+            passages: passages.iter().map(|h| (*h).clone()).collect(),
+            cited: Vec::new(),
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            timings: GenerateTimings {
+                search_ms: r.timings.total_ms,
+                ..GenerateTimings::default()
+            },
+        };
+        if answer::should_abstain(&passages, answer::confidence(&passages), &opts) {
+            out.abstained = true;
+            out.generated = answer::abstention_message(lang).to_string();
+            return Ok(out);
+        }
+        let gguf = match llm {
+            Some(p) => p.to_path_buf(),
+            None => models::ensure(&self.setup.paths, models::DEFAULT_GENERATOR, progress)?.join("model.gguf"),
+        };
+        let mut generator = crate::generate::Generator::load(&gguf)?;
+        let (system, user) = answer::generation_prompt(&req.question, lang, &passages);
+        let g = generator.chat(&system, &user, &crate::generate::GenerateOptions::default(), on_piece)?;
+        out.sentences = answer::check_citations(&g.text, passages.len());
+        out.cited = out
+            .sentences
+            .iter()
+            .flat_map(|c| c.citations.iter().copied())
+            .collect::<BTreeSet<usize>>()
+            .into_iter()
+            .collect();
+        out.prompt_tokens = g.prompt_tokens;
+        out.generated_tokens = g.generated_tokens;
+        out.timings.prompt_ms = g.prompt_ms;
+        out.timings.generate_ms = g.generate_ms;
+        out.timings.tokens_per_s = g.tokens_per_second();
+        out.generated = g.text;
+        Ok(out)
+    }
+}
+
+/// Opens a session and runs one search.
+pub fn search(setup: &Setup, req: &SearchRequest, progress: &dyn Progress) -> Result<SearchResult> {
+    check_query(&req.query)?;
+    Session::open(
+        &Setup {
+            bootstrap: None,
+            ..setup.clone()
+        },
+        progress,
+    )?
+    .search(req)
+}
+
+/// Opens a session (bootstrapping a fresh index when the setup says so) and answers.
+pub fn ask(setup: &Setup, req: &AskRequest, progress: &dyn Progress) -> Result<AskResult> {
+    check_query(&req.question)?;
+    Session::open(setup, progress)?.ask(req)
+}
+
+/// Opens a session and writes a generated, citation-checked answer.
+pub fn ask_generated(
+    setup: &Setup,
+    req: &AskRequest,
+    llm: Option<&Path>,
+    on_piece: &mut dyn FnMut(&str),
+    progress: &dyn Progress,
+) -> Result<GeneratedResult> {
+    check_query(&req.question)?;
+    Session::open(setup, progress)?.ask_generated(req, llm, on_piece, progress)
+}
+
+/// Refuses an empty query before anything is loaded.
+fn check_query(q: &str) -> Result<()> {
+    if q.trim().is_empty() {
+        return Err(Error::EmptyQuery);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eval
+
+/// A pass mark on recall@k of the first mode, written `K:X` (`10:0.9`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RecallGate {
+    pub k: usize,
+    pub at_least: f64,
+}
+
+impl FromStr for RecallGate {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<RecallGate> {
+        let bad = || {
+            Error::Invalid(format!(
+                "`{s}` is not K:X with K one of 1, 3, 5, 10 and X a number, e.g. 10:0.9"
+            ))
+        };
+        let (k, x) = s.split_once(':').ok_or_else(bad)?;
+        let k: usize = k.trim().parse().map_err(|_| bad())?;
+        let at_least: f64 = x.trim().parse().map_err(|_| bad())?;
+        if ![1, 3, 5, 10].contains(&k) || !at_least.is_finite() {
+            return Err(bad());
+        }
+        Ok(RecallGate { k, at_least })
+    }
+}
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalRequest {
+    /// A JSONL query file (run against `setup.index`) or a SQuAD JSON file (its contexts
+    /// become a corpus of their own).
+    pub file: PathBuf,
+    pub modes: Vec<Mode>,
+    /// Also score the extractive answers.
+    pub answers: bool,
+    pub min_ndcg: Option<f64>,
+    pub min_recall: Option<RecallGate>,
+    /// SQuAD: keep only the first N questions.
+    pub limit: Option<usize>,
+    /// SQuAD: language of the questions; default `fr` for files named `piaf*`, else `en`.
+    pub lang: Option<String>,
+    /// SQuAD: build (or reuse) the corpus index here instead of a temporary directory.
+    pub corpus_index: Option<PathBuf>,
+    /// Judge ranked chunks instead of articles.
+    pub level: Level,
+}
+
+/// The corpus built from a SQuAD file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SquadCorpus {
+    pub contexts: usize,
+    pub questions: usize,
+    pub chunks: usize,
+    pub ingest_seconds: f64,
+    pub chunks_per_second: f64,
+}
+
+/// An evaluation and its gates: `sourcier eval --json FILE` writes `report`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalOutcome {
+    pub report: EvalReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corpus: Option<SquadCorpus>,
+    /// Lines skipped and references to unknown articles, one sentence each.
+    pub warnings: Vec<String>,
+    /// Gates that failed, one sentence each; empty when all passed.
+    pub gate_failures: Vec<String>,
+}
+
+/// At most this share of a query file's lines may be unusable; beyond it the file is
+/// refused, since a score over the few lines left would mislead.
+const MAX_BAD_LINE_SHARE: f64 = 0.5;
+
+/// Runs a query file against the index, or a SQuAD file against its own corpus.
+pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result<EvalOutcome> {
+    if req.modes.is_empty() {
+        return Err(Error::Invalid(
+            "no retrieval mode to evaluate: name dense, lexical or hybrid".into(),
+        ));
+    }
+    let text = std::fs::read_to_string(&req.file).map_err(Error::io("reading", &req.file))?;
+    let mut warnings = Vec::new();
+    let mut warn = |msg: String| {
+        progress.note(&format!("warning: {msg}"));
+        warnings.push(msg);
+    };
+    let _tmp;
+    let mut corpus = None;
+    let (lib, queries, prefix, embedder) = if is_squad(&text) {
+        let lang = match &req.lang {
+            Some(l) => crate::lang::normalize(l)
+                .ok_or_else(|| Error::Invalid(format!("`{l}` is not a language sourcier knows; use fr or en")))?,
+            None if req.file.to_string_lossy().to_lowercase().contains("piaf") => "fr".into(),
+            None => "en".into(),
+        };
+        let set = input::parse_squad(&text, req.limit, &lang).map_err(|detail| Error::Parse {
+            path: req.file.clone(),
+            detail,
+        })?;
+        for p in &set.problems {
+            warn(format!("{}: {p}", req.file.display()));
+        }
+        let dir = match &req.corpus_index {
+            Some(d) => d.clone(),
+            None => {
+                _tmp = tempfile::tempdir()
+                    .map_err(Error::io("creating a temporary directory in", std::env::temp_dir()))?;
+                _tmp.path().to_path_buf()
+            }
+        };
+        let corpus_dir = dir.join("corpus");
+        crate::fsx::create_dir_private(&corpus_dir)?;
+        let corpus_file = corpus_dir.join("corpus.jsonl");
+        let mut lines = String::new();
+        for d in &set.docs {
+            let rec = serde_json::json!({ "id": d.id, "title": d.title, "text": d.text, "lang": lang });
+            lines.push_str(&rec.to_string());
+            lines.push('\n');
+        }
+        crate::fsx::write_atomic(&corpus_file, lines.as_bytes())?;
+        let embedder = setup.load_embedder(setup.dims, progress)?;
+        let mut lib = Library::open_for_ingest(&dir.join("index"), new_manifest(embedder.as_ref()))?;
+        let report = ingest::ingest(
+            &mut lib,
+            embedder.as_ref(),
+            &[corpus_file],
+            &IngestOptions { prune: true },
+            progress,
+        )?;
+        corpus = Some(SquadCorpus {
+            contexts: set.docs.len(),
+            questions: set.queries.len(),
+            chunks: report.chunks,
+            ingest_seconds: report.seconds,
+            chunks_per_second: report.chunks_per_second(),
+        });
+        (lib, set.to_query_set().queries, "corpus.jsonl#".to_string(), embedder)
+    } else {
+        let set = input::parse_jsonl(&text);
+        for p in &set.problems {
+            warn(format!("{}:{p}", req.file.display()));
+        }
+        let used = set.queries.len() + set.problems.len();
+        if !set.problems.is_empty() && set.problems.len() as f64 > used as f64 * MAX_BAD_LINE_SHARE {
+            let first = &set.problems[0];
+            return Err(Error::BadInput {
+                path: req.file.clone(),
+                line: first.line,
+                detail: format!(
+                    "{} of {used} query lines are unusable ({}); fix the file before scoring it",
+                    set.problems.len(),
+                    first.detail
+                ),
+            });
+        }
+        // Eval keeps its sentence-vector cache in the index, so it opens it writable.
+        if setup.bootstrap.is_some() {
+            drop(Session::open(setup, progress)?);
+        }
+        let lib = Library::open_for_update(&setup.index)?;
+        let known: HashSet<String> = lib.store.article_ids()?.into_iter().collect();
+        for q in &set.queries {
+            for id in q.relevant.keys().filter(|id| !known.contains(*id)) {
+                warn(format!(
+                    "query {} names article `{id}`, which is not in the index",
+                    q.id
+                ));
+            }
+        }
+        let embedder = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?;
+        (lib, set.queries, String::new(), embedder)
+    };
+    if queries.is_empty() {
+        return Err(Error::Invalid(format!("{} holds no usable query", req.file.display())));
+    }
+    let opts = eval_run::EvalOptions {
+        modes: req.modes.clone(),
+        depth: 10,
+        answers: req.answers,
+        id_prefix: prefix,
+        level: req.level,
+    };
+    let report = eval_run::run(&lib, embedder.as_ref(), &queries, &opts, progress)?;
+    let gate_failures = gates(&report, req);
+    Ok(EvalOutcome {
+        report,
+        corpus,
+        warnings,
+        gate_failures,
+    })
+}
+
+/// A SQuAD file is one JSON object with a `data` array of articles holding `paragraphs`.
+fn is_squad(text: &str) -> bool {
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if !t.starts_with('{') {
+        return false;
+    }
+    match serde_json::from_str::<serde_json::Value>(t) {
+        Ok(v) => v["data"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|a| a.get("paragraphs").is_some())),
+        // A first line that is a whole JSON object makes a query file (JSONL); a document
+        // whose first line is not is a pretty-printed or broken SQuAD file, which the SQuAD
+        // parser reports with its position.
+        Err(_) => {
+            let first = t.lines().next().unwrap_or_default();
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first).is_err()
+        }
+    }
+}
+
+/// The gates of `req` that the first mode of `report` fails.
+fn gates(report: &EvalReport, req: &EvalRequest) -> Vec<String> {
+    let mut failed = Vec::new();
+    let Some(first) = report.modes.first() else {
+        return failed;
+    };
+    let mean = first.retrieval.overall.mean;
+    if let Some(x) = req.min_ndcg {
+        let got = mean.map(|m| m.ndcg_at_10).unwrap_or(0.0);
+        if got < x {
+            failed.push(format!("nDCG@10 of {} is {got:.3} < {x}", first.mode.as_str()));
+        }
+    }
+    if let Some(g) = req.min_recall {
+        let got = mean
+            .map(|m| match g.k {
+                1 => m.recall_at_1,
+                3 => m.recall_at_3,
+                5 => m.recall_at_5,
+                _ => m.recall_at_10,
+            })
+            .unwrap_or(0.0);
+        if got < g.at_least {
+            failed.push(format!(
+                "recall@{} of {} is {got:.3} < {}",
+                g.k,
+                first.mode.as_str(),
+                g.at_least
+            ));
+        }
+    }
+    failed
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index and model maintenance
+
+/// `sourcier index stats --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexStats {
+    pub index: PathBuf,
+    pub manifest: IndexManifest,
+    pub stats: StoreStats,
+    /// Size on disk of the index directory.
+    pub bytes: u64,
+}
+
+/// What is in the index.
+pub fn index_stats(setup: &Setup) -> Result<IndexStats> {
+    let lib = Library::open(&setup.index)?;
+    Ok(IndexStats {
+        index: setup.index.clone(),
+        stats: lib.store.stats()?,
+        bytes: lib.disk_size(),
+        manifest: lib.manifest.clone(),
+    })
+}
+
+/// `sourcier index rebuild`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RebuildReport {
+    pub index: PathBuf,
+    /// Stored chunks the HNSW and BM25 indexes were rebuilt from.
+    pub chunks: usize,
+}
+
+/// Rebuilds the derived indexes (HNSW, BM25) from the stored chunks, without re-embedding.
+pub fn index_rebuild(setup: &Setup, progress: &dyn Progress) -> Result<RebuildReport> {
+    let mut lib = Library::open_for_update(&setup.index)?;
+    let chunks = lib.rebuild_vectors(progress)?;
+    lib.rebuild_lexical(progress)?;
+    Ok(RebuildReport {
+        index: setup.index.clone(),
+        chunks,
+    })
+}
+
+/// The known models and where each stands.
+pub fn model_list(setup: &Setup) -> Vec<ModelInfo> {
+    models::list(&setup.paths)
+}
+
+/// `sourcier model fetch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchReport {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// Downloads, assembles, verifies and installs a model.
+pub fn model_fetch(setup: &Setup, name: &str, progress: &dyn Progress) -> Result<FetchReport> {
+    let m = models::manifest(name)?;
+    let dir = models::fetch(&setup.paths, &m, progress)?;
+    Ok(FetchReport { name: m.name, dir })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recall_gates_parse_and_refuse() {
+        assert_eq!(
+            "10:0.9".parse::<RecallGate>().unwrap(),
+            RecallGate { k: 10, at_least: 0.9 }
+        );
+        for bad in ["10", "7:0.5", "10:x", ":0.5", "10:NaN", ""] {
+            assert!(bad.parse::<RecallGate>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn squad_is_told_from_jsonl() {
+        assert!(is_squad(
+            r#"{"version": "1", "data": [{"title": "t", "paragraphs": []}]}"#
+        ));
+        assert!(!is_squad(
+            "{\"id\": \"q1\", \"query\": \"data paragraphs\", \"relevant\": []}\n{\"id\": \"q2\"}"
+        ));
+        assert!(!is_squad(
+            "{\"id\": \"q1\", \"query\": \"\\\"data\\\" \\\"paragraphs\\\"\", \"relevant\": []}"
+        ));
+        assert!(is_squad("{\"data\": [ broken"));
+        assert!(is_squad("{\n  \"data\": [ broken"));
+        assert!(!is_squad(
+            "{\"id\": \"ok\", \"query\": \"q\", \"relevant\": []}\nnot json\n"
+        ));
+        assert!(!is_squad(""));
+    }
+
+    #[test]
+    fn embedder_choice_parses() {
+        assert_eq!("hashing".parse::<EmbedderChoice>().unwrap(), EmbedderChoice::Hashing);
+        assert_eq!("".parse::<EmbedderChoice>().unwrap(), EmbedderChoice::Default);
+        assert_eq!(
+            "models/x".parse::<EmbedderChoice>().unwrap(),
+            EmbedderChoice::Local("models/x".into())
+        );
+    }
+}

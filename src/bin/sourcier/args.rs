@@ -1,0 +1,211 @@
+//! The command line: every flag and subcommand, parsed by clap into requests of the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use sourcier::models;
+use sourcier::retrieve::{Filters, Mode};
+
+#[derive(Parser)]
+#[command(
+    name = "sourcier",
+    version,
+    about = "Local, offline retrieval over your articles, in French and English"
+)]
+pub struct Cli {
+    /// Index directory.
+    #[arg(long, global = true, env = "SOURCIER_INDEX", default_value = "index")]
+    pub index: PathBuf,
+    /// Use a local sentence-transformers model folder instead of the default embedder.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// `default`, or `hashing`: a deterministic embedder without a model, for tests and dry
+    /// runs (it matches words, not meaning).
+    #[arg(
+        long,
+        global = true,
+        env = "SOURCIER_EMBEDDER",
+        default_value = "default",
+        hide = true
+    )]
+    pub embedder: String,
+    /// Matryoshka dimension of the embeddings (768, 512, 256 or 128).
+    #[arg(long, global = true)]
+    pub dims: Option<usize>,
+    /// No progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More logs on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Add files and folders of articles (.txt, .md, .html, .jsonl) to the index.
+    Ingest {
+        /// Files or folders, read recursively.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Drop articles whose files are gone or no longer contain them.
+        #[arg(long)]
+        prune: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the index by meaning.
+    Search {
+        /// What to look for, in French or English.
+        query: String,
+        /// Number of results.
+        #[arg(short, default_value_t = 10, value_parser = positive)]
+        k: usize,
+        /// Retrieval mode: dense, lexical or hybrid (dense fused with BM25 at weight 0.3, the
+        /// best measured on PIAF, XQuAD and the sample queries).
+        #[arg(long, default_value = "hybrid")]
+        mode: Mode,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        filters: FilterArgs,
+    },
+    /// Answer a question from the indexed articles, citing every sentence.
+    Ask {
+        /// The question, in French or English.
+        question: String,
+        /// Retrieval mode: dense, lexical or hybrid (dense fused with BM25 at weight 0.3, the
+        /// best measured on PIAF, XQuAD and the sample queries).
+        #[arg(long, default_value = "hybrid")]
+        mode: Mode,
+        /// Passages retrieved.
+        #[arg(short, default_value_t = 8, value_parser = positive)]
+        k: usize,
+        /// Print the answer, citations, passages and timings as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write a fluent answer with a local language model (streamed), then check its citations.
+        #[arg(long)]
+        generate: bool,
+        /// The GGUF model for --generate (qwen2, llama or gemma3); default: the bundled Qwen2.5 0.5B.
+        #[arg(long, value_name = "PATH.gguf")]
+        llm: Option<PathBuf>,
+        #[command(flatten)]
+        filters: FilterArgs,
+    },
+    /// Measure retrieval (and answer) quality on a query set.
+    Eval {
+        /// A JSONL query file (run against --index), or a SQuAD JSON file such as PIAF or
+        /// XQuAD (its contexts become a corpus of their own).
+        file: PathBuf,
+        /// Modes to compare, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "dense,lexical,hybrid")]
+        modes: Vec<Mode>,
+        /// Also score the extractive answers: answer hit rate, citation precision, abstention.
+        #[arg(long)]
+        answers: bool,
+        /// Write the full report (per query and aggregated) to this JSON file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Fail (exit code 1) when nDCG@10 of the first mode is below this.
+        #[arg(long, value_name = "X")]
+        min_ndcg: Option<f64>,
+        /// Fail (exit code 1) when recall@K of the first mode is below X, e.g. 10:0.9.
+        #[arg(long, value_name = "K:X")]
+        min_recall: Option<sourcier::app::RecallGate>,
+        /// SQuAD: keep only the first N questions (and the articles they come from).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// SQuAD: language of the questions (default: fr for files named piaf*, en otherwise).
+        #[arg(long)]
+        lang: Option<String>,
+        /// SQuAD: build (or reuse) the corpus index here instead of a temporary directory.
+        #[arg(long, value_name = "DIR")]
+        corpus_index: Option<PathBuf>,
+        /// Judge ranked chunks instead of articles: a chunk is relevant when it holds a gold
+        /// answer (overlaps its span in SQuAD; contains an `answers` string in JSONL).
+        #[arg(long)]
+        chunk_level: bool,
+    },
+    /// Inspect or rebuild the index.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
+    /// Manage the local models.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct FilterArgs {
+    /// Only articles in this language (ISO 639-1, e.g. fr, en).
+    #[arg(long)]
+    lang: Option<String>,
+    /// Only articles dated on or after this date (2025, 2025-04, 2025-04-12).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only articles dated on or before this date.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only articles whose id or path matches this glob.
+    #[arg(long, value_name = "GLOB")]
+    source: Option<String>,
+}
+
+impl FilterArgs {
+    pub fn to_filters(&self) -> sourcier::Result<Filters> {
+        Filters::parse(
+            self.lang.as_deref(),
+            self.since.as_deref(),
+            self.until.as_deref(),
+            self.source.as_deref(),
+        )
+    }
+}
+
+#[derive(Subcommand)]
+pub enum IndexCommand {
+    /// Articles, chunks, languages, model, dims and size on disk.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the HNSW index from the stored embeddings (no re-embedding).
+    Rebuild {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Download, assemble, verify and install a model.
+    Fetch {
+        /// Model name (see `sourcier model list`).
+        #[arg(default_value = models::DEFAULT_EMBEDDER)]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the known models and where each stands.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A count of at least 1 (`-k 0` would ask for nothing and silently print nothing).
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}

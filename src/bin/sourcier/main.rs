@@ -1,0 +1,269 @@
+//! The `sourcier` command: parses arguments, sets up logging and progress bars, calls one use
+//! case of [`sourcier::app`] and renders its result. Results go to stdout; logs, progress and
+//! notices go to stderr.
+
+mod args;
+mod bars;
+mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+
+use args::{Cli, Command, IndexCommand, ModelCommand};
+use bars::Bars;
+use render::safe;
+use sourcier::app::{self, AskRequest, EmbedderChoice, EvalRequest, IngestRequest, SearchRequest, Setup};
+use sourcier::eval::run::{Level, table};
+use sourcier::models::Paths;
+
+fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `sourcier search … | head -1` would panic in println!. Restore
+    // the default action: a closed stdout ends the process quietly with status 141, like
+    // other Unix filters.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let level = ["warn", "info", "debug"][usize::from(cli.verbose.min(2))];
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOURCIER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if let Some(hint) = e.downcast_ref::<sourcier::Error>().and_then(advice) {
+                eprintln!("{hint}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What to do next, for the library errors whose remedy is a command or a flag.
+fn advice(e: &sourcier::Error) -> Option<&'static str> {
+    use sourcier::Error as E;
+    Some(match e {
+        E::IndexMissing { .. } => "run `sourcier ingest PATH` first (or pass --index DIR / set SOURCIER_INDEX)",
+        E::EmbedderMismatch { .. } => {
+            "use the same --model/--dims as when it was built, or ingest into a new --index directory"
+        }
+        E::ChunkingMismatch { .. } => "ingest with the same settings, or into a new --index directory",
+        E::UnsupportedFormat { .. } => "use the sourcier that built it, or delete the index directory and ingest again",
+        E::Corrupt { .. } => "run `sourcier index rebuild`; if that fails, delete the index directory and ingest again",
+        E::ReadOnly { .. } => "make the index directory writable, or pass another --index",
+        E::EmptyQuery => "type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"",
+        _ => return None,
+    })
+}
+
+/// Where the index and models are, from the global flags. The default `index/` of a fresh
+/// clone is filled from the bundled `examples/articles` on first `ask`.
+fn setup(cli: &Cli) -> Result<Setup> {
+    let embedder = match &cli.model {
+        Some(dir) => EmbedderChoice::Local(dir.clone()),
+        None => cli.embedder.parse()?,
+    };
+    let bundled = std::path::Path::new("examples/articles");
+    let bootstrap = (cli.index == std::path::Path::new("index") && bundled.is_dir()).then(|| bundled.to_path_buf());
+    Ok(Setup {
+        index: cli.index.clone(),
+        embedder,
+        dims: cli.dims,
+        paths: Paths::from_env(),
+        bootstrap,
+    })
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let setup = setup(&cli)?;
+    let bars = Bars::new(cli.quiet);
+    match cli.command {
+        Command::Ingest { paths, prune, json } => {
+            let report = app::ingest(&setup, &IngestRequest { paths, prune }, &bars)?;
+            if json {
+                print_json(&report)?
+            } else {
+                print!("{}", render::ingest(&report))
+            }
+        }
+        Command::Search {
+            query,
+            k,
+            mode,
+            json,
+            filters,
+        } => {
+            let filters = filters.to_filters()?;
+            let filtered = !filters.is_empty();
+            let r = app::search(
+                &setup,
+                &SearchRequest {
+                    query,
+                    k,
+                    mode,
+                    filters,
+                },
+                &bars,
+            )?;
+            if json {
+                print_json(&r)?
+            } else {
+                print!("{}", render::search(&r, filtered))
+            }
+        }
+        Command::Ask {
+            question,
+            mode,
+            k,
+            json,
+            generate,
+            llm,
+            filters,
+        } => {
+            let req = AskRequest {
+                question,
+                k,
+                mode,
+                filters: filters.to_filters()?,
+            };
+            if !generate {
+                let r = app::ask(&setup, &req, &bars)?;
+                if json {
+                    print_json(&r)?
+                } else {
+                    print!("{}", render::ask(&r))
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut out = std::io::stdout();
+            let mut stream = |piece: &str| {
+                if !json {
+                    let _ = write!(out, "{}", safe(piece));
+                    let _ = out.flush();
+                }
+            };
+            let r = app::ask_generated(&setup, &req, llm.as_deref(), &mut stream, &bars)?;
+            if json {
+                print_json(&r)?;
+            } else if r.abstained {
+                println!("{}", r.generated);
+            } else {
+                print!("{}", render::generated_sources(&r));
+                eprintln!(
+                    "{} prompt tokens in {:.1}s, {} tokens at {:.1} tokens/s",
+                    r.prompt_tokens,
+                    r.timings.prompt_ms / 1e3,
+                    r.generated_tokens,
+                    r.timings.tokens_per_s
+                );
+            }
+        }
+        Command::Eval {
+            file,
+            modes,
+            answers,
+            json,
+            min_ndcg,
+            min_recall,
+            limit,
+            lang,
+            corpus_index,
+            chunk_level,
+        } => {
+            let level = if chunk_level { Level::Chunk } else { Level::Article };
+            let req = EvalRequest {
+                file,
+                modes,
+                answers,
+                min_ndcg,
+                min_recall,
+                limit,
+                lang,
+                corpus_index,
+                level,
+            };
+            let outcome = app::eval(&setup, &req, &bars)?;
+            if let Some(c) = &outcome.corpus {
+                eprintln!(
+                    "corpus: {} contexts, {} questions; ingested {} chunks in {:.1}s ({:.1} chunks/s)",
+                    c.contexts, c.questions, c.chunks, c.ingest_seconds, c.chunks_per_second
+                );
+            }
+            let report = &outcome.report;
+            print!("{}", table(report));
+            println!(
+                "{} queries, {:.1}s, model {}",
+                report.queries, report.seconds, report.embedder
+            );
+            if let Some(path) = json {
+                sourcier::fsx::write_atomic(&path, &serde_json::to_vec_pretty(report)?)?;
+            }
+            for g in &outcome.gate_failures {
+                eprintln!("gate failed: {g}");
+            }
+            if !outcome.gate_failures.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Index {
+            command: IndexCommand::Stats { json },
+        } => {
+            let s = app::index_stats(&setup)?;
+            if json {
+                print_json(&s)?
+            } else {
+                print!("{}", render::stats(&s))
+            }
+        }
+        Command::Index {
+            command: IndexCommand::Rebuild { json },
+        } => {
+            let r = app::index_rebuild(&setup, &bars)?;
+            if json {
+                print_json(&r)?
+            } else {
+                println!(
+                    "rebuilt the HNSW and BM25 indexes of {} from {} stored chunks",
+                    r.index.display(),
+                    r.chunks
+                )
+            }
+        }
+        Command::Model {
+            command: ModelCommand::Fetch { name, json },
+        } => {
+            let r = app::model_fetch(&setup, &name, &bars)?;
+            if json {
+                print_json(&r)?
+            } else {
+                println!("{} installed in {}", r.name, r.dir.display())
+            }
+        }
+        Command::Model {
+            command: ModelCommand::List { json },
+        } => {
+            let list = app::model_list(&setup);
+            if json {
+                print_json(&list)?
+            } else {
+                print!("{}", render::models(&list))
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

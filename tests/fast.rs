@@ -1,0 +1,529 @@
+//! The fast tier: the real binary and the library's use cases with the deterministic hashing
+//! embedder, so ingest → search → ask → eval, the filters and the error paths run in seconds,
+//! in debug builds, with no model. The hashing embedder matches words, not meaning, so these
+//! tests pin behaviour and plumbing; retrieval quality is the real-model tier's job
+//! (`tests/cli.rs`, `tests/ask.rs`).
+
+mod util;
+
+use std::path::Path;
+use std::process::Stdio;
+
+use serde_json::Value;
+use sourcier::app::{self, AskRequest, EmbedderChoice, EvalRequest, IngestRequest, SearchRequest, Session, Setup};
+use sourcier::progress::NoProgress;
+use sourcier::retrieve::{Filters, Mode};
+use util::{copy_dir, fast_index, ok, root, run, sourcier_fast};
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("bad JSON ({e}): {out}"))
+}
+
+fn search(idx: &Path, query: &str, extra: &[&str]) -> Value {
+    json(&ok(sourcier_fast(idx).args(["search", query, "--json"]).args(extra)))
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["article_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn setup(index: &Path) -> Setup {
+    let mut paths = sourcier::models::Paths::from_env();
+    paths.models_dir = index.join("no-models");
+    Setup {
+        embedder: EmbedderChoice::Hashing,
+        paths,
+        ..Setup::new(index)
+    }
+}
+
+fn write_jsonl(path: &Path, records: &[Value]) {
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn ingest_search_ask_and_stats_round_trip() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    for mode in ["dense", "lexical", "hybrid"] {
+        let v = search(&idx, "Xiaomi rachète des brevets à Nokia", &["--mode", mode, "-k", "3"]);
+        assert_eq!(ids(&v)[0], "004_d70e093277a21062.txt", "{mode}: {v:#}");
+        assert_eq!(v["mode"], mode);
+        let hit = &v["hits"][0];
+        for field in [
+            "rank",
+            "score",
+            "chunk_id",
+            "path",
+            "line_start",
+            "line_end",
+            "start",
+            "end",
+            "text",
+            "snippet",
+        ] {
+            assert!(!hit[field].is_null(), "hit lacks {field}: {hit:#}");
+        }
+        assert!(v["hits"].as_array().unwrap().len() <= 3);
+    }
+    let text = ok(sourcier_fast(&idx).args(["search", "Wilbur Ross demandes Huawei", "-k", "2"]));
+    assert!(text.starts_with(" 1. "), "{text}");
+    assert!(text.contains("articles/003_addd67ec89a263f6.txt:"), "{text}");
+
+    let a = json(&ok(sourcier_fast(&idx).args([
+        "ask",
+        "Combien de demandes Wilbur Ross a-t-il reçues pour commercer avec Huawei ?",
+        "--json",
+    ])));
+    assert_eq!(a["answer"]["abstained"], false, "{a:#}");
+    let citations = a["answer"]["citations"].as_array().unwrap();
+    assert!(!citations.is_empty(), "{a:#}");
+    assert!(
+        citations.iter().any(|c| c["article_id"] == "003_addd67ec89a263f6.txt"),
+        "{a:#}"
+    );
+    for key in ["embed_ms", "search_ms", "answer_ms", "total_ms"] {
+        assert!(a["timings"][key].is_number(), "{a:#}");
+    }
+    let stats = json(&ok(sourcier_fast(&idx).args(["index", "stats", "--json"])));
+    assert_eq!(stats["stats"]["articles"], 5);
+    assert_eq!(stats["manifest"]["embedder"], "hashing@256");
+    assert!(stats["bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn ask_abstains_when_nothing_matches() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let a = json(&ok(sourcier_fast(&idx).args(["ask", "zzyzx qwvbk plmoq?", "--json"])));
+    assert_eq!(a["answer"]["abstained"], true, "{a:#}");
+    assert!(a["answer"]["citations"].as_array().unwrap().is_empty());
+    // --generate abstains too, before any language model is loaded (there is none here).
+    let g = json(&ok(sourcier_fast(&idx).args([
+        "ask",
+        "zzyzx qwvbk plmoq?",
+        "--generate",
+        "--json",
+    ])));
+    assert_eq!(g["abstained"], true, "{g:#}");
+    assert!(g["generated"].as_str().unwrap().contains("articles"), "{g:#}");
+}
+
+#[test]
+fn reingest_is_incremental_and_prune_drops_gone_files() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let articles = t.path().join("articles");
+    let again = json(&ok(sourcier_fast(&idx).arg("ingest").arg(&articles).arg("--json")));
+    assert_eq!(
+        (again["unchanged"].as_u64(), again["chunks"].as_u64()),
+        (Some(5), Some(0)),
+        "{again:#}"
+    );
+    let f = articles.join("003_addd67ec89a263f6.txt");
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.contains("Wilbur Ross a annoncé"));
+    std::fs::write(
+        &f,
+        text.replace(
+            "Wilbur Ross a annoncé",
+            "Wilbur Ross, ami des ornithorynques, a annoncé",
+        ),
+    )
+    .unwrap();
+    std::fs::remove_file(articles.join("004_d70e093277a21062.txt")).unwrap();
+    let r = json(&ok(sourcier_fast(&idx)
+        .arg("ingest")
+        .arg(&articles)
+        .args(["--prune", "--json"])));
+    assert_eq!(
+        (r["updated"].as_u64(), r["pruned"].as_u64()),
+        (Some(1), Some(1)),
+        "{r:#}"
+    );
+    let v = search(&idx, "ornithorynques", &["--mode", "lexical"]);
+    assert_eq!(ids(&v)[0], "003_addd67ec89a263f6.txt", "{v:#}");
+    let v = search(&idx, "Xiaomi Nokia brevets", &[]);
+    assert!(!ids(&v).contains(&"004_d70e093277a21062.txt".to_string()), "{v:#}");
+}
+
+#[test]
+fn filters_on_dates_languages_and_sources() {
+    let t = tempfile::tempdir().unwrap();
+    let file = t.path().join("mixed.jsonl");
+    let rec = |id: &str, date: &str, lang: &str| {
+        serde_json::json!({"id": id, "title": format!("Article {id}"), "date": date, "lang": lang,
+            "text": format!("Le marché des panneaux solaires progresse. Article {id} parle des panneaux solaires.")})
+    };
+    write_jsonl(
+        &file,
+        &[
+            rec("ete", "été", "fr"),
+            rec("hier", "hier", "fr"),
+            rec("impossible", "2025-02-31", "fr"),
+            rec("avril", "2025-04-12", "fr-FR"),
+            rec("old", "2024-06-01", "français"),
+            rec("en", "2025-05", "en"),
+        ],
+    );
+    let idx = t.path().join("index");
+    ok(sourcier_fast(&idx).arg("ingest").arg(&file).arg("--quiet"));
+    let q = "panneaux solaires";
+    let mut since: Vec<String> = ids(&search(&idx, q, &["--since", "2025"]));
+    since.sort();
+    assert_eq!(since, ["mixed.jsonl#avril", "mixed.jsonl#en"]);
+    assert_eq!(ids(&search(&idx, q, &["--until", "2024-12"])), ["mixed.jsonl#old"]);
+    let mut fr = ids(&search(&idx, q, &["--lang", "FR", "-k", "20"]));
+    fr.sort();
+    assert_eq!(fr.len(), 5, "{fr:?}");
+    assert_eq!(ids(&search(&idx, q, &["--lang", "en"])), ["mixed.jsonl#en"]);
+    assert_eq!(ids(&search(&idx, q, &["--source", "*#hier"])), ["mixed.jsonl#hier"]);
+    let none = ok(sourcier_fast(&idx).args(["search", q, "--since", "2026"]));
+    assert!(none.contains("no results (try removing filters)"), "{none}");
+    for bad in [["--since", "2025-13"], ["--lang", "xx"], ["--source", "[ab"]] {
+        let (success, stdout, stderr) = run(sourcier_fast(&idx).args(["search", q]).args(bad));
+        assert!(!success && stdout.is_empty(), "{bad:?}");
+        assert!(
+            !stderr.contains("panicked") && stderr.contains(bad[1]),
+            "{bad:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn eval_scores_a_query_file_and_enforces_gates() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let queries = t.path().join("q.jsonl");
+    write_jsonl(
+        &queries,
+        &[
+            serde_json::json!({"id": "x1", "query": "Xiaomi brevets Nokia", "relevant": ["004_d70e093277a21062.txt"]}),
+            serde_json::json!({"id": "w1", "query": "Wilbur Ross 260 demandes", "relevant": ["003_addd67ec89a263f6.txt"], "answers": ["260"]}),
+            serde_json::json!({"id": "u1", "query": "zzyzx qwvbk", "relevant": []}),
+        ],
+    );
+    let report = t.path().join("report.json");
+    let out = ok(sourcier_fast(&idx)
+        .arg("eval")
+        .arg(&queries)
+        .args(["--answers", "--json"])
+        .arg(&report));
+    assert!(out.contains("3 queries"), "{out}");
+    let r = json(&std::fs::read_to_string(&report).unwrap());
+    assert_eq!(r["queries"], 3);
+    assert_eq!(r["modes"].as_array().unwrap().len(), 3);
+    assert_eq!(r["embedder"], "hashing@256");
+    let lexical = &r["modes"][1];
+    assert_eq!(lexical["mode"], "lexical");
+    assert!(
+        lexical["retrieval"]["overall"]["mean"]["recall@10"].as_f64().unwrap() > 0.99,
+        "{lexical:#}"
+    );
+
+    let (success, _, stderr) =
+        run(sourcier_fast(&idx)
+            .arg("eval")
+            .arg(&queries)
+            .args(["--modes", "lexical", "--min-ndcg", "1.01"]));
+    assert!(
+        !success && stderr.contains("gate failed: nDCG@10 of lexical"),
+        "{stderr}"
+    );
+    let passed =
+        run(sourcier_fast(&idx)
+            .arg("eval")
+            .arg(&queries)
+            .args(["--modes", "lexical", "--min-recall", "10:0.5"]));
+    assert!(passed.0, "{}", passed.2);
+    let (success, _, stderr) = run(sourcier_fast(&idx)
+        .arg("eval")
+        .arg(&queries)
+        .args(["--min-recall", "7:0.5"]));
+    assert!(!success && stderr.contains("7:0.5"), "{stderr}");
+}
+
+#[test]
+fn a_mostly_broken_query_file_is_refused_with_its_line() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let queries = t.path().join("q.jsonl");
+    std::fs::write(
+        &queries,
+        "{\"id\": \"ok\", \"query\": \"Xiaomi\", \"relevant\": [\"004_d70e093277a21062.txt\"]}\nnot json\n{\"id\": 3}\n",
+    )
+    .unwrap();
+    let (success, stdout, stderr) = run(sourcier_fast(&idx).arg("eval").arg(&queries));
+    assert!(!success && stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("q.jsonl:2") && stderr.contains("2 of 3"), "{stderr}");
+}
+
+#[test]
+fn eval_builds_a_corpus_from_a_squad_file() {
+    let t = tempfile::tempdir().unwrap();
+    let squad = serde_json::json!({"version": "1.1", "data": [
+        {"title": "Solaire", "paragraphs": [{"context": "Les panneaux solaires couvrent les toits de Lyon depuis 2021.",
+            "qas": [{"id": "s1", "question": "Depuis quand les panneaux solaires couvrent-ils Lyon ?",
+                     "answers": [{"text": "2021", "answer_start": 56}]}]}]},
+        {"title": "Vélo", "paragraphs": [{"context": "Le vélo électrique gagne Bordeaux, où 40 000 trajets sont comptés chaque jour.",
+            "qas": [{"id": "v1", "question": "Combien de trajets en vélo électrique à Bordeaux ?",
+                     "answers": [{"text": "40 000", "answer_start": 38}]}]}]}
+    ]});
+    let file = t.path().join("piaf-mini.json");
+    std::fs::write(&file, squad.to_string()).unwrap();
+    let report = t.path().join("r.json");
+    let out = ok(sourcier_fast(&t.path().join("unused-index"))
+        .arg("eval")
+        .arg(&file)
+        .args(["--modes", "lexical", "--chunk-level", "--json"])
+        .arg(&report));
+    assert!(out.contains("2 queries"), "{out}");
+    let r = json(&std::fs::read_to_string(&report).unwrap());
+    assert_eq!(r["level"], "chunk");
+    assert!(
+        r["modes"][0]["retrieval"]["overall"]["mean"]["recall@1"]
+            .as_f64()
+            .unwrap()
+            > 0.99,
+        "{r:#}"
+    );
+    assert!(
+        !t.path().join("unused-index").exists(),
+        "a SQuAD eval must not touch --index"
+    );
+}
+
+#[test]
+fn error_paths_say_what_happened_and_what_to_do() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = t.path().join("index");
+    let fails = |cmd: &mut std::process::Command, needles: &[&str]| {
+        let (success, stdout, stderr) = run(cmd);
+        assert!(!success, "succeeded: {stdout}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "missing {n:?} in {stderr}");
+        }
+    };
+    fails(
+        sourcier_fast(&idx).args(["search", "Huawei"]),
+        &["no index at", "sourcier ingest"],
+    );
+    fails(sourcier_fast(&idx).args(["ask", "Huawei ?"]), &["no index at"]);
+    // A path that does not exist is refused before anything is created.
+    fails(sourcier_fast(&idx).arg("ingest").arg(t.path().join("nope")), &["nope"]);
+    assert!(!idx.exists(), "a failed ingest left {}", idx.display());
+
+    let idx = fast_index(t.path());
+    fails(sourcier_fast(&idx).args(["search", "  "]), &["query is empty", "e.g."]);
+    fails(sourcier_fast(&idx).args(["search", "Huawei", "-k", "0"]), &["-k"]);
+    fails(
+        sourcier_fast(&idx).args(["search", "Huawei", "--mode", "fuzzy"]),
+        &["fuzzy"],
+    );
+    // Another dimension is another embedder: the index says which one built it.
+    fails(
+        sourcier_fast(&idx).args(["search", "Huawei", "--dims", "128"]),
+        &["hashing@256", "hashing@128", "--dims"],
+    );
+    // A manifest from a future sourcier is reported with both versions.
+    let manifest = idx.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let mut m: Value = json(&original);
+    m["format_version"] = 999.into();
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    fails(
+        sourcier_fast(&idx).args(["search", "Huawei"]),
+        &["999", "format version"],
+    );
+    std::fs::write(&manifest, "{ not json").unwrap();
+    fails(sourcier_fast(&idx).args(["search", "Huawei"]), &["manifest.json"]);
+    std::fs::write(&manifest, original).unwrap();
+    ok(sourcier_fast(&idx).args(["search", "Huawei"]));
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let mut child = sourcier_fast(&idx)
+        .args(["search", "Huawei", "-k", "50"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn reads_write_nothing() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let snapshot = || {
+        let mut files: Vec<(String, Vec<u8>)> = walk(&idx)
+            .into_iter()
+            // SQLite's shared-memory file, and an empty WAL, are opening artefacts, not writes.
+            .filter(|p| !p.ends_with("-shm") && (!p.ends_with("-wal") || std::fs::metadata(p).unwrap().len() > 0))
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot();
+    ok(sourcier_fast(&idx).args(["search", "Huawei IBM"]));
+    ok(sourcier_fast(&idx).args(["ask", "Combien de consultants IBM envoie chez Huawei ?"]));
+    ok(sourcier_fast(&idx).args(["index", "stats"]));
+    assert!(before == snapshot(), "a read changed the index");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+/// Issue 9: a query runs a constant number of SQL statements, whatever k and the index size.
+#[test]
+fn statements_per_query_do_not_grow_with_hits_or_index() {
+    let t = tempfile::tempdir().unwrap();
+    let small = t.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let big = t.path().join("big.jsonl");
+    let recs: Vec<Value> = (0..60)
+        .map(|i| serde_json::json!({"id": format!("a{i}"), "text": format!("Les panneaux solaires de la ville numéro {i} produisent de l'énergie. Un second paragraphe parle du vent {i}.")}))
+        .collect();
+    write_jsonl(&big, &recs);
+    write_jsonl(&small.join("s.jsonl"), &recs[..3]);
+    let mut counts = Vec::new();
+    for (name, input) in [("i-small", small.clone()), ("i-big", big.clone())] {
+        let s = setup(&t.path().join(name));
+        app::ingest(
+            &s,
+            &IngestRequest {
+                paths: vec![input],
+                prune: false,
+            },
+            &NoProgress,
+        )
+        .unwrap();
+        let session = Session::open(&s, &NoProgress).unwrap();
+        for k in [1, 10, 50] {
+            for mode in Mode::ALL {
+                let n = session.library().store.count_statements().unwrap();
+                let req = SearchRequest {
+                    query: "panneaux solaires énergie".into(),
+                    k,
+                    mode,
+                    filters: Filters::default(),
+                };
+                let r = session.search(&req).unwrap();
+                assert!(!r.hits.is_empty());
+                counts.push((
+                    name,
+                    k,
+                    mode,
+                    r.hits.len(),
+                    n.load(std::sync::atomic::Ordering::Relaxed),
+                ));
+            }
+        }
+    }
+    // The first query of a session also loads the live chunk ids; every later one runs the
+    // same few statements, whatever k, the mode and the index size.
+    let steady: std::collections::BTreeSet<usize> = counts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 9 != 0)
+        .map(|(_, c)| c.4)
+        .collect();
+    assert_eq!(steady.len(), 1, "statements per query: {counts:?}");
+    assert!(*steady.first().unwrap() <= 4, "statements per query: {counts:?}");
+    assert!(counts.iter().all(|c| c.4 <= 6), "statements per query: {counts:?}");
+    assert!(
+        counts.iter().any(|c| c.3 >= 50),
+        "the big index should fill k=50: {counts:?}"
+    );
+}
+
+/// One open session serves concurrent readers through `&self`.
+#[test]
+fn a_session_serves_concurrent_readers() {
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("examples/articles"), &t.path().join("articles"));
+    let s = setup(&t.path().join("index"));
+    app::ingest(
+        &s,
+        &IngestRequest {
+            paths: vec![t.path().join("articles")],
+            prune: false,
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let session = Session::open(&s, &NoProgress).unwrap();
+    let ask = |q: &str| {
+        session
+            .ask(&AskRequest {
+                question: q.into(),
+                k: 8,
+                mode: Mode::Hybrid,
+                filters: Filters::default(),
+            })
+            .unwrap()
+    };
+    let alone = ask("Xiaomi brevets Nokia").passages[0].article_id.clone();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| ask("Xiaomi brevets Nokia"))).collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().passages[0].article_id, alone);
+        }
+    });
+}
+
+/// The library entry point for eval: gates come back as data, not as an exit code.
+#[test]
+fn eval_use_case_returns_gate_failures() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let queries = t.path().join("q.jsonl");
+    write_jsonl(
+        &queries,
+        &[serde_json::json!({"id": "x1", "query": "Xiaomi Nokia", "relevant": ["004_d70e093277a21062.txt"]})],
+    );
+    let req = EvalRequest {
+        file: queries,
+        modes: vec![Mode::Lexical],
+        answers: false,
+        min_ndcg: Some(1.5),
+        min_recall: Some("1:0.5".parse().unwrap()),
+        limit: None,
+        lang: None,
+        corpus_index: None,
+        level: Default::default(),
+    };
+    let out = app::eval(&setup(&idx), &req, &NoProgress).unwrap();
+    assert_eq!(out.report.queries, 1);
+    assert_eq!(out.gate_failures.len(), 1, "{:?}", out.gate_failures);
+    assert!(out.gate_failures[0].contains("nDCG@10"));
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+}
