@@ -12,10 +12,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::Result;
+use crate::backend::IngestBackend;
 use crate::chunk::{self, TokenCounter};
 use crate::corpus::{self, Article, FileReport};
 use crate::embed::{Document, Embedder};
-use crate::library::Library;
 use crate::progress::Progress;
 use crate::store::{ArticleRow, NewChunk};
 
@@ -70,14 +70,14 @@ const EMBED_GROUP: usize = 32;
 
 /// Ingests files and folders into `lib`.
 pub fn ingest(
-    lib: &mut Library,
+    lib: &mut dyn IngestBackend,
     embedder: &dyn Embedder,
     inputs: &[PathBuf],
     opts: &IngestOptions,
     progress: &dyn Progress,
 ) -> Result<IngestReport> {
     let t0 = Instant::now();
-    lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+    crate::backend::check_embedder(lib.manifest(), &lib.location(), embedder)?;
     let mut report = IngestReport::default();
     // Absolute paths, so stored sources stay valid whatever directory later commands run from.
     let inputs: Vec<PathBuf> = inputs
@@ -101,7 +101,7 @@ pub fn ingest(
     progress.start("reading", Some(files.len() as u64));
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut read_sources: HashSet<String> = HashSet::new();
-    let mut todo: Vec<(Article, bool)> = Vec::new();
+    let mut read: Vec<Article> = Vec::new();
     for (root, file) in &files {
         let (articles, problems) = corpus::read_file(root, file);
         for p in &problems {
@@ -118,25 +118,36 @@ pub fn ingest(
                 note(&r, &mut report);
                 continue;
             }
-            match lib.store.article_hash(&a.id)? {
-                Some(h) if h == a.hash => {
-                    report.unchanged += 1;
-                    lib.store.set_source_path(&a.id, &a.source_path.to_string_lossy())?;
-                }
-                Some(_) => todo.push((a, true)),
-                None => todo.push((a, false)),
-            }
+            read.push(a);
         }
         progress.inc(1);
     }
     progress.finish();
+
+    // One batch lookup tells new, changed and unchanged articles apart.
+    let ids: Vec<&str> = read.iter().map(|a| a.id.as_str()).collect();
+    let stored = lib.article_hashes(&ids)?;
+    let mut todo: Vec<(Article, bool)> = Vec::new();
+    let mut moves: Vec<(String, String)> = Vec::new();
+    for a in read {
+        match stored.get(&a.id) {
+            Some(h) if *h == a.hash => {
+                report.unchanged += 1;
+                moves.push((a.id.clone(), a.source_path.to_string_lossy().into_owned()));
+            }
+            Some(_) => todo.push((a, true)),
+            None => todo.push((a, false)),
+        }
+    }
+    let moves: Vec<(&str, &str)> = moves.iter().map(|(id, p)| (id.as_str(), p.as_str())).collect();
+    lib.set_source_paths(&moves)?;
 
     // Chunk what changed.
     let counter = EmbedderTokens(embedder);
     let mut pending: Vec<(Article, bool, Vec<chunk::Chunk>)> = Vec::with_capacity(todo.len());
     for (a, existed) in todo {
         let overhead = embedder.document_overhead(a.title.as_deref());
-        let cfg = lib.manifest.chunker(overhead);
+        let cfg = lib.manifest().chunker(overhead);
         let chunks = chunk::chunk_article(&a, &cfg, &counter);
         if chunks.is_empty() {
             let r = FileReport {
@@ -188,7 +199,7 @@ pub fn ingest(
                     embedding: v,
                 })
                 .collect();
-            lib.store.replace_article(&article_row(a), &new)?;
+            lib.replace_article(&article_row(a), &new)?;
             report.chunks += new.len();
             if *existed {
                 report.updated += 1;
@@ -203,17 +214,16 @@ pub fn ingest(
     report.embed_seconds = embed_time;
 
     if opts.prune {
-        for (id, source) in lib.store.articles_by_source()? {
+        for (id, source) in lib.articles_by_source()? {
             let gone = !Path::new(&source).exists();
             let dropped_from_file = read_sources.contains(&source) && !seen_ids.contains(&id);
-            if (gone || dropped_from_file) && lib.store.delete_article(&id)? {
+            if (gone || dropped_from_file) && lib.delete_article(&id)? {
                 report.pruned += 1;
             }
         }
     }
 
-    lib.sync_vectors(progress)?;
-    lib.sync_lexical(progress)?;
+    lib.commit(progress)?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
 }

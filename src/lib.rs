@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod app;
+pub mod backend;
 pub mod chunk;
 pub mod corpus;
 pub mod date;

@@ -12,17 +12,19 @@
 //! ([`Library::open_for_ingest`], [`Library::open_for_update`]) save the catch-up. Queries go
 //! through `&self`, so one open library serves concurrent readers.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::{IngestBackend, Scored, SearchBackend};
 use crate::chunk::ChunkerConfig;
 use crate::index::{self, Params, VectorIndex};
 use crate::lexical::{self, LexicalIndex};
 use crate::progress::{NoProgress, Progress};
-use crate::store::{STORE_FILE_NAME, Store};
+use crate::retrieve::Filters;
+use crate::store::{ArticleRow, ChunkRow, NewChunk, STORE_FILE_NAME, Store};
 use crate::{Error, Result};
 
 /// Version of the index directory layout and manifest.
@@ -391,6 +393,101 @@ fn check_compatible(dir: &Path, existing: &IndexManifest, wanted: &IndexManifest
         });
     }
     Ok(())
+}
+
+impl SearchBackend for Library {
+    fn manifest(&self) -> &IndexManifest {
+        &self.manifest
+    }
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+    fn chunk_count(&self) -> Result<u64> {
+        self.store.chunk_count()
+    }
+    /// Two SQL queries, whatever the corpus size.
+    fn select(&self, filters: &Filters) -> Result<Option<HashSet<i64>>> {
+        if filters.is_empty() {
+            return Ok(None);
+        }
+        let passing: HashSet<String> = self
+            .store
+            .articles()?
+            .into_iter()
+            .filter(|a| filters.accepts(a))
+            .map(|a| a.id)
+            .collect();
+        if passing.is_empty() {
+            return Ok(Some(HashSet::new()));
+        }
+        Ok(Some(
+            self.store
+                .chunk_articles()?
+                .into_iter()
+                .filter(|(_, article)| passing.contains(article))
+                .map(|(id, _)| id)
+                .collect(),
+        ))
+    }
+    fn dense_top_k(&self, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored> {
+        let vectors = self.vectors()?;
+        let set = match allowed {
+            Some(a) => a,
+            None => self.live_chunk_ids()?,
+        };
+        Ok(vectors.search(q, k, vectors.params().ef_search, &|id| set.contains(&id)))
+    }
+    fn lexical_top_k(&self, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored> {
+        let lex = self.lexical()?;
+        let set = match allowed {
+            Some(a) => a,
+            None => self.live_chunk_ids()?,
+        };
+        lex.search(query, k, &|id| set.contains(&id))
+    }
+    fn chunks_by_ids(&self, ids: &[i64]) -> Result<Vec<(ChunkRow, ArticleRow)>> {
+        self.store.chunks_by_ids(ids)
+    }
+    fn embeddings(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<f32>>> {
+        self.store.embeddings(ids)
+    }
+    fn article_chunks(&self, article_id: &str) -> Result<Vec<ChunkRow>> {
+        self.store.article_chunks(article_id)
+    }
+    fn article_ids(&self) -> Result<Vec<String>> {
+        self.store.article_ids()
+    }
+}
+
+impl IngestBackend for Library {
+    fn manifest(&self) -> &IndexManifest {
+        &self.manifest
+    }
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+    fn article_hashes(&self, ids: &[&str]) -> Result<HashMap<String, String>> {
+        self.store.article_hashes(ids)
+    }
+    fn set_source_paths(&mut self, moves: &[(&str, &str)]) -> Result<()> {
+        self.require_writable("record moved files")?;
+        self.store.set_source_paths(moves)
+    }
+    fn replace_article(&mut self, article: &ArticleRow, chunks: &[NewChunk]) -> Result<Vec<i64>> {
+        self.require_writable("store an article")?;
+        self.store.replace_article(article, chunks)
+    }
+    fn articles_by_source(&self) -> Result<Vec<(String, String)>> {
+        self.store.articles_by_source()
+    }
+    fn delete_article(&mut self, id: &str) -> Result<bool> {
+        self.require_writable("delete an article")?;
+        self.store.delete_article(id)
+    }
+    fn commit(&mut self, progress: &dyn Progress) -> Result<()> {
+        self.sync_vectors(progress)?;
+        self.sync_lexical(progress)
+    }
 }
 
 #[cfg(test)]

@@ -4,14 +4,13 @@
 //! in the store (deleted chunks never surface, even before a rebuild) and that pass the
 //! user's filters (language, date range, source glob).
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::backend::SearchBackend;
 use crate::date::{DateRange, PartialDate};
 use crate::embed::Embedder;
-use crate::library::Library;
 use crate::store::{ArticleRow, ChunkRow};
 use crate::{Error, Result};
 
@@ -221,11 +220,10 @@ pub struct Legs {
 }
 
 /// Embeds `query` once and returns the top `depth` chunks of each retriever, unfiltered.
-pub fn legs(lib: &Library, embedder: &dyn Embedder, query: &str, depth: usize) -> Result<Legs> {
-    lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+pub fn legs(lib: &dyn SearchBackend, embedder: &dyn Embedder, query: &str, depth: usize) -> Result<Legs> {
     let query_vector = embedder.embed_queries(&[query.trim()])?.remove(0);
-    let dense = dense_ids(lib, &query_vector, depth, None)?;
-    let lexical = lexical_ids(lib, query.trim(), depth, None)?;
+    let dense = lib.dense_top_k(&query_vector, depth, None)?;
+    let lexical = lib.lexical_top_k(query.trim(), depth, None)?;
     Ok(Legs {
         query_vector,
         dense,
@@ -243,7 +241,7 @@ pub struct Retrieval {
 
 /// Retrieves the `k` best chunks for `query` with `mode`.
 pub fn retrieve(
-    lib: &Library,
+    lib: &dyn SearchBackend,
     embedder: &dyn Embedder,
     query: &str,
     k: usize,
@@ -255,18 +253,17 @@ pub fn retrieve(
     if query.is_empty() {
         return Err(Error::EmptyQuery);
     }
-    lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
-    if lib.store.chunk_count()? == 0 {
+    if lib.chunk_count()? == 0 {
         return Err(Error::Index(format!(
             "the index at {} is empty: run `sourcier ingest PATH` to add articles",
-            lib.dir.display()
+            lib.location()
         )));
     }
     let te = Instant::now();
     let q = embedder.embed_queries(&[query])?.remove(0);
     let embed_ms = te.elapsed().as_secs_f64() * 1e3;
     let ts = Instant::now();
-    let allowed = allowed_chunks(lib, filters)?;
+    let allowed = lib.select(filters)?;
     if allowed.as_ref().is_some_and(|a| a.is_empty()) {
         return Ok(Retrieval {
             hits: Vec::new(),
@@ -279,12 +276,12 @@ pub fn retrieve(
     }
     let depth = if mode == Mode::Hybrid { FUSION_DEPTH.max(k) } else { k };
     let dense_list = if mode != Mode::Lexical {
-        dense_ids(lib, &q, depth, allowed.as_ref())?
+        lib.dense_top_k(&q, depth, allowed.as_ref())?
     } else {
         Vec::new()
     };
     let lexical_list = if mode != Mode::Dense {
-        lexical_ids(lib, query, depth, allowed.as_ref())?
+        lib.lexical_top_k(query, depth, allowed.as_ref())?
     } else {
         Vec::new()
     };
@@ -299,7 +296,7 @@ pub fn retrieve(
     let mut hits = hits_from(lib, &scored)?;
     // Similarity to the query for every hit: answerers and abstention rely on it.
     let ids: Vec<i64> = hits.iter().map(|h| h.chunk_id).collect();
-    let vectors = lib.store.embeddings(&ids)?;
+    let vectors = lib.embeddings(&ids)?;
     for h in &mut hits {
         if let Some(v) = vectors.get(&h.chunk_id) {
             h.similarity = Some(crate::index::dot(&q, v));
@@ -317,46 +314,6 @@ pub fn retrieve(
     })
 }
 
-/// Chunk ids that pass `filters`, or `None` when there are no filters. Two SQL queries,
-/// whatever the corpus size.
-fn allowed_chunks(lib: &Library, filters: &Filters) -> Result<Option<HashSet<i64>>> {
-    if filters.is_empty() {
-        return Ok(None);
-    }
-    let passing: HashSet<String> = lib
-        .store
-        .articles()?
-        .into_iter()
-        .filter(|a| filters.accepts(a))
-        .map(|a| a.id)
-        .collect();
-    if passing.is_empty() {
-        return Ok(Some(HashSet::new()));
-    }
-    Ok(Some(
-        lib.store
-            .chunk_articles()?
-            .into_iter()
-            .filter(|(_, article)| passing.contains(article))
-            .map(|(id, _)| id)
-            .collect(),
-    ))
-}
-
-fn dense_ids(lib: &Library, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
-    let vectors = lib.vectors()?;
-    let live = lib.live_chunk_ids()?;
-    let set = allowed.unwrap_or(live);
-    Ok(vectors.search(q, k, vectors.params().ef_search, &|id| set.contains(&id)))
-}
-
-fn lexical_ids(lib: &Library, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Vec<(i64, f32)>> {
-    let lex = lib.lexical()?;
-    let live = lib.live_chunk_ids()?;
-    let set = allowed.unwrap_or(live);
-    lex.search(query, k, &|id| set.contains(&id))
-}
-
 /// Time spent in each stage of a search, in milliseconds.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Timings {
@@ -366,9 +323,9 @@ pub struct Timings {
 }
 
 /// Turns (chunk id, score) pairs into hits, keeping their order.
-pub fn hits_from(lib: &Library, scored: &[(i64, f32)]) -> Result<Vec<Hit>> {
+pub fn hits_from(lib: &dyn SearchBackend, scored: &[(i64, f32)]) -> Result<Vec<Hit>> {
     let ids: Vec<i64> = scored.iter().map(|s| s.0).collect();
-    let rows = lib.store.chunks_by_ids(&ids)?;
+    let rows = lib.chunks_by_ids(&ids)?;
     let by_id: std::collections::HashMap<i64, (ChunkRow, ArticleRow)> =
         rows.into_iter().map(|(c, a)| (c.id, (c, a))).collect();
     let mut hits = Vec::with_capacity(scored.len());

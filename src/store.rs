@@ -352,6 +352,26 @@ impl Store {
             .map_err(self.db())
     }
 
+    /// Content hashes of the stored articles among `ids`, in one statement.
+    pub fn article_hashes(&self, ids: &[&str]) -> Result<HashMap<String, String>> {
+        let wanted: HashSet<&str> = ids.iter().copied().collect();
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, hash FROM articles")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.db())?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (id, hash) = row.map_err(self.db())?;
+            if wanted.contains(id.as_str()) {
+                out.insert(id, hash);
+            }
+        }
+        Ok(out)
+    }
+
     /// Stores `article` with exactly `chunks`, replacing any previous version of it, in one
     /// transaction. Returns the ids given to the chunks, in the order of `chunks`.
     ///
@@ -429,6 +449,24 @@ impl Store {
             )
             .map_err(self.db())?;
         Ok(n > 0)
+    }
+
+    /// [`Store::set_source_path`] for many articles, in one transaction.
+    pub fn set_source_paths(&mut self, moves: &[(&str, &str)]) -> Result<()> {
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.db())?;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE articles SET source_path = ?2 WHERE id = ?1 AND source_path <> ?2")
+                .map_err(self.db())?;
+            for (id, path) in moves {
+                stmt.execute(rusqlite::params![id, path]).map_err(self.db())?;
+            }
+        }
+        tx.commit().map_err(self.db())
     }
 
     /// Deletes an article with its chunks and embeddings. Returns whether it existed.

@@ -17,6 +17,7 @@ use super::input::Query;
 use super::metrics::{self, AbstentionCounts, RetrievalScores, Summary, SummaryReport};
 use crate::Result;
 use crate::answer::{self, AnswerOptions};
+use crate::backend::SearchBackend;
 use crate::embed::Embedder;
 use crate::library::Library;
 use crate::progress::Progress;
@@ -140,12 +141,13 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<EvalReport> {
     let t0 = Instant::now();
+    crate::backend::check_embedder(&lib.manifest, &lib.dir.display().to_string(), embedder)?;
     // Load both derived indexes before timing anything.
     lib.warm(progress)?;
     let (judgements, chunk_judgements) = match opts.level {
         Level::Article => (Vec::new(), None),
         Level::Chunk => {
-            let (q, j) = chunk_qrels(queries, &opts.id_prefix, |id| lib.store.article_chunks(id))?;
+            let (q, j) = chunk_qrels(queries, &opts.id_prefix, |id| SearchBackend::article_chunks(lib, id))?;
             (q, Some(j))
         }
     };

@@ -1,0 +1,83 @@
+//! The storage seam: what retrieval, answering, eval and ingest need from an index, as two
+//! traits. The embedded index ([`crate::library::Library`]: SQLite + hnsw_rs + tantivy in one
+//! directory) is the first implementation; a database server (PostgreSQL with pgvector) is
+//! meant to be the second, so the traits:
+//! - take and return batches (ids in, rows out), never one call per hit or per chunk;
+//! - run top-k inside the backend (vectors need not live in this process);
+//! - express a filter as a chunk-id selection computed once per query, which both legs of a
+//!   hybrid search share.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::embed::Embedder;
+use crate::library::IndexManifest;
+use crate::retrieve::Filters;
+use crate::store::{ArticleRow, ChunkRow, NewChunk};
+use crate::{Error, Result};
+
+/// Scored chunk ids, best first.
+pub type Scored = Vec<(i64, f32)>;
+
+/// Reads: everything a query needs. Implementations serve concurrent readers through `&self`
+/// and never write.
+pub trait SearchBackend: Send + Sync {
+    /// What the stored vectors were built with; checked once against the embedder.
+    fn manifest(&self) -> &IndexManifest;
+    /// Where the index lives, for messages.
+    fn location(&self) -> String;
+    /// Stored chunks.
+    fn chunk_count(&self) -> Result<u64>;
+    /// Chunks whose article passes `filters`; `None` when there are no filters.
+    fn select(&self, filters: &Filters) -> Result<Option<HashSet<i64>>>;
+    /// The `k` chunks nearest to the unit vector `q`, restricted to `allowed` when given.
+    fn dense_top_k(&self, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored>;
+    /// The `k` best BM25 chunks for `query`, restricted to `allowed` when given.
+    fn lexical_top_k(&self, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored>;
+    /// Chunks with their articles, for the ids that exist (order not kept).
+    fn chunks_by_ids(&self, ids: &[i64]) -> Result<Vec<(ChunkRow, ArticleRow)>>;
+    /// Stored document vectors of the ids that exist.
+    fn embeddings(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<f32>>>;
+    /// All chunks of one article, in order (eval's chunk-level judgements).
+    fn article_chunks(&self, article_id: &str) -> Result<Vec<ChunkRow>>;
+    /// Ids of every stored article.
+    fn article_ids(&self) -> Result<Vec<String>>;
+}
+
+/// Writes: what ingest needs. Each `replace_article` and `delete_article` is atomic on its
+/// own; [`IngestBackend::commit`] brings the derived indexes up to date, and a crash before it
+/// leaves an index whose readers catch up on open.
+pub trait IngestBackend {
+    /// What the stored vectors were built with.
+    fn manifest(&self) -> &IndexManifest;
+    /// Where the index lives, for messages.
+    fn location(&self) -> String;
+    /// Content hashes of the stored articles among `ids`.
+    fn article_hashes(&self, ids: &[&str]) -> Result<HashMap<String, String>>;
+    /// Records that unchanged articles now come from these paths (a moved file).
+    fn set_source_paths(&mut self, moves: &[(&str, &str)]) -> Result<()>;
+    /// Stores an article with its embedded chunks, replacing any previous version, in one
+    /// transaction.
+    fn replace_article(&mut self, article: &ArticleRow, chunks: &[NewChunk]) -> Result<Vec<i64>>;
+    /// Every stored article id with its source path.
+    fn articles_by_source(&self) -> Result<Vec<(String, String)>>;
+    /// Deletes an article and its chunks; false when it was not stored.
+    fn delete_article(&mut self, id: &str) -> Result<bool>;
+    /// Brings the derived indexes (vectors, BM25) up to date with the stored chunks.
+    fn commit(&mut self, progress: &dyn crate::progress::Progress) -> Result<()>;
+}
+
+/// Refuses an embedder whose fingerprint differs from the one that built the index at
+/// `location`. Callers bind once (at open, or at the start of an ingest or eval), not per query.
+pub fn check_embedder(manifest: &IndexManifest, location: &str, embedder: &dyn Embedder) -> Result<()> {
+    let fingerprint = embedder.fingerprint();
+    if manifest.embedder_fingerprint != fingerprint {
+        return Err(Error::EmbedderMismatch {
+            path: location.into(),
+            index_embedder: manifest.embedder.clone(),
+            index_fingerprint: manifest.embedder_fingerprint.clone(),
+            embedder: embedder.name(),
+            fingerprint,
+        });
+    }
+    Ok(())
+}
