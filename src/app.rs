@@ -269,6 +269,8 @@ impl Session {
         let embedder = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?;
         // Bind once: every query of this session uses an embedder that matches the index.
         lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+        // Catch the derived indexes up now, so no query pays for it or reports it.
+        lib.warm(progress)?;
         Ok(Session {
             lib,
             embedder,

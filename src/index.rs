@@ -463,7 +463,7 @@ impl VectorIndex {
     }
 
     /// Loads the index saved in `dir`; `Ok(None)` when none was saved yet. Never rebuilds:
-    /// an unusable index is an [`Error::Index`] telling how to rebuild it.
+    /// an unusable index is an [`Error::Corrupt`] naming its pointer file.
     ///
     /// `hnsw_rs`'s `HnswIo::load_hnsw` returns a graph borrowing the `HnswIo`. Without mmap
     /// the graph owns all its data and the borrow is nominal, so the small `HnswIo` (paths
@@ -494,11 +494,10 @@ impl VectorIndex {
 }
 
 fn unusable(dir: &Path, why: impl std::fmt::Display) -> Error {
-    Error::Index(format!(
-        "the vector index in {} is unusable ({why}); it is derived from the store: delete {} and the hnsw-* files beside it, then run ingest again to rebuild it",
-        dir.display(),
-        dir.join(POINTER_FILE).display()
-    ))
+    Error::Corrupt {
+        path: dir.join(POINTER_FILE),
+        detail: format!("the vector index cannot be read ({why}); it is derived from the stored embeddings"),
+    }
 }
 
 fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {

@@ -210,7 +210,13 @@ impl Library {
     /// of vectors added. A graph of another store (its ids run past the store's) is rebuilt.
     fn load_vectors(&self, progress: &dyn Progress) -> Result<(VectorIndex, usize)> {
         let store_max = self.store.max_chunk_id()?;
-        let mut v = match VectorIndex::load(&self.dir)? {
+        let loaded = VectorIndex::load(&self.dir).unwrap_or_else(|e| {
+            // The graph is derived from the stored embeddings: a damaged one is rebuilt (in
+            // memory for a reader, saved by the next ingest or rebuild).
+            tracing::warn!("{e}; using a copy rebuilt from the stored embeddings instead");
+            None
+        });
+        let mut v = match loaded {
             Some(v) if v.dims() == self.manifest.dims && v.max_chunk_id() <= store_max => v,
             Some(v) => {
                 tracing::warn!(
@@ -305,23 +311,51 @@ impl Library {
 
     fn load_lexical(&self, progress: &dyn Progress) -> Result<LexicalIndex> {
         if self.writable {
-            let mut lex = LexicalIndex::open_or_create(&self.lexical_dir())?;
-            if self.store.max_chunk_id()? != lex.max_chunk_id()? {
+            // A damaged BM25 index is derived data: rebuild it on disk from the store.
+            let opened = LexicalIndex::open_or_create(&self.lexical_dir()).and_then(|lex| {
+                let max = lex.max_chunk_id()?;
+                Ok((lex, max))
+            });
+            let (mut lex, max) = match opened {
+                Ok(ok) => ok,
+                Err(e) => {
+                    tracing::warn!(
+                        "the lexical index of {} is damaged ({e}); rebuilding it from the stored chunks",
+                        self.dir.display()
+                    );
+                    return lexical::rebuild_from_store(&self.lexical_dir(), &self.store, progress);
+                }
+            };
+            if self.store.max_chunk_id()? != max {
                 let added = lexical::sync_from_store(&mut lex, &self.store, progress)?;
                 tracing::info!("caught up {added} chunks in the lexical index");
             }
             return Ok(lex);
         }
-        if let Some(lex) = LexicalIndex::open_existing(&self.lexical_dir())? {
-            let max = lex.max_chunk_id()?;
-            let missing = self.live_chunk_ids()?.iter().filter(|&&id| id > max).count();
-            if missing == 0 {
-                return Ok(lex);
+        let existing = LexicalIndex::open_existing(&self.lexical_dir()).and_then(|lex| match lex {
+            Some(lex) => {
+                let max = lex.max_chunk_id()?;
+                Ok(Some((lex, max)))
             }
-            tracing::warn!(
-                missing,
-                "the lexical index lacks {missing} stored chunks (an ingest was interrupted); searching an in-memory copy until the next ingest"
-            );
+            None => Ok(None),
+        });
+        match existing {
+            Ok(Some((lex, max))) => {
+                let missing = self.live_chunk_ids()?.iter().filter(|&&id| id > max).count();
+                if missing == 0 {
+                    return Ok(lex);
+                }
+                tracing::warn!(
+                    missing,
+                    "the lexical index lacks {missing} stored chunks (an ingest was interrupted); searching an in-memory copy until the next ingest"
+                );
+            }
+            Ok(None) => {}
+            // Reads never write: search an in-memory copy; an ingest or a rebuild repairs the disk.
+            Err(e) => tracing::warn!(
+                "the lexical index of {} is damaged ({e}); searching a copy rebuilt in memory from the stored chunks until the index is rebuilt",
+                self.dir.display()
+            ),
         }
         let mut lex = LexicalIndex::in_memory(&self.lexical_dir())?;
         lexical::sync_from_store(&mut lex, &self.store, progress)?;

@@ -527,3 +527,67 @@ fn eval_use_case_returns_gate_failures() {
     assert!(out.gate_failures[0].contains("nDCG@10"));
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 }
+
+/// Issue 14 B6: the vector and BM25 indexes are derived from the store, so damage to either
+/// costs a warning, not the search; the read path still writes nothing, and `index rebuild`
+/// (or the next ingest) repairs the disk.
+#[test]
+fn damaged_derived_indexes_are_rebuilt_from_the_store() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let q = "Wilbur Ross demandes Huawei";
+    let want = |mode: &str| ids(&search(&idx, q, &["--mode", mode]));
+    let (dense, lexical, hybrid) = (want("dense"), want("lexical"), want("hybrid"));
+    let damage = |pred: &dyn Fn(&str) -> bool| {
+        for p in walk(&idx).into_iter().filter(|p| pred(p)) {
+            std::fs::write(&p, b"\xff\xfe not an index file").unwrap();
+        }
+    };
+    damage(&|p: &str| p.contains("/lexical/"));
+    damage(&|p: &str| p.contains("hnsw-"));
+    let damaged = walk(&idx)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect::<Vec<_>>();
+    for (mode, expected) in [("dense", &dense), ("lexical", &lexical), ("hybrid", &hybrid)] {
+        let (success, stdout, stderr) = run(sourcier_fast(&idx).args(["search", q, "--json", "--mode", mode]));
+        assert!(success, "{mode}: {stderr}");
+        assert_eq!(&ids(&json(&stdout)), expected, "{mode}");
+        let which = if mode == "lexical" {
+            "lexical index"
+        } else {
+            "vector index"
+        };
+        assert!(
+            stderr.contains(which) && !stderr.contains("panicked"),
+            "{mode}: {stderr}"
+        );
+    }
+    let after: Vec<(String, Vec<u8>)> = walk(&idx)
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|(p, b)| !p.ends_with("-shm") && !p.ends_with("-wal") && damaged.iter().all(|(q, c)| q != p || c != b))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(changed.is_empty(), "a read repaired files: {changed:?}");
+    // A damaged pointer file is the same story.
+    std::fs::write(idx.join("hnsw.json"), "garbage").unwrap();
+    assert_eq!(ids(&search(&idx, q, &["--mode", "dense"])), dense);
+
+    ok(sourcier_fast(&idx).args(["index", "rebuild"]));
+    for mode in ["dense", "lexical"] {
+        let (success, stdout, stderr) = run(sourcier_fast(&idx).args(["search", q, "--json", "--mode", mode]));
+        assert!(success && stderr.is_empty(), "{mode} after rebuild: {stderr}");
+        assert_eq!(
+            ids(&json(&stdout)),
+            if mode == "dense" {
+                dense.clone()
+            } else {
+                lexical.clone()
+            }
+        );
+    }
+}

@@ -23,12 +23,15 @@ const FURNITURE: &[&str] = &[
     "Tous droits réservés",
 ];
 
-fn seeds_dir() -> Option<PathBuf> {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles");
-    let shared = PathBuf::from("/work/shared/seeds");
-    [local, shared]
-        .into_iter()
-        .find(|d| d.join("000_d959af5fb98b9205.txt").is_file())
+/// The seed articles shipped in `examples/articles`.
+fn seeds_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles");
+    assert!(
+        dir.join("000_d959af5fb98b9205.txt").is_file(),
+        "the seed articles are missing from {}",
+        dir.display()
+    );
+    dir
 }
 
 fn one(bytes: &[u8], format: Format) -> (Article, Vec<FileReport>) {
@@ -52,9 +55,7 @@ fn assert_blocks_valid(a: &Article) {
 
 #[test]
 fn seed_articles() {
-    let Some(dir) = seeds_dir() else {
-        return; // seeds not shipped in this checkout
-    };
+    let dir = seeds_dir();
     let found = discover(std::slice::from_ref(&dir)).unwrap();
     assert!(found.len() >= 5);
     for (root, file) in &found {
@@ -130,7 +131,7 @@ fn seed_articles() {
 #[test]
 fn seeds_chunk_cleanly() {
     use crate::chunk::{ChunkerConfig, WhitespaceCounter, chunk_article};
-    let Some(dir) = seeds_dir() else { return };
+    let dir = seeds_dir();
     for (root, file) in discover(&[dir]).unwrap() {
         let (articles, _) = read_file(&root, &file);
         let cfg = ChunkerConfig {
