@@ -207,7 +207,7 @@ fn sentence_key(fingerprint: &str, title: Option<&str>, text: &str) -> String {
     for part in [fingerprint, "\0", title.unwrap_or(""), "\0", text] {
         h.update(part.as_bytes());
     }
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&h.finalize()[..16])
 }
 
 /// Document vectors of `docs`, from `cache` where present; the rest are embedded in one batch

