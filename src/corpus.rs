@@ -207,8 +207,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
         };
         if meta.is_dir() {
             let mut files = Vec::new();
-            let mut visited = HashSet::new();
-            walk(path, true, &mut files, &mut visited)?;
+            walk(path, &mut files)?;
             files.sort();
             for f in files {
                 if seen.insert(dedup_key(&f)) {
@@ -244,37 +243,33 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.'))
 }
 
-fn walk(dir: &Path, top: bool, files: &mut Vec<PathBuf>, visited: &mut HashSet<PathBuf>) -> Result<()> {
-    // Symlinked folders may loop back; visit each real folder once.
-    if !visited.insert(dedup_key(dir)) {
-        return Ok(());
-    }
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if top => return Err(Error::io("reading", dir)(e)),
-        Err(e) => {
-            tracing::warn!("skipping folder {}: {e}", dir.display());
-            return Ok(());
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if is_hidden(&p) {
-            continue;
-        }
-        match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, false, files, visited)?,
-            Ok(m) if m.is_file() => {
-                if Format::from_path(&p).is_some() {
-                    files.push(p);
-                }
+/// The supported files below `dir`, following symlinks (walkdir detects loops), skipping
+/// hidden entries. A supported file that cannot even be inspected (a dangling link, no
+/// permission) is kept: `read_file` then reports it to the user as unreadable.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()));
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_file() && Format::from_path(e.path()).is_some() => {
+                files.push(e.into_path());
             }
             Ok(_) => {}
-            // A supported file that cannot even be inspected (dangling link, no permission)
-            // goes on to `read_file`, which reports it to the user as unreadable.
-            Err(_) if Format::from_path(&p).is_some() => files.push(p),
-            Err(e) => tracing::warn!("skipping {}: {e}", p.display()),
+            Err(e) if e.depth() == 0 => {
+                let source = e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("cannot walk"));
+                return Err(Error::io("reading", dir)(source));
+            }
+            // A symlinked folder that leads back up: its files are walked once already.
+            Err(e) if e.loop_ancestor().is_some() => {}
+            Err(e) => match e.path() {
+                Some(p) if Format::from_path(p).is_some() => files.push(p.to_path_buf()),
+                _ => tracing::warn!("skipping: {e}"),
+            },
         }
     }
     Ok(())

@@ -600,3 +600,36 @@ proptest! {
         }
     }
 }
+
+/// The walk follows symlinked folders once, survives a link back up, keeps a dangling
+/// supported file for `read_file` to report, and skips hidden entries and other types.
+#[cfg(unix)]
+#[test]
+fn discover_walks_links_loops_and_hidden_entries() {
+    use std::os::unix::fs::symlink;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("docs");
+    let outside = t.path().join("outside");
+    for d in [root.join("sub"), root.join(".hidden"), outside.clone()] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for f in [
+        root.join("a.txt"),
+        root.join("sub/b.md"),
+        root.join(".hidden/c.txt"),
+        root.join(".d.txt"),
+        root.join("notes.pdf"),
+        outside.join("e.txt"),
+    ] {
+        std::fs::write(f, "Un texte.").unwrap();
+    }
+    symlink(&root, root.join("sub/up")).unwrap();
+    symlink(root.join("gone.txt"), root.join("dangling.txt")).unwrap();
+    symlink(&outside, root.join("linked")).unwrap();
+    let found: Vec<String> = discover(std::slice::from_ref(&root))
+        .unwrap()
+        .into_iter()
+        .map(|(r, f)| relative_id(&r, &f))
+        .collect();
+    assert_eq!(found, ["a.txt", "dangling.txt", "linked/e.txt", "sub/b.md"]);
+}
