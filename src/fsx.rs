@@ -79,6 +79,30 @@ fn parent_dir(path: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
+/// Takes an exclusive OS lock on the file at `path` (created if needed), calling `waiting`
+/// once if another process holds it, then blocking until it is free. The lock lasts as long
+/// as the returned file is open, and the OS drops it if the process dies.
+pub fn lock_exclusive(path: &Path, waiting: &mut dyn FnMut()) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(Error::io("opening", path))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            waiting();
+            f.lock().map_err(Error::io("locking", path))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", path)(e)),
+    }
+    Ok(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

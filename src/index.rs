@@ -326,13 +326,22 @@ impl VectorIndex {
                     (seen.insert(id) && filter(id)).then_some((id, 1.0 - nb.distance))
                 })
                 .collect();
-            if live.len() >= k || want >= n {
+            if live.len() >= k {
                 live.sort_by(by_score);
                 live.truncate(k);
-                if live.len() < k {
-                    tracing::debug!(k, got = live.len(), indexed = n, "fewer live results than asked");
-                }
                 return live;
+            }
+            if want >= n {
+                // The beam asked for the whole graph and still came back short (it reaches
+                // only what its links lead to). k is then of the order of n, so an exact
+                // scan costs about what the search did, and returns every live match.
+                tracing::debug!(
+                    k,
+                    got = live.len(),
+                    indexed = n,
+                    "HNSW came back short; scanning exactly"
+                );
+                return self.search_exact(&q, k, filter);
             }
             tracing::debug!(want, live = live.len(), "too many filtered hits, widening the search");
             want = want.saturating_mul(4).min(n);
@@ -1023,14 +1032,17 @@ mod tests {
         bytes[mid] ^= 0xFF; // same size, flipped bits
         std::fs::write(&data_file, &bytes).unwrap();
         match VectorIndex::load(dir.path()) {
-            Err(Error::Index(msg)) => assert!(msg.contains("checksum"), "{msg}"),
-            other => panic!("expected Error::Index, got {other:?}"),
+            Err(Error::Corrupt { path, detail }) => {
+                assert!(detail.contains("checksum"), "{detail}");
+                assert_eq!(path, dir.path().join(POINTER_FILE));
+            }
+            other => panic!("expected Error::Corrupt, got {other:?}"),
         }
         bytes.truncate(mid);
         std::fs::write(&data_file, &bytes).unwrap();
-        assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Index(_))));
+        assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Corrupt { .. })));
         std::fs::write(dir.path().join(POINTER_FILE), b"{not json").unwrap();
-        assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Index(_))));
+        assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Corrupt { .. })));
     }
 
     #[test]

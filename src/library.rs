@@ -68,6 +68,9 @@ pub struct Library {
     /// still in the derived indexes, without one SQL query per candidate.
     live: OnceLock<HashSet<i64>>,
     writable: bool,
+    /// The index's writer lock, held by writable opens for their lifetime: ingests, rebuilds
+    /// and evals of one index take turns, while readers never wait.
+    _writer: Option<std::fs::File>,
 }
 
 /// Reads the manifest of an index directory, if it has one.
@@ -95,12 +98,27 @@ pub fn read_manifest(dir: &Path) -> Result<Option<IndexManifest>> {
     Ok(Some(m))
 }
 
+/// File whose OS lock serialises the writers of an index.
+pub const WRITER_LOCK_FILE: &str = "writer.lock";
+
+fn writer_lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join(WRITER_LOCK_FILE);
+    crate::fsx::lock_exclusive(&path, &mut || {
+        tracing::warn!(
+            "waiting for another sourcier that is writing to {} (lock {})",
+            dir.display(),
+            path.display()
+        )
+    })
+}
+
 impl Library {
     /// Opens the index in `dir` for writing, creating it with `manifest` when new.
     /// An existing index built differently is refused with what to do about it.
     pub fn open_for_ingest(dir: &Path, manifest: IndexManifest) -> Result<Library> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
-        match read_manifest(dir)? {
+        let writer = writer_lock(dir)?;
+        let lib = match read_manifest(dir)? {
             Some(existing) => {
                 check_compatible(dir, &existing, &manifest)?;
                 Library::open_with(dir, existing)
@@ -116,7 +134,11 @@ impl Library {
                 crate::fsx::write_atomic(&dir.join(MANIFEST_FILE), &bytes)?;
                 Library::open_with(dir, manifest)
             }
-        }
+        }?;
+        Ok(Library {
+            _writer: Some(writer),
+            ..lib
+        })
     }
 
     /// Opens an existing index for reading only: the store is opened read-only and nothing
@@ -130,8 +152,14 @@ impl Library {
     /// Opens an existing index for maintenance (`index rebuild`, eval caches): like
     /// [`Library::open`], but writable.
     pub fn open_for_update(dir: &Path) -> Result<Library> {
+        Library::existing_manifest(dir)?;
+        let writer = writer_lock(dir)?;
+        // Read again under the lock: a writer that held it may have changed it.
         let m = Library::existing_manifest(dir)?;
-        Library::open_with(dir, m)
+        Ok(Library {
+            _writer: Some(writer),
+            ..Library::open_with(dir, m)?
+        })
     }
 
     fn existing_manifest(dir: &Path) -> Result<IndexManifest> {
@@ -154,6 +182,7 @@ impl Library {
             lexical: OnceLock::new(),
             live: OnceLock::new(),
             writable,
+            _writer: None,
         }
     }
 

@@ -294,27 +294,12 @@ pub fn fetch(paths: &Paths, m: &Manifest, progress: &dyn Progress) -> Result<Pat
 
 /// Takes the exclusive lock at `path`, telling the user when another fetch holds it.
 fn lock(path: &Path, name: &str, progress: &dyn Progress) -> Result<fs::File> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
-    }
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(Error::io("opening", path))?;
-    match f.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            progress.note(&format!(
-                "waiting for another sourcier that is fetching {name} (lock {})",
-                path.display()
-            ));
-            f.lock().map_err(Error::io("locking", path))?;
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(Error::io("locking", path)(e)),
-    }
-    Ok(f)
+    crate::fsx::lock_exclusive(path, &mut || {
+        progress.note(&format!(
+            "waiting for another sourcier that is fetching {name} (lock {})",
+            path.display()
+        ))
+    })
 }
 
 /// A fresh, uniquely named temp folder in `parent`, removed on drop unless kept.

@@ -591,3 +591,60 @@ fn damaged_derived_indexes_are_rebuilt_from_the_store() {
         );
     }
 }
+
+/// Two processes ingesting into one index take turns on its writer lock, while a third
+/// searches throughout: every command succeeds and the index ends with both corpora.
+#[test]
+fn concurrent_ingests_take_turns_and_readers_keep_reading() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let corpus = |name: &str, word: &str| {
+        let p = t.path().join(format!("{name}.jsonl"));
+        let recs: Vec<Value> = (0..150)
+            .map(|i| serde_json::json!({"id": format!("{i}"), "text": format!("Le {word} numéro {i} est décrit ici. Un second paragraphe sur le {word} {i}.")}))
+            .collect();
+        write_jsonl(&p, &recs);
+        p
+    };
+    let (a, b) = (corpus("a", "tournesol"), corpus("b", "lavande"));
+    let spawn = |p: &Path| {
+        sourcier_fast(&idx)
+            .arg("ingest")
+            .arg(p)
+            .arg("--quiet")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (ca, cb) = (spawn(&a), spawn(&b));
+    let mut searches = 0;
+    loop {
+        let (success, _, stderr) = run(sourcier_fast(&idx).args(["search", "Huawei", "-k", "3"]));
+        assert!(success, "a search during the ingests failed: {stderr}");
+        searches += 1;
+        if searches >= 3 {
+            break;
+        }
+    }
+    for c in [ca, cb] {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stats = json(&ok(sourcier_fast(&idx).args(["index", "stats", "--json"])));
+    assert_eq!(stats["stats"]["articles"], 5 + 300, "{stats:#}");
+    assert_eq!(
+        ids(&search(&idx, "tournesol 7", &["--mode", "lexical", "-k", "1"])),
+        ["a.jsonl#7"]
+    );
+    assert_eq!(
+        ids(&search(&idx, "lavande 9", &["--mode", "lexical", "-k", "1"])),
+        ["b.jsonl#9"]
+    );
+    let dense = search(&idx, "lavande 9", &["--mode", "dense", "-k", "300"]);
+    assert_eq!(
+        dense["hits"].as_array().unwrap().len(),
+        300,
+        "every chunk reachable by HNSW"
+    );
+}
