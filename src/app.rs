@@ -137,6 +137,9 @@ pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Re
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
             });
         }
+        if p.is_file() && crate::corpus::Format::from_path(p).is_none() {
+            return Err(crate::corpus::unsupported_file(p));
+        }
     }
     let existing = library::read_manifest(&setup.index)?;
     let dims = setup.dims.or(existing.as_ref().map(|m| m.dims));

@@ -191,6 +191,18 @@ impl fmt::Display for FileReport {
 ///
 /// Folders are walked recursively in name order, skipping hidden entries; a file given directly
 /// has its parent as root. Each input keeps its place in the order; duplicates are dropped.
+/// The error for a file given by name that sourcier cannot read.
+pub fn unsupported_file(path: &Path) -> Error {
+    Error::UnsupportedFile {
+        path: path.to_path_buf(),
+        supported: EXTENSIONS
+            .iter()
+            .map(|e| format!(".{e}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
@@ -223,11 +235,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
                 out.push((root, path.clone()));
             }
         } else {
-            tracing::warn!(
-                "skipping {}: unsupported file type (sourcier reads .{})",
-                path.display(),
-                EXTENSIONS.join(", .")
-            );
+            // Named on purpose, so skipping it quietly would hide a mistake.
+            return Err(unsupported_file(path));
         }
     }
     Ok(out)

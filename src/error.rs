@@ -132,6 +132,14 @@ pub enum Error {
     #[error("{path}:{line}: {detail}")]
     BadInput { path: PathBuf, line: usize, detail: String },
 
+    /// A file given by name whose type sourcier cannot read.
+    #[error("{path}: unsupported file type; sourcier reads {supported}")]
+    UnsupportedFile { path: PathBuf, supported: String },
+
+    /// A query longer than the embedder's window.
+    #[error("the query is {tokens} tokens long; the model reads at most {max}: shorten the query")]
+    QueryTooLong { tokens: usize, max: usize },
+
     /// A search or question with nothing in it.
     #[error("the query is empty")]
     EmptyQuery,

@@ -116,7 +116,11 @@ impl Library {
     /// Opens the index in `dir` for writing, creating it with `manifest` when new.
     /// An existing index built differently is refused with what to do about it.
     pub fn open_for_ingest(dir: &Path, manifest: IndexManifest) -> Result<Library> {
-        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+        // The index holds article text: a new one is private to the user (0700), which
+        // covers the store, the vector files and the lexical segments alike.
+        if !dir.exists() {
+            crate::fsx::create_dir_private(dir)?;
+        }
         let writer = writer_lock(dir)?;
         let lib = match read_manifest(dir)? {
             Some(existing) => {

@@ -260,7 +260,13 @@ pub fn retrieve(
         )));
     }
     let te = Instant::now();
-    let q = embedder.embed_queries(&[query])?.remove(0);
+    let q = embedder
+        .embed_queries(&[query])
+        .map_err(|e| match e {
+            Error::InputTooLong { tokens, max } => Error::QueryTooLong { tokens, max },
+            e => e,
+        })?
+        .remove(0);
     let embed_ms = te.elapsed().as_secs_f64() * 1e3;
     let ts = Instant::now();
     let allowed = lib.select(filters)?;

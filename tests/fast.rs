@@ -320,10 +320,27 @@ fn error_paths_say_what_happened_and_what_to_do() {
     // A path that does not exist is refused before anything is created.
     fails(sourcier_fast(&idx).arg("ingest").arg(t.path().join("nope")), &["nope"]);
     assert!(!idx.exists(), "a failed ingest left {}", idx.display());
+    // So is a file named on purpose that sourcier cannot read.
+    let pdf = t.path().join("notes.pdf");
+    std::fs::write(&pdf, "%PDF-1.7").unwrap();
+    fails(
+        sourcier_fast(&idx).arg("ingest").arg(&pdf),
+        &["notes.pdf", "unsupported file type", ".md"],
+    );
+    assert!(!idx.exists(), "a refused ingest left {}", idx.display());
 
     let idx = fast_index(t.path());
     fails(sourcier_fast(&idx).args(["search", "  "]), &["query is empty", "e.g."]);
     fails(sourcier_fast(&idx).args(["search", "Huawei", "-k", "0"]), &["-k"]);
+    let long = "Huawei ".repeat(3000);
+    fails(sourcier_fast(&idx).args(["search", &long]), &["shorten the query"]);
+    // A new index holds article text: its folder is private to the user.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&idx).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "index folder mode {mode:o}");
+    }
     fails(
         sourcier_fast(&idx).args(["search", "Huawei", "--mode", "fuzzy"]),
         &["fuzzy"],

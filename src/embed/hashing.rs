@@ -83,7 +83,20 @@ fn fold(c: char) -> char {
 
 impl Embedder for HashingEmbedder {
     fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>> {
-        Ok(queries.iter().map(|q| self.embed(q)).collect())
+        queries
+            .iter()
+            .map(|q| {
+                // The same window contract as a real model, so callers' handling is tested.
+                let tokens = self.count_tokens(q);
+                if tokens > MAX_TOKENS {
+                    return Err(crate::Error::InputTooLong {
+                        tokens,
+                        max: MAX_TOKENS,
+                    });
+                }
+                Ok(self.embed(q))
+            })
+            .collect()
     }
 
     fn embed_documents(&self, docs: &[Document<'_>]) -> Result<Vec<Vec<f32>>> {

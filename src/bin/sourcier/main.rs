@@ -33,6 +33,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // One warning style on stderr: "WARN message", no timestamp or module path.
+        .without_time()
+        .with_target(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOURCIER_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
