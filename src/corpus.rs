@@ -117,6 +117,10 @@ pub enum Problem {
     /// Another file already produced an article with this id (two roots holding the same
     /// relative path); this one is skipped. Reported by the ingester, which sees all files.
     DuplicateArticle { id: String },
+    /// The index already holds an article with this id from another file that still exists
+    /// (two folders ingested one after the other, each with this relative path); this one is
+    /// skipped instead of replacing it. Reported by the ingester, which sees the store.
+    IdTaken { id: String, stored: String },
     /// Nothing but title, date and boilerplate; skipped. `line` is set for JSONL records.
     NoBody { line: Option<u32> },
     /// The extension is not one sourcier reads; skipped.
@@ -158,6 +162,10 @@ impl fmt::Display for Problem {
             Problem::DuplicateArticle { id } => write!(
                 f,
                 "article id `{id}` was already read from another file, skipped; give folders whose files have distinct relative paths"
+            ),
+            Problem::IdTaken { id, stored } => write!(
+                f,
+                "article id `{id}` is already taken by {stored}, which still exists; skipped so as not to replace it (ingest the folder above both, or rename one)"
             ),
             Problem::NoBody { .. } => {
                 f.write_str("no article text left after removing title, date and boilerplate, skipped")

@@ -5,7 +5,7 @@
 //! whose hash is already stored. Problems with single files are collected and reported, never
 //! fatal to the run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -52,6 +52,17 @@ impl IngestReport {
         } else {
             0.0
         }
+    }
+}
+
+/// True when `stored` names an existing file other than `new` (the same file reached by
+/// another path, through a link, is not another file).
+fn other_file_exists(stored: &str, new: &Path) -> bool {
+    let stored = Path::new(stored);
+    match (std::fs::canonicalize(stored), std::fs::canonicalize(new)) {
+        (Ok(a), Ok(b)) => a != b,
+        (Ok(_), Err(_)) => true,
+        (Err(_), _) => false,
     }
 }
 
@@ -127,9 +138,30 @@ pub fn ingest(
     // One batch lookup tells new, changed and unchanged articles apart.
     let ids: Vec<&str> = read.iter().map(|a| a.id.as_str()).collect();
     let stored = lib.article_hashes(&ids)?;
+    let sources: HashMap<String, String> = lib.articles_by_source()?.into_iter().collect();
     let mut todo: Vec<(Article, bool)> = Vec::new();
     let mut moves: Vec<(String, String)> = Vec::new();
     for a in read {
+        let path = a.source_path.to_string_lossy();
+        // Same id, other content, and another file that is still there: a different article
+        // whose relative path collides (`a/x.txt` then `b/x.txt`), not a new version. Keep
+        // the stored one. (Same content from a copy is the same article: it just moves.)
+        if let Some(old) = sources.get(&a.id)
+            && stored.get(&a.id).is_some_and(|h| *h != a.hash)
+            && *old != path
+            && !read_sources.contains(old.as_str())
+            && other_file_exists(old, &a.source_path)
+        {
+            let r = FileReport {
+                path: a.source_path.clone(),
+                problem: corpus::Problem::IdTaken {
+                    id: a.id.clone(),
+                    stored: old.clone(),
+                },
+            };
+            note(&r, &mut report);
+            continue;
+        }
         match stored.get(&a.id) {
             Some(h) if *h == a.hash => {
                 report.unchanged += 1;

@@ -665,3 +665,41 @@ fn concurrent_ingests_take_turns_and_readers_keep_reading() {
         "every chunk reachable by HNSW"
     );
 }
+
+/// Issue 14 B3: two folders ingested one after the other, each with `x.txt`, are two
+/// articles. The second is refused with the reason instead of silently replacing the first.
+#[test]
+fn a_colliding_id_from_another_folder_does_not_replace_the_stored_article() {
+    let t = tempfile::tempdir().unwrap();
+    for (dir, text) in [
+        ("a", "Les tournesols de Provence fleurissent en juillet."),
+        ("b", "La lavande du plateau de Valensole est récoltée en été."),
+    ] {
+        std::fs::create_dir_all(t.path().join(dir)).unwrap();
+        std::fs::write(t.path().join(dir).join("x.txt"), text).unwrap();
+    }
+    let idx = t.path().join("index");
+    ok(sourcier_fast(&idx).arg("ingest").arg(t.path().join("a")).arg("--quiet"));
+    let (success, stdout, stderr) = run(sourcier_fast(&idx).arg("ingest").arg(t.path().join("b")).arg("--json"));
+    assert!(success, "{stderr}");
+    let r = json(&stdout);
+    assert_eq!(
+        (r["added"].as_u64(), r["updated"].as_u64()),
+        (Some(0), Some(0)),
+        "{r:#}"
+    );
+    assert!(
+        stderr.contains("already taken by") && stderr.contains("a/x.txt"),
+        "{stderr}"
+    );
+    assert!(r["problems"][0].as_str().unwrap().contains("b/x.txt"), "{r:#}");
+    let v = search(&idx, "tournesols Provence", &["--mode", "lexical"]);
+    assert_eq!(ids(&v), ["x.txt"], "the first article is still there: {v:#}");
+    // Moving the first folder away makes the next ingest of b an update, as before.
+    std::fs::remove_dir_all(t.path().join("a")).unwrap();
+    let r = json(&ok(sourcier_fast(&idx)
+        .arg("ingest")
+        .arg(t.path().join("b"))
+        .arg("--json")));
+    assert_eq!(r["updated"].as_u64(), Some(1), "{r:#}");
+}
