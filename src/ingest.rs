@@ -213,9 +213,15 @@ pub fn ingest(
                 })
             })
             .collect();
-        let te = Instant::now();
-        let vectors = embedder.embed_documents(&docs)?;
-        embed_time += te.elapsed().as_secs_f64();
+        // One huge article (a 50 MB file) is one group: embed it in bounded slices, so memory
+        // stays flat and progress moves while it runs.
+        let mut vectors = Vec::with_capacity(docs.len());
+        for slice in docs.chunks(EMBED_GROUP) {
+            let te = Instant::now();
+            vectors.extend(embedder.embed_documents(slice)?);
+            embed_time += te.elapsed().as_secs_f64();
+            progress.inc(slice.len() as u64);
+        }
         let mut vectors = vectors.into_iter();
         for (a, existed, chunks) in &pending[i..j] {
             let new: Vec<NewChunk> = chunks
@@ -238,7 +244,6 @@ pub fn ingest(
             } else {
                 report.added += 1;
             }
-            progress.inc(new.len() as u64);
         }
         i = j;
     }

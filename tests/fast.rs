@@ -703,3 +703,43 @@ fn a_colliding_id_from_another_folder_does_not_replace_the_stored_article() {
         .arg("--json")));
     assert_eq!(r["updated"].as_u64(), Some(1), "{r:#}");
 }
+
+/// Issue 14 (large files): one huge article is embedded in bounded slices, so progress moves
+/// while it runs and no single embedding call holds the whole file.
+#[test]
+fn a_huge_article_is_embedded_in_bounded_slices() {
+    #[derive(Default)]
+    struct Steps(std::sync::Mutex<(String, Vec<u64>)>);
+    impl sourcier::progress::Progress for Steps {
+        fn start(&self, what: &str, _: Option<u64>) {
+            self.0.lock().unwrap().0 = what.to_string();
+        }
+        fn inc(&self, n: u64) {
+            let mut s = self.0.lock().unwrap();
+            if s.0 == "embedding chunks" {
+                s.1.push(n);
+            }
+        }
+    }
+    let t = tempfile::tempdir().unwrap();
+    let big = t.path().join("big.txt");
+    let para = "Le tournesol suit le soleil du matin au soir dans les champs de Provence. ".repeat(6);
+    let text: String = (0..800).map(|i| format!("{para} Paragraphe {i}.\n\n")).collect();
+    std::fs::write(&big, text).unwrap();
+    let steps = Steps::default();
+    let r = app::ingest(
+        &setup(&t.path().join("index")),
+        &IngestRequest {
+            paths: vec![big],
+            prune: false,
+        },
+        &steps,
+    )
+    .unwrap();
+    assert_eq!(r.articles, 1);
+    assert!(r.chunks > 200, "{} chunks", r.chunks);
+    let incs = steps.0.into_inner().unwrap().1;
+    assert!(incs.iter().all(|&n| n <= 32), "{incs:?}");
+    assert_eq!(incs.iter().sum::<u64>() as usize, r.chunks, "{incs:?}");
+    assert!(incs.len() >= r.chunks / 32, "{incs:?}");
+}
