@@ -118,6 +118,8 @@ pub struct IngestRequest {
     pub paths: Vec<PathBuf>,
     /// Drop articles whose files are gone or no longer contain them.
     pub prune: bool,
+    /// Follow symbolic links that lead out of the given folders.
+    pub follow_links: bool,
 }
 
 /// Adds articles to the index at `setup.index`, creating it when needed.
@@ -149,7 +151,10 @@ pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Re
         &mut lib,
         embedder.as_ref(),
         &req.paths,
-        &IngestOptions { prune: req.prune },
+        &IngestOptions {
+            prune: req.prune,
+            follow_links: req.follow_links,
+        },
         progress,
     )
 }
@@ -264,7 +269,7 @@ impl Session {
             ));
             let req = IngestRequest {
                 paths: vec![bundled.clone()],
-                prune: false,
+                ..IngestRequest::default()
             };
             ingest(setup, &req, progress)?;
         }
@@ -576,7 +581,10 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
             &mut lib,
             embedder.as_ref(),
             &[corpus_file],
-            &IngestOptions { prune: true },
+            &IngestOptions {
+                prune: true,
+                ..IngestOptions::default()
+            },
             progress,
         )?;
         corpus = Some(SquadCorpus {

@@ -125,6 +125,9 @@ pub enum Problem {
     NoBody { line: Option<u32> },
     /// The extension is not one sourcier reads; skipped.
     Unsupported,
+    /// A symbolic link whose target lies outside the folder being ingested; not followed
+    /// unless asked (`follow_links`), so a link to `/etc/passwd` is never indexed by accident.
+    LinkOutsideRoot { target: PathBuf },
 }
 
 impl Problem {
@@ -170,6 +173,11 @@ impl fmt::Display for Problem {
             Problem::NoBody { .. } => {
                 f.write_str("no article text left after removing title, date and boilerplate, skipped")
             }
+            Problem::LinkOutsideRoot { target } => write!(
+                f,
+                "symbolic link to {}, outside the ingested folder, not followed (ask to follow links to include it)",
+                target.display()
+            ),
             Problem::Unsupported => write!(
                 f,
                 "unsupported file type (sourcier reads .{}), skipped",
@@ -212,6 +220,25 @@ pub fn unsupported_file(path: &Path) -> Error {
 }
 
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let found = discover_with(paths, false)?;
+    for r in &found.skipped {
+        tracing::warn!("{r}");
+    }
+    Ok(found.files)
+}
+
+/// What a walk found: the files to read, each with the root it was found under, and the
+/// entries it did not follow.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<(PathBuf, PathBuf)>,
+    pub skipped: Vec<FileReport>,
+}
+
+/// [`discover`], saying which links were not followed; with `follow_links`, links that lead
+/// out of a folder are followed too.
+pub fn discover_with(paths: &[PathBuf], follow_links: bool) -> Result<Discovery> {
+    let mut skipped = Vec::new();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for path in paths {
@@ -227,7 +254,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
         };
         if meta.is_dir() {
             let mut files = Vec::new();
-            walk(path, &mut files)?;
+            walk(path, follow_links, &mut files, &mut skipped)?;
             files.sort();
             for f in files {
                 if seen.insert(dedup_key(&f)) {
@@ -247,7 +274,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
             return Err(unsupported_file(path));
         }
     }
-    Ok(out)
+    Ok(Discovery { files: out, skipped })
 }
 
 fn dedup_key(path: &Path) -> PathBuf {
@@ -260,15 +287,35 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.starts_with('.'))
 }
 
-/// The supported files below `dir`, following symlinks (walkdir detects loops), skipping
-/// hidden entries. A supported file that cannot even be inspected (a dangling link, no
-/// permission) is kept: `read_file` then reports it to the user as unreadable.
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+/// The supported files below `dir`, skipping hidden entries. Symlinks are followed while
+/// they stay inside `dir` (walkdir detects loops); links that lead out of it are followed only
+/// with `follow_links`, and reported in `skipped` otherwise. A supported file that cannot even
+/// be inspected (a dangling link, no permission) is kept: `read_file` then reports it to the
+/// user as unreadable.
+fn walk(dir: &Path, follow_links: bool, files: &mut Vec<PathBuf>, skipped: &mut Vec<FileReport>) -> Result<()> {
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()));
+        .filter_entry(|e| {
+            if e.depth() > 0 && is_hidden(e.path()) {
+                return false;
+            }
+            if follow_links || e.depth() == 0 || !e.path_is_symlink() {
+                return true;
+            }
+            match std::fs::canonicalize(e.path()) {
+                Ok(target) if !target.starts_with(&root) => {
+                    skipped.push(FileReport {
+                        path: e.path().to_path_buf(),
+                        problem: Problem::LinkOutsideRoot { target },
+                    });
+                    false
+                }
+                _ => true,
+            }
+        });
     for entry in walker {
         match entry {
             Ok(e) if e.file_type().is_file() && Format::from_path(e.path()).is_some() => {

@@ -24,6 +24,8 @@ use crate::store::{ArticleRow, NewChunk};
 pub struct IngestOptions {
     /// Drop stored articles whose file is gone, or which their file no longer contains.
     pub prune: bool,
+    /// Follow symbolic links that lead out of the ingested folders.
+    pub follow_links: bool,
 }
 
 /// What an ingest run did.
@@ -95,7 +97,8 @@ pub fn ingest(
         .iter()
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
         .collect();
-    let files = corpus::discover(&inputs)?;
+    let found = corpus::discover_with(&inputs, opts.follow_links)?;
+    let files = found.files;
     report.files = files.len();
 
     let note = |r: &FileReport, report: &mut IngestReport| {
@@ -107,6 +110,10 @@ pub fn ingest(
         report.problems.push(r.to_string());
         progress.note(&format!("warning: {r}"));
     };
+
+    for r in &found.skipped {
+        note(r, &mut report);
+    }
 
     // Read everything first: cheap next to embedding, and it gives the progress bar a total.
     progress.start("reading", Some(files.len() as u64));

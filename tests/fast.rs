@@ -438,7 +438,7 @@ fn statements_per_query_do_not_grow_with_hits_or_index() {
             &s,
             &IngestRequest {
                 paths: vec![input],
-                prune: false,
+                ..Default::default()
             },
             &NoProgress,
         )
@@ -492,7 +492,7 @@ fn a_session_serves_concurrent_readers() {
         &s,
         &IngestRequest {
             paths: vec![t.path().join("articles")],
-            prune: false,
+            ..Default::default()
         },
         &NoProgress,
     )
@@ -731,7 +731,7 @@ fn a_huge_article_is_embedded_in_bounded_slices() {
         &setup(&t.path().join("index")),
         &IngestRequest {
             paths: vec![big],
-            prune: false,
+            ..Default::default()
         },
         &steps,
     )
@@ -742,4 +742,42 @@ fn a_huge_article_is_embedded_in_bounded_slices() {
     assert!(incs.iter().all(|&n| n <= 32), "{incs:?}");
     assert_eq!(incs.iter().sum::<u64>() as usize, r.chunks, "{incs:?}");
     assert!(incs.len() >= r.chunks / 32, "{incs:?}");
+}
+
+/// Issue 14: a link out of the ingested folder (to `/etc/passwd`, say) is not followed unless
+/// asked, and the report says so.
+#[cfg(unix)]
+#[test]
+fn links_out_of_the_folder_are_skipped_and_listed_unless_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let docs = t.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("ok.txt"),
+        "Les tournesols de Provence fleurissent en juillet.",
+    )
+    .unwrap();
+    std::fs::write(t.path().join("secret.txt"), "Mot de passe du coffre : ornithorynque.").unwrap();
+    std::os::unix::fs::symlink(t.path().join("secret.txt"), docs.join("link.txt")).unwrap();
+    let idx = t.path().join("index");
+    let r = json(&ok(sourcier_fast(&idx)
+        .arg("ingest")
+        .arg(&docs)
+        .args(["--json", "--quiet"])));
+    assert_eq!(
+        (r["added"].as_u64(), r["skipped_files"].as_u64()),
+        (Some(1), Some(1)),
+        "{r:#}"
+    );
+    assert!(r["problems"][0].as_str().unwrap().contains("secret.txt"), "{r:#}");
+    assert!(ids(&search(&idx, "ornithorynque", &["--mode", "lexical"])).is_empty());
+    let r = json(&ok(sourcier_fast(&idx)
+        .arg("ingest")
+        .arg(&docs)
+        .args(["--follow", "--json"])));
+    assert_eq!(r["added"].as_u64(), Some(1), "{r:#}");
+    assert_eq!(
+        ids(&search(&idx, "ornithorynque", &["--mode", "lexical"])),
+        ["link.txt"]
+    );
 }

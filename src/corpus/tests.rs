@@ -601,7 +601,7 @@ proptest! {
     }
 }
 
-/// The walk follows symlinked folders once, survives a link back up, keeps a dangling
+/// The walk follows links inside the folder once, survives a link back up, keeps a dangling
 /// supported file for `read_file` to report, and skips hidden entries and other types.
 #[cfg(unix)]
 #[test]
@@ -626,10 +626,22 @@ fn discover_walks_links_loops_and_hidden_entries() {
     symlink(&root, root.join("sub/up")).unwrap();
     symlink(root.join("gone.txt"), root.join("dangling.txt")).unwrap();
     symlink(&outside, root.join("linked")).unwrap();
-    let found: Vec<String> = discover(std::slice::from_ref(&root))
-        .unwrap()
-        .into_iter()
-        .map(|(r, f)| relative_id(&r, &f))
-        .collect();
-    assert_eq!(found, ["a.txt", "dangling.txt", "linked/e.txt", "sub/b.md"]);
+    let ids = |follow: bool| {
+        let d = discover_with(std::slice::from_ref(&root), follow).unwrap();
+        let files: Vec<String> = d.files.iter().map(|(r, f)| relative_id(r, f)).collect();
+        (files, d.skipped)
+    };
+    // A link out of the folder is not followed by default, and is reported.
+    let (files, skipped) = ids(false);
+    assert_eq!(files, ["a.txt", "dangling.txt", "sub/b.md"]);
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].path, root.join("linked"));
+    assert!(
+        skipped[0].to_string().contains("outside the ingested folder"),
+        "{}",
+        skipped[0]
+    );
+    let (files, skipped) = ids(true);
+    assert_eq!(files, ["a.txt", "dangling.txt", "linked/e.txt", "sub/b.md"]);
+    assert!(skipped.is_empty());
 }

@@ -53,6 +53,10 @@ pub enum Command {
         /// Drop articles whose files are gone or no longer contain them.
         #[arg(long)]
         prune: bool,
+        /// Follow symbolic links that lead out of the given folders (by default they are
+        /// skipped and listed).
+        #[arg(long)]
+        follow: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

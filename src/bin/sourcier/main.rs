@@ -97,8 +97,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let setup = setup(&cli)?;
     let bars = Bars::new(cli.quiet);
     match cli.command {
-        Command::Ingest { paths, prune, json } => {
-            let report = app::ingest(&setup, &IngestRequest { paths, prune }, &bars)?;
+        Command::Ingest {
+            paths,
+            prune,
+            follow,
+            json,
+        } => {
+            let req = IngestRequest {
+                paths,
+                prune,
+                follow_links: follow,
+            };
+            let report = app::ingest(&setup, &req, &bars)?;
             if json {
                 print_json(&report)?
             } else {
