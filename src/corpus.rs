@@ -125,6 +125,8 @@ pub enum Problem {
     NoBody { line: Option<u32> },
     /// The extension is not one sourcier reads; skipped.
     Unsupported,
+    /// The file or folder name is not valid UTF-8; skipped (rename it to ingest it).
+    NonUtf8Name,
     /// A symbolic link whose target lies outside the folder being ingested; not followed
     /// unless asked (`follow_links`), so a link to `/etc/passwd` is never indexed by accident.
     LinkOutsideRoot { target: PathBuf },
@@ -173,6 +175,7 @@ impl fmt::Display for Problem {
             Problem::NoBody { .. } => {
                 f.write_str("no article text left after removing title, date and boilerplate, skipped")
             }
+            Problem::NonUtf8Name => f.write_str("the name is not valid UTF-8, skipped; rename it to ingest it"),
             Problem::LinkOutsideRoot { target } => write!(
                 f,
                 "symbolic link to {}, outside the ingested folder, not followed (ask to follow links to include it)",
@@ -300,6 +303,15 @@ fn walk(dir: &Path, follow_links: bool, files: &mut Vec<PathBuf>, skipped: &mut 
         .into_iter()
         .filter_entry(|e| {
             if e.depth() > 0 && is_hidden(e.path()) {
+                return false;
+            }
+            // A name that is not UTF-8 cannot be stored exactly, so `--prune` would never
+            // find the file again: refuse it with the reason instead of churning.
+            if e.depth() > 0 && e.file_name().to_str().is_none() {
+                skipped.push(FileReport {
+                    path: e.path().to_path_buf(),
+                    problem: Problem::NonUtf8Name,
+                });
                 return false;
             }
             if follow_links || e.depth() == 0 || !e.path_is_symlink() {

@@ -101,6 +101,33 @@ pub fn read_manifest(dir: &Path) -> Result<Option<IndexManifest>> {
 /// File whose OS lock serialises the writers of an index.
 pub const WRITER_LOCK_FILE: &str = "writer.lock";
 
+/// The store is gone but its derived indexes are not: a new store would give its chunks the
+/// ids of the old ones, and the old vectors would answer for them. Those indexes describe a
+/// store that no longer exists, so they are removed before a new store is made.
+fn drop_orphan_derived_indexes(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(Error::io("reading", dir))?;
+    let mut dropped = 0;
+    for e in entries {
+        let e = e.map_err(Error::io("reading", dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if name == index::POINTER_FILE || name.starts_with("hnsw-") {
+            std::fs::remove_file(&path).map_err(Error::io("removing", &path))?;
+            dropped += 1;
+        } else if name == lexical::LEXICAL_DIR {
+            std::fs::remove_dir_all(&path).map_err(Error::io("removing", &path))?;
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        tracing::warn!(
+            "{} has no store: dropping the vector and lexical indexes left from the store that was there",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn writer_lock(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join(WRITER_LOCK_FILE);
     crate::fsx::lock_exclusive(&path, &mut || {
@@ -125,6 +152,9 @@ impl Library {
         let lib = match read_manifest(dir)? {
             Some(existing) => {
                 check_compatible(dir, &existing, &manifest)?;
+                if !dir.join(STORE_FILE_NAME).exists() {
+                    drop_orphan_derived_indexes(dir)?;
+                }
                 Library::open_with(dir, existing)
             }
             None => {
@@ -328,7 +358,7 @@ impl Library {
 
     /// Folder of the BM25 index.
     pub fn lexical_dir(&self) -> PathBuf {
-        self.dir.join("lexical")
+        self.dir.join(lexical::LEXICAL_DIR)
     }
 
     /// The BM25 index, opened on first use. Read-only, an index that lags the store (an

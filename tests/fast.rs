@@ -781,3 +781,60 @@ fn links_out_of_the_folder_are_skipped_and_listed_unless_asked() {
         ["link.txt"]
     );
 }
+
+/// Issue 14 B4: a file name that is not UTF-8 is skipped with the reason, so `--prune` does not
+/// delete and re-add it on every run.
+#[cfg(unix)]
+#[test]
+fn a_non_utf8_file_name_is_skipped_not_churned() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = tempfile::tempdir().unwrap();
+    let docs = t.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("ok.txt"),
+        "Les tournesols de Provence fleurissent en juillet.",
+    )
+    .unwrap();
+    let bad = docs.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&bad, "La lavande du plateau de Valensole est récoltée en été.").unwrap();
+    let idx = t.path().join("index");
+    for _ in 0..2 {
+        let r = json(&ok(sourcier_fast(&idx)
+            .arg("ingest")
+            .arg(&docs)
+            .args(["--prune", "--json", "--quiet"])));
+        assert_eq!(
+            (r["pruned"].as_u64(), r["skipped_files"].as_u64()),
+            (Some(0), Some(1)),
+            "{r:#}"
+        );
+        assert!(r["problems"][0].as_str().unwrap().contains("not valid UTF-8"), "{r:#}");
+    }
+}
+
+/// Issue 14 B5: with the store deleted but the vector files kept, a new ingest must not let
+/// the old vectors answer for the new chunks (which reuse their ids).
+#[test]
+fn a_deleted_store_takes_its_derived_indexes_with_it() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    std::fs::remove_file(idx.join("store.sqlite3")).unwrap();
+    for side in ["store.sqlite3-wal", "store.sqlite3-shm"] {
+        let _ = std::fs::remove_file(idx.join(side));
+    }
+    let other = t.path().join("other.jsonl");
+    // More chunks than the old store had, so the new ids run past the old graph's.
+    let recs: Vec<Value> = (0..40)
+        .map(|i| serde_json::json!({"id": format!("{i}"), "text": format!("La lavande numéro {i} fleurit sur le plateau de Valensole.")}))
+        .collect();
+    write_jsonl(&other, &recs);
+    ok(sourcier_fast(&idx).arg("ingest").arg(&other).arg("--quiet"));
+    let dense = search(&idx, "lavande numéro 3 Valensole", &["--mode", "dense", "-k", "40"]);
+    assert_eq!(ids(&dense)[0], "other.jsonl#3", "{dense:#}");
+    assert_eq!(ids(&dense).len(), 40);
+    for h in dense["hits"].as_array().unwrap() {
+        let sim = h["similarity"].as_f64().unwrap();
+        assert!((sim - h["score"].as_f64().unwrap()).abs() < 1e-4, "stale vector: {h:#}");
+    }
+}
