@@ -14,10 +14,11 @@
 //! Deleted chunks stay in the graph until the next rebuild: searches take a liveness filter
 //! and oversample so they still return `k` live results.
 //!
-//! Costs measured by `examples/hnsw_bench.rs` (100k × 768-d, 2 cores): loading takes
-//! ~1.5-2 s (checksums ~0.3 s, the rest is `hnsw_rs` rebuilding its pointer graph) and
-//! freeing the graph ~1 s (see [`VectorIndex::forget`]); a search is ~1 ms at `ef` 64 on
-//! clustered data, against ~15 ms for exact search.
+//! Costs are measured by `examples/hnsw_bench.rs` and reported, with the machine and the
+//! command, in `docs/benchmarks.md`; this file quotes no figures that could go stale.
+//!
+//! When the beam comes back with fewer than `k` live results after asking for the whole
+//! graph, search falls back to an exact scan, so a large `k` never loses reachable chunks.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -235,13 +236,6 @@ impl VectorIndex {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Drops the index without freeing its memory. Freeing the graph's millions of small
-    /// allocations takes about as long as loading it (~1 s per 100k vectors), which is
-    /// wasted at the end of a process.
-    pub fn forget(self) {
-        std::mem::forget(self);
     }
 
     /// Largest chunk id inserted (0 when empty). Chunk ids are never reused, so the store's

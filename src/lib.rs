@@ -1,10 +1,25 @@
 //! sourcier: a local, offline retrieval assistant.
 //!
-//! Articles are read ([`corpus`]), split into sentence-aware chunks ([`chunk`]), embedded with a
-//! local multilingual model run by candle ([`embed`], weights provisioned by [`models`]), stored
-//! in SQLite ([`store`]) and indexed with HNSW ([`index`]). [`retrieve`] answers queries.
-//! Nothing here touches the terminal: the binary in `src/main.rs` owns arguments, logging
-//! and progress drawing, and talks to the library through [`progress::Progress`].
+//! What calls what, top down:
+//! - [`app`]: the use cases (ingest, search, ask, ask_generated, eval, index and model
+//!   maintenance) with serialisable requests and results. The binary, a server or a script
+//!   call these and nothing below.
+//! - [`ingest`] (files → chunks → vectors → store), [`retrieve`] (dense, lexical, hybrid top-k
+//!   with filters), [`answer`] (extractive answers, abstention, citation checks), [`generate`]
+//!   (a local GGUF language model), [`eval`] (query sets, SQuAD files, metrics).
+//! - [`backend`]: the storage seam those use ([`backend::SearchBackend`],
+//!   [`backend::IngestBackend`]); [`library`] is its embedded implementation: [`store`]
+//!   (SQLite, the source of truth), [`index`] (HNSW, derived) and [`lexical`] (tantivy BM25,
+//!   derived) in one directory.
+//! - [`corpus`] reads articles (text, Markdown, HTML, JSONL) and [`chunk`] splits them;
+//!   [`embed`] turns text into vectors (EmbeddingGemma, or the hashing embedder of the fast
+//!   tests), with weights provisioned by [`models`].
+//! - Small types shared by all: [`date`] (partial dates), [`lang`] (one language
+//!   normaliser), [`error`], [`fsx`] (atomic writes, locks), [`progress`] (the reporting trait).
+//!
+//! Nothing here touches the terminal: the binary in `src/bin/sourcier` owns arguments,
+//! logging and progress drawing, behind the `cli` feature, and talks to the library through
+//! [`progress::Progress`].
 
 pub mod answer;
 pub mod app;
