@@ -838,3 +838,74 @@ fn a_deleted_store_takes_its_derived_indexes_with_it() {
         assert!((sim - h["score"].as_f64().unwrap()).abs() < 1e-4, "stale vector: {h:#}");
     }
 }
+
+/// Issue 9: reads work on an index nobody may write to. Directories become r-x and files
+/// r--; as root (who ignores modes) the commands run as `nobody` through setpriv, so the
+/// kernel really refuses every write. Search, ask and stats still answer, the same as before;
+/// ingest fails with the path, without a panic.
+#[cfg(unix)]
+#[test]
+fn reads_work_on_a_read_only_index() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let q = "Wilbur Ross demandes Huawei";
+    let before = ids(&search(&idx, q, &[]));
+    let set_modes = |dir_mode: u32, file_mode: u32| {
+        let mut paths = walk(&idx);
+        paths.sort();
+        for p in &paths {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(file_mode)).unwrap();
+        }
+        let mut dirs: Vec<std::path::PathBuf> = paths
+            .iter()
+            .filter_map(|p| Path::new(p).parent().map(Path::to_path_buf))
+            .collect();
+        dirs.push(idx.clone());
+        dirs.sort();
+        dirs.dedup();
+        for d in dirs.iter().rev() {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(dir_mode)).unwrap();
+        }
+    };
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    set_modes(0o555, 0o444);
+    let as_root = String::from_utf8(std::process::Command::new("id").arg("-u").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        == "0";
+    let reader = |args: &[&str]| {
+        let mut c = sourcier_fast(&idx);
+        if as_root {
+            let inner = c;
+            let mut outer = std::process::Command::new("setpriv");
+            outer
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(inner.get_program())
+                .args(args)
+                .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+                .current_dir(inner.get_current_dir().unwrap());
+            c = outer;
+        } else {
+            c.args(args);
+        }
+        run(&mut c)
+    };
+    let (success, stdout, stderr) = reader(&["search", q, "--json"]);
+    let (ask_ok, ask_out, ask_err) = reader(&["ask", "Combien de demandes pour commercer avec Huawei ?", "--json"]);
+    let (stats_ok, _, stats_err) = reader(&["index", "stats"]);
+    let (ingest_ok, _, ingest_err) = reader(&["ingest", "articles"]);
+    set_modes(0o755, 0o644);
+    assert!(success, "search on a read-only index: {stderr}");
+    assert_eq!(ids(&json(&stdout)), before);
+    assert!(ask_ok, "ask on a read-only index: {ask_err}");
+    assert!(json(&ask_out)["passages"].as_array().is_some_and(|p| !p.is_empty()));
+    assert!(stats_ok, "stats on a read-only index: {stats_err}");
+    assert!(!ingest_ok && !ingest_err.contains("panicked"), "{ingest_err}");
+    assert!(ingest_err.contains(&idx.display().to_string()), "{ingest_err}");
+    assert_eq!(
+        ingest_err.matches("os error 13").count(),
+        1,
+        "the cause is said once: {ingest_err}"
+    );
+}

@@ -44,9 +44,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            if let Some(hint) = e.downcast_ref::<sourcier::Error>().and_then(advice) {
-                eprintln!("{hint}");
+            match e.downcast_ref::<sourcier::Error>() {
+                // The library's messages already include their cause: print them once.
+                Some(lib) => {
+                    eprintln!("error: {lib}");
+                    if let Some(hint) = advice(lib) {
+                        eprintln!("{hint}");
+                    }
+                }
+                None => eprintln!("error: {e:#}"),
             }
             ExitCode::from(2)
         }
