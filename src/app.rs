@@ -254,25 +254,31 @@ pub struct Session {
     setup: Setup,
 }
 
+/// With `setup.bootstrap` set and no index yet, ingests those articles.
+fn bootstrap(setup: &Setup, progress: &dyn Progress) -> Result<()> {
+    if let Some(bundled) = &setup.bootstrap
+        && library::read_manifest(&setup.index)?.is_none()
+        && bundled.is_dir()
+    {
+        progress.note(&format!(
+            "no index yet: ingesting the bundled articles of {} into {}",
+            bundled.display(),
+            setup.index.display()
+        ));
+        let req = IngestRequest {
+            paths: vec![bundled.clone()],
+            ..IngestRequest::default()
+        };
+        ingest(setup, &req, progress)?;
+    }
+    Ok(())
+}
+
 impl Session {
     /// Opens the index read-only and loads the embedder that built it. With
     /// `setup.bootstrap` set and no index yet, ingests those articles first.
     pub fn open(setup: &Setup, progress: &dyn Progress) -> Result<Session> {
-        if let Some(bundled) = &setup.bootstrap
-            && library::read_manifest(&setup.index)?.is_none()
-            && bundled.is_dir()
-        {
-            progress.note(&format!(
-                "no index yet: ingesting the bundled articles of {} into {}",
-                bundled.display(),
-                setup.index.display()
-            ));
-            let req = IngestRequest {
-                paths: vec![bundled.clone()],
-                ..IngestRequest::default()
-            };
-            ingest(setup, &req, progress)?;
-        }
+        bootstrap(setup, progress)?;
         let lib = Library::open(&setup.index)?;
         let embedder = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?;
         // Bind once: every query of this session uses an embedder that matches the index.
@@ -296,16 +302,13 @@ impl Session {
         self.embedder.as_ref()
     }
 
+    fn retrieve(&self, query: &str, k: usize, filters: &Filters, mode: Mode) -> Result<retrieve::Retrieval> {
+        retrieve::retrieve(&self.lib, self.embedder.as_ref(), query, k, filters, mode)
+    }
+
     /// Ranks chunks for a query.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResult> {
-        let r = retrieve::retrieve(
-            &self.lib,
-            self.embedder.as_ref(),
-            &req.query,
-            req.k,
-            &req.filters,
-            req.mode,
-        )?;
+        let r = self.retrieve(&req.query, req.k, &req.filters, req.mode)?;
         Ok(SearchResult {
             query: req.query.clone(),
             mode: req.mode,
@@ -317,14 +320,7 @@ impl Session {
     /// Answers from the retrieved passages with cited sentences, or abstains.
     pub fn ask(&self, req: &AskRequest) -> Result<AskResult> {
         let t = Instant::now();
-        let r = retrieve::retrieve(
-            &self.lib,
-            self.embedder.as_ref(),
-            &req.question,
-            req.k,
-            &req.filters,
-            req.mode,
-        )?;
+        let r = self.retrieve(&req.question, req.k, &req.filters, req.mode)?;
         let ta = Instant::now();
         let answer = answer::extractive_cached(
             self.embedder.as_ref(),
@@ -358,14 +354,7 @@ impl Session {
         on_piece: &mut dyn FnMut(&str),
         progress: &dyn Progress,
     ) -> Result<GeneratedResult> {
-        let r = retrieve::retrieve(
-            &self.lib,
-            self.embedder.as_ref(),
-            &req.question,
-            req.k,
-            &req.filters,
-            req.mode,
-        )?;
+        let r = self.retrieve(&req.question, req.k, &req.filters, req.mode)?;
         let opts = AnswerOptions::default();
         let passages: Vec<&Hit> = r.hits.iter().take(opts.passages).collect();
         let lang = answer::question_lang(&req.question);
@@ -614,9 +603,7 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
             });
         }
         // Eval keeps its sentence-vector cache in the index, so it opens it writable.
-        if setup.bootstrap.is_some() {
-            drop(Session::open(setup, progress)?);
-        }
+        bootstrap(setup, progress)?;
         let lib = Library::open_for_update(&setup.index)?;
         let known: HashSet<String> = lib.store.article_ids()?.into_iter().collect();
         for q in &set.queries {

@@ -69,14 +69,18 @@ pub trait IngestBackend {
 /// Refuses an embedder whose fingerprint differs from the one that built the index at
 /// `location`. Callers bind once (at open, or at the start of an ingest or eval), not per query.
 pub fn check_embedder(manifest: &IndexManifest, location: &str, embedder: &dyn Embedder) -> Result<()> {
-    let fingerprint = embedder.fingerprint();
+    check_fingerprint(manifest, location, &embedder.name(), &embedder.fingerprint())
+}
+
+/// [`check_embedder`] on an embedder's name and fingerprint.
+pub fn check_fingerprint(manifest: &IndexManifest, location: &str, name: &str, fingerprint: &str) -> Result<()> {
     if manifest.embedder_fingerprint != fingerprint {
         return Err(Error::EmbedderMismatch {
             path: location.into(),
             index_embedder: manifest.embedder.clone(),
             index_fingerprint: manifest.embedder_fingerprint.clone(),
-            embedder: embedder.name(),
-            fingerprint,
+            embedder: name.to_string(),
+            fingerprint: fingerprint.to_string(),
         });
     }
     Ok(())

@@ -238,16 +238,7 @@ impl Library {
 
     /// Refuses to use this index with an embedder whose fingerprint differs.
     pub fn check_embedder(&self, name: &str, fingerprint: &str) -> Result<()> {
-        if self.manifest.embedder_fingerprint != fingerprint {
-            return Err(Error::EmbedderMismatch {
-                path: self.dir.clone(),
-                index_embedder: self.manifest.embedder.clone(),
-                index_fingerprint: self.manifest.embedder_fingerprint.clone(),
-                embedder: name.to_string(),
-                fingerprint: fingerprint.to_string(),
-            });
-        }
-        Ok(())
+        crate::backend::check_fingerprint(&self.manifest, &self.dir.display().to_string(), name, fingerprint)
     }
 
     /// Ids of the chunks in the store, loaded on first use.

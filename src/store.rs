@@ -438,20 +438,9 @@ impl Store {
         Ok(ids)
     }
 
-    /// Records that an unchanged article now lives at another path (a moved or copied
-    /// folder), so that citations and `--prune` follow the file without re-embedding it.
-    pub fn set_source_path(&mut self, id: &str, source_path: &str) -> Result<bool> {
-        let n = self
-            .conn()
-            .execute(
-                "UPDATE articles SET source_path = ?2 WHERE id = ?1 AND source_path <> ?2",
-                rusqlite::params![id, source_path],
-            )
-            .map_err(self.db())?;
-        Ok(n > 0)
-    }
-
-    /// [`Store::set_source_path`] for many articles, in one transaction.
+    /// Records that unchanged articles now live at other paths (a moved or copied folder),
+    /// so that citations and `--prune` follow the files without re-embedding them. One
+    /// transaction.
     pub fn set_source_paths(&mut self, moves: &[(&str, &str)]) -> Result<()> {
         if moves.is_empty() {
             return Ok(());

@@ -42,6 +42,18 @@ fn setup(index: &Path) -> Setup {
     }
 }
 
+/// `dir/docs` holding one ordinary article, `ok.txt`.
+fn docs_with_one_article(dir: &Path) -> std::path::PathBuf {
+    let docs = dir.join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("ok.txt"),
+        "Les tournesols de Provence fleurissent en juillet.",
+    )
+    .unwrap();
+    docs
+}
+
 fn write_jsonl(path: &Path, records: &[Value]) {
     let text: String = records.iter().map(|r| format!("{r}\n")).collect();
     std::fs::write(path, text).unwrap();
@@ -750,13 +762,7 @@ fn a_huge_article_is_embedded_in_bounded_slices() {
 #[test]
 fn links_out_of_the_folder_are_skipped_and_listed_unless_asked() {
     let t = tempfile::tempdir().unwrap();
-    let docs = t.path().join("docs");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::write(
-        docs.join("ok.txt"),
-        "Les tournesols de Provence fleurissent en juillet.",
-    )
-    .unwrap();
+    let docs = docs_with_one_article(t.path());
     std::fs::write(t.path().join("secret.txt"), "Mot de passe du coffre : ornithorynque.").unwrap();
     std::os::unix::fs::symlink(t.path().join("secret.txt"), docs.join("link.txt")).unwrap();
     let idx = t.path().join("index");
@@ -789,13 +795,7 @@ fn links_out_of_the_folder_are_skipped_and_listed_unless_asked() {
 fn a_non_utf8_file_name_is_skipped_not_churned() {
     use std::os::unix::ffi::OsStrExt;
     let t = tempfile::tempdir().unwrap();
-    let docs = t.path().join("docs");
-    std::fs::create_dir_all(&docs).unwrap();
-    std::fs::write(
-        docs.join("ok.txt"),
-        "Les tournesols de Provence fleurissent en juillet.",
-    )
-    .unwrap();
+    let docs = docs_with_one_article(t.path());
     let bad = docs.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
     std::fs::write(&bad, "La lavande du plateau de Valensole est récoltée en été.").unwrap();
     let idx = t.path().join("index");

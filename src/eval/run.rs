@@ -141,7 +141,7 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<EvalReport> {
     let t0 = Instant::now();
-    crate::backend::check_embedder(&lib.manifest, &lib.dir.display().to_string(), embedder)?;
+    lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
     // Load both derived indexes before timing anything.
     lib.warm(progress)?;
     let (judgements, chunk_judgements) = match opts.level {
