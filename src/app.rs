@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -146,10 +147,21 @@ pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Re
     let existing = library::read_manifest(&setup.index)?;
     let dims = setup.dims.or(existing.as_ref().map(|m| m.dims));
     let embedder = setup.load_embedder(dims, progress)?;
-    let mut lib = Library::open_for_ingest(&setup.index, new_manifest(embedder.as_ref()))?;
+    ingest_with(setup, embedder.as_ref(), req, progress)
+}
+
+/// [`ingest`] with an embedder already loaded (a server ingests with its session's embedder
+/// instead of loading a second copy of the model).
+pub fn ingest_with(
+    setup: &Setup,
+    embedder: &dyn Embedder,
+    req: &IngestRequest,
+    progress: &dyn Progress,
+) -> Result<IngestReport> {
+    let mut lib = Library::open_for_ingest(&setup.index, new_manifest(embedder))?;
     ingest::ingest(
         &mut lib,
-        embedder.as_ref(),
+        embedder,
         &req.paths,
         &IngestOptions {
             prune: req.prune,
@@ -250,7 +262,7 @@ impl GeneratedResult {
 /// An open index with its embedder, serving queries through `&self`.
 pub struct Session {
     lib: Library,
-    embedder: Box<dyn Embedder>,
+    embedder: Arc<dyn Embedder>,
     setup: Setup,
 }
 
@@ -280,7 +292,32 @@ impl Session {
     pub fn open(setup: &Setup, progress: &dyn Progress) -> Result<Session> {
         bootstrap(setup, progress)?;
         let lib = Library::open(&setup.index)?;
-        let embedder = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?;
+        let embedder: Arc<dyn Embedder> = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?.into();
+        Session::with_embedder(setup, embedder, lib, progress)
+    }
+
+    /// Opens the index again with the same embedder, to see what an ingest added since.
+    pub fn reopen(&self, progress: &dyn Progress) -> Result<Session> {
+        let lib = Library::open(&self.setup.index)?;
+        Session::with_embedder(&self.setup, self.embedder.clone(), lib, progress)
+    }
+
+    /// The embedder bound to the index, shared (a server ingests with it).
+    pub fn shared_embedder(&self) -> Arc<dyn Embedder> {
+        self.embedder.clone()
+    }
+
+    /// Where the index and models are.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    fn with_embedder(
+        setup: &Setup,
+        embedder: Arc<dyn Embedder>,
+        lib: Library,
+        progress: &dyn Progress,
+    ) -> Result<Session> {
         // Bind once: every query of this session uses an embedder that matches the index.
         lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
         // Catch the derived indexes up now, so no query pays for it or reports it.
@@ -308,6 +345,7 @@ impl Session {
 
     /// Ranks chunks for a query.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResult> {
+        check_query(&req.query)?;
         let r = self.retrieve(&req.query, req.k, &req.filters, req.mode)?;
         Ok(SearchResult {
             query: req.query.clone(),
@@ -319,8 +357,16 @@ impl Session {
 
     /// Answers from the retrieved passages with cited sentences, or abstains.
     pub fn ask(&self, req: &AskRequest) -> Result<AskResult> {
+        self.ask_with(req, &mut |_| {})
+    }
+
+    /// [`Session::ask`], handing the passages to `on_passages` as soon as they are ranked
+    /// (a streaming client shows them while the answer is chosen).
+    pub fn ask_with(&self, req: &AskRequest, on_passages: &mut dyn FnMut(&[Hit])) -> Result<AskResult> {
+        check_query(&req.question)?;
         let t = Instant::now();
         let r = self.retrieve(&req.question, req.k, &req.filters, req.mode)?;
+        on_passages(&r.hits);
         let ta = Instant::now();
         let answer = answer::extractive_cached(
             self.embedder.as_ref(),
@@ -354,9 +400,24 @@ impl Session {
         on_piece: &mut dyn FnMut(&str),
         progress: &dyn Progress,
     ) -> Result<GeneratedResult> {
+        self.ask_generated_with(req, llm, &mut |_| {}, on_piece, progress)
+    }
+
+    /// [`Session::ask_generated`], handing the passages of the prompt to `on_passages`
+    /// before the model starts writing.
+    pub fn ask_generated_with(
+        &self,
+        req: &AskRequest,
+        llm: Option<&Path>,
+        on_passages: &mut dyn FnMut(&[Hit]),
+        on_piece: &mut dyn FnMut(&str),
+        progress: &dyn Progress,
+    ) -> Result<GeneratedResult> {
+        check_query(&req.question)?;
         let r = self.retrieve(&req.question, req.k, &req.filters, req.mode)?;
         let opts = AnswerOptions::default();
         let passages: Vec<&Hit> = r.hits.iter().take(opts.passages).collect();
+        on_passages(&r.hits[..passages.len()]);
         let lang = answer::question_lang(&req.question);
         let mut out = GeneratedResult {
             question: req.question.clone(),
@@ -400,6 +461,90 @@ impl Session {
         out.timings.tokens_per_s = g.tokens_per_second();
         out.generated = g.text;
         Ok(out)
+    }
+}
+
+/// An article as a viewer shows it: its body paragraphs with their source lines, so that a
+/// citation's byte span (`start`, `end` of a [`Hit`] or citation) can be found and marked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleView {
+    pub id: String,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub lang: Option<String>,
+    pub url: Option<String>,
+    /// The source file.
+    pub path: String,
+    /// True when the blocks are the article's cleaned paragraphs; false for an index built
+    /// before texts were kept, where they are its chunks (which overlap by a sentence).
+    pub exact: bool,
+    pub blocks: Vec<ViewBlock>,
+}
+
+/// A paragraph of an [`ArticleView`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewBlock {
+    /// Byte span in the article text: the coordinates of citations.
+    pub start: usize,
+    pub end: usize,
+    /// 1-based source lines, inclusive; lines inside `text` are separated by `\n`.
+    pub line_start: u32,
+    pub line_end: u32,
+    pub text: String,
+}
+
+impl Session {
+    /// One indexed article for display; `None` when the index does not hold `id`.
+    pub fn article(&self, id: &str) -> Result<Option<ArticleView>> {
+        let Some((row, text)) = crate::backend::SearchBackend::article(&self.lib, id)? else {
+            return Ok(None);
+        };
+        let (exact, blocks) = match text {
+            Some(t) => {
+                let mut blocks = Vec::with_capacity(t.blocks.len());
+                let mut line = t.line_base;
+                let mut at = 0;
+                for &(start, end) in &t.blocks {
+                    line += t.text[at..start].matches('\n').count() as u32;
+                    let body = &t.text[start..end];
+                    let line_end = line + body.matches('\n').count() as u32;
+                    blocks.push(ViewBlock {
+                        start,
+                        end,
+                        line_start: line,
+                        line_end,
+                        text: body.to_string(),
+                    });
+                    line = line_end;
+                    at = end;
+                }
+                (true, blocks)
+            }
+            None => {
+                let chunks = crate::backend::SearchBackend::article_chunks(&self.lib, id)?;
+                let blocks = chunks
+                    .into_iter()
+                    .map(|c| ViewBlock {
+                        start: c.start,
+                        end: c.end,
+                        line_start: c.line_start,
+                        line_end: c.line_end,
+                        text: c.text,
+                    })
+                    .collect();
+                (false, blocks)
+            }
+        };
+        Ok(Some(ArticleView {
+            id: row.id,
+            title: row.title,
+            date: row.date,
+            lang: row.lang,
+            url: row.url,
+            path: row.source_path,
+            exact,
+            blocks,
+        }))
     }
 }
 

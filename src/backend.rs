@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use crate::embed::Embedder;
 use crate::library::IndexManifest;
 use crate::retrieve::Filters;
-use crate::store::{ArticleRow, ChunkRow, NewChunk};
+use crate::store::{ArticleRow, ArticleText, ChunkRow, NewChunk};
 use crate::{Error, Result};
 
 /// Scored chunk ids, best first.
@@ -41,6 +41,8 @@ pub trait SearchBackend: Send + Sync {
     fn article_chunks(&self, article_id: &str) -> Result<Vec<ChunkRow>>;
     /// Ids of every stored article.
     fn article_ids(&self) -> Result<Vec<String>>;
+    /// One article, with its cleaned text when stored.
+    fn article(&self, id: &str) -> Result<Option<(ArticleRow, Option<ArticleText>)>>;
 }
 
 /// Writes: what ingest needs. Each `replace_article` and `delete_article` is atomic on its
@@ -58,6 +60,8 @@ pub trait IngestBackend {
     /// Stores an article with its embedded chunks, replacing any previous version, in one
     /// transaction.
     fn replace_article(&mut self, article: &ArticleRow, chunks: &[NewChunk]) -> Result<Vec<i64>>;
+    /// Keeps articles' cleaned texts for display; `overwrite` false only fills missing ones.
+    fn put_article_texts(&mut self, texts: &[(&str, &ArticleText)], overwrite: bool) -> Result<()>;
     /// Every stored article id with its source path.
     fn articles_by_source(&self) -> Result<Vec<(String, String)>>;
     /// Deletes an article and its chunks; false when it was not stored.

@@ -145,6 +145,14 @@ pub enum Error {
     EmptyQuery,
 
     /// The index on disk cannot be used as it is.
+    /// The server could not listen (address taken, no permission) or its runtime failed.
+    #[error("cannot serve on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+
+    /// A server asked to listen beyond loopback without a token.
+    #[error("refusing to listen on {addr} without a token: anyone who reaches it could read the index")]
+    NeedsToken { addr: String },
+
     #[error("{0}")]
     Index(String),
 

@@ -17,7 +17,7 @@ use crate::chunk::{self, TokenCounter};
 use crate::corpus::{self, Article, FileReport};
 use crate::embed::{Document, Embedder};
 use crate::progress::Progress;
-use crate::store::{ArticleRow, NewChunk};
+use crate::store::{ArticleRow, ArticleText, NewChunk};
 
 /// Options of one ingest run.
 #[derive(Debug, Clone, Default)]
@@ -148,6 +148,7 @@ pub fn ingest(
     let sources: HashMap<String, String> = lib.articles_by_source()?.into_iter().collect();
     let mut todo: Vec<(Article, bool)> = Vec::new();
     let mut moves: Vec<(String, String)> = Vec::new();
+    let mut kept_texts: Vec<(String, ArticleText)> = Vec::new();
     for a in read {
         let path = a.source_path.to_string_lossy();
         // Same id, other content, and another file that is still there: a different article
@@ -172,6 +173,7 @@ pub fn ingest(
         match stored.get(&a.id) {
             Some(h) if *h == a.hash => {
                 report.unchanged += 1;
+                kept_texts.push((a.id.clone(), article_text(&a)));
                 moves.push((a.id.clone(), a.source_path.to_string_lossy().into_owned()));
             }
             Some(_) => todo.push((a, true)),
@@ -180,6 +182,11 @@ pub fn ingest(
     }
     let moves: Vec<(&str, &str)> = moves.iter().map(|(id, p)| (id.as_str(), p.as_str())).collect();
     lib.set_source_paths(&moves)?;
+    // An index built before texts were kept gains them without re-embedding anything.
+    let kept: Vec<(&str, &ArticleText)> = kept_texts.iter().map(|(id, t)| (id.as_str(), t)).collect();
+    lib.put_article_texts(&kept, false)?;
+    drop(kept);
+    drop(kept_texts);
 
     // Chunk what changed.
     let counter = EmbedderTokens(embedder);
@@ -245,6 +252,7 @@ pub fn ingest(
                 })
                 .collect();
             lib.replace_article(&article_row(a), &new)?;
+            lib.put_article_texts(&[(a.id.as_str(), &article_text(a))], true)?;
             report.chunks += new.len();
             if *existed {
                 report.updated += 1;
@@ -270,6 +278,14 @@ pub fn ingest(
     lib.commit(progress)?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+fn article_text(a: &Article) -> ArticleText {
+    ArticleText {
+        line_base: a.line_base,
+        text: a.text.clone(),
+        blocks: a.blocks.iter().map(|r| (r.start, r.end)).collect(),
+    }
 }
 
 fn article_row(a: &Article) -> ArticleRow {

@@ -3,7 +3,8 @@
 //! What calls what, top down:
 //! - [`app`]: the use cases (ingest, search, ask, ask_generated, eval, index and model
 //!   maintenance) with serialisable requests and results. The binary, a server or a script
-//!   call these and nothing below.
+//!   call these and nothing below. [`server`] (feature `server`) puts them behind an HTTP
+//!   API and a web page.
 //! - [`ingest`] (files → chunks → vectors → store), [`retrieve`] (dense, lexical, hybrid top-k
 //!   with filters), [`answer`] (extractive answers, abstention, citation checks), [`generate`]
 //!   (a local GGUF language model), [`eval`] (query sets, SQuAD files, metrics).
@@ -40,6 +41,8 @@ pub mod library;
 pub mod models;
 pub mod progress;
 pub mod retrieve;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -24,7 +24,7 @@ use crate::index::{self, Params, VectorIndex};
 use crate::lexical::{self, LexicalIndex};
 use crate::progress::{NoProgress, Progress};
 use crate::retrieve::Filters;
-use crate::store::{ArticleRow, ChunkRow, NewChunk, STORE_FILE_NAME, Store};
+use crate::store::{ArticleRow, ArticleText, ChunkRow, NewChunk, STORE_FILE_NAME, Store};
 use crate::{Error, Result};
 
 /// Version of the index directory layout and manifest.
@@ -545,6 +545,12 @@ impl SearchBackend for Library {
     fn article_ids(&self) -> Result<Vec<String>> {
         self.store.article_ids()
     }
+    fn article(&self, id: &str) -> Result<Option<(ArticleRow, Option<ArticleText>)>> {
+        let Some(row) = self.store.article(id)? else {
+            return Ok(None);
+        };
+        Ok(Some((row, self.store.article_text(id)?)))
+    }
 }
 
 impl IngestBackend for Library {
@@ -564,6 +570,10 @@ impl IngestBackend for Library {
     fn replace_article(&mut self, article: &ArticleRow, chunks: &[NewChunk]) -> Result<Vec<i64>> {
         self.require_writable("store an article")?;
         self.store.replace_article(article, chunks)
+    }
+    fn put_article_texts(&mut self, texts: &[(&str, &ArticleText)], overwrite: bool) -> Result<()> {
+        self.require_writable("store article texts")?;
+        self.store.put_article_texts(texts, overwrite)
     }
     fn articles_by_source(&self) -> Result<Vec<(String, String)>> {
         self.store.articles_by_source()

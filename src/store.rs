@@ -36,6 +36,27 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
 );
 ";
 
+/// The cleaned text of each article, so that a citation can be shown in its article (the
+/// web page's viewer). Added after format 1 like the cache: older builds ignore it, and an
+/// article without a row is shown from its chunks.
+const TEXT_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS article_texts (
+    article_id TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+    line_base  INTEGER NOT NULL,
+    text       TEXT NOT NULL,
+    blocks     TEXT NOT NULL
+);
+";
+
+/// An article's cleaned text, its body blocks (byte ranges of `text`) and the source line of
+/// its first line: line numbers follow from the `\n`s before an offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleText {
+    pub line_base: u32,
+    pub text: String,
+    pub blocks: Vec<(usize, usize)>,
+}
+
 /// Meta key holding [`STORE_FORMAT_VERSION`].
 const FORMAT_KEY: &str = "format_version";
 
@@ -282,6 +303,9 @@ impl Store {
         // A read-only index simply goes without the cache.
         if let Err(e) = self.conn().execute_batch(CACHE_SCHEMA) {
             tracing::debug!(path = %self.path.display(), error = %e, "no sentence-vector cache");
+        }
+        if let Err(e) = self.conn().execute_batch(TEXT_SCHEMA) {
+            tracing::debug!(path = %self.path.display(), error = %e, "no article texts");
         }
         Ok(())
     }
@@ -689,6 +713,62 @@ impl Store {
             });
         }
         Ok(Some(v))
+    }
+
+    /// Stores article texts in one transaction. `overwrite` replaces existing rows (changed
+    /// articles); without it, only missing rows are added (unchanged articles of an index
+    /// built before texts were kept).
+    pub fn put_article_texts(&self, texts: &[(&str, &ArticleText)], overwrite: bool) -> Result<()> {
+        if texts.is_empty() {
+            return Ok(());
+        }
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction().map_err(self.db())?;
+        {
+            let sql = if overwrite {
+                "INSERT OR REPLACE INTO article_texts (article_id, line_base, text, blocks) VALUES (?1, ?2, ?3, ?4)"
+            } else {
+                "INSERT OR IGNORE INTO article_texts (article_id, line_base, text, blocks) VALUES (?1, ?2, ?3, ?4)"
+            };
+            let mut stmt = tx.prepare_cached(sql).map_err(self.db())?;
+            for (id, t) in texts {
+                let blocks = serde_json::to_string(&t.blocks).unwrap_or_else(|_| "[]".into());
+                stmt.execute(params![id, t.line_base, t.text, blocks])
+                    .map_err(self.db())?;
+            }
+        }
+        tx.commit().map_err(self.db())
+    }
+
+    /// The stored text of an article; `None` when it has none (or the index predates texts).
+    pub fn article_text(&self, id: &str) -> Result<Option<ArticleText>> {
+        let conn = self.conn();
+        let has_table: bool = conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'article_texts')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.db())?;
+        if !has_table {
+            return Ok(None);
+        }
+        let row: Option<(u32, String, String)> = conn
+            .prepare_cached("SELECT line_base, text, blocks FROM article_texts WHERE article_id = ?1")
+            .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+            .map_err(self.db())?;
+        Ok(row.and_then(|(line_base, text, blocks)| {
+            let blocks: Vec<(usize, usize)> = serde_json::from_str(&blocks).ok()?;
+            // A damaged row is shown from the chunks instead of slicing out of bounds.
+            let valid = blocks
+                .iter()
+                .all(|&(a, b)| a <= b && text.is_char_boundary(a) && text.is_char_boundary(b) && b <= text.len());
+            valid.then_some(ArticleText {
+                line_base,
+                text,
+                blocks,
+            })
+        }))
     }
 
     /// A cached sentence vector (see [`CACHE_SCHEMA`]); `None` when absent or unreadable.

@@ -135,6 +135,30 @@ pub enum Command {
         #[arg(long)]
         chunk_level: bool,
     },
+    /// Serve the HTTP API and the web page (open the printed address in a browser).
+    Serve {
+        /// Address to listen on. Anything but loopback needs --token.
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        addr: std::net::SocketAddr,
+        /// Bearer token every API call must carry.
+        #[arg(long, env = "SOURCIER_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Allow API calls from this web origin (CORS), e.g. https://intranet.example.
+        #[arg(long, value_name = "ORIGIN")]
+        cors: Option<String>,
+        /// Enable POST /api/ingest for folders below DIR (uploads are saved in DIR/uploads).
+        #[arg(long, value_name = "DIR")]
+        allow_ingest: Option<PathBuf>,
+        /// Requests computed at once (default: one per core).
+        #[arg(long, value_parser = positive)]
+        workers: Option<usize>,
+        /// Requests that may wait for a worker; beyond that the server answers 503.
+        #[arg(long, default_value_t = 32)]
+        queue: usize,
+        /// The GGUF model for "generate": true (default: the bundled Qwen2.5 0.5B).
+        #[arg(long, value_name = "PATH.gguf")]
+        llm: Option<PathBuf>,
+    },
     /// Inspect or rebuild the index.
     Index {
         #[command(subcommand)]

@@ -240,6 +240,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Serve {
+            addr,
+            token,
+            cors,
+            allow_ingest,
+            workers,
+            queue,
+            llm,
+        } => {
+            let mut opts = sourcier::server::ServeOptions::new(addr);
+            (opts.token, opts.cors, opts.ingest_root, opts.queue, opts.llm) = (token, cors, allow_ingest, queue, llm);
+            opts.workers = workers.unwrap_or(opts.workers);
+            opts.log_questions = cli.verbose > 0;
+            let secret = opts.token.as_ref().map(|t| format!("#token={t}")).unwrap_or_default();
+            sourcier::server::serve(&setup, opts, &bars, &mut |a| {
+                sourcier::progress::Progress::finish(&bars);
+                println!("sourcier is serving on http://{a}/{secret}");
+            })?;
+        }
         Command::Index {
             command: IndexCommand::Stats { json },
         } => {
