@@ -71,6 +71,8 @@ fn advice(e: &sourcier::Error) -> Option<&'static str> {
         E::UnsupportedFormat { .. } => "use the sourcier that built it, or delete the index directory and ingest again",
         E::Corrupt { .. } => "run `sourcier index rebuild`; if that fails, delete the index directory and ingest again",
         E::ReadOnly { .. } => "make the index directory writable, or pass another --index",
+        E::NeedsToken { .. } => "pass --token SECRET (or set SOURCIER_TOKEN), or listen on 127.0.0.1",
+        E::Bind { .. } => "choose another --addr, or stop the program that holds it",
         E::EmptyQuery => "type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"",
         _ => return None,
     })
