@@ -4,67 +4,20 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use util::{fast_index, sourcier_fast};
 
-/// A running server, stopped with SIGTERM on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
+/// A server on the fast tier's hashing embedder.
+struct Server;
 
 impl Server {
-    fn start(index: &Path, extra: &[&str]) -> Server {
-        let mut child = sourcier_fast(index)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("sourcier is serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .split('#')
-            .next()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_string();
-        Server { child, url }
-    }
-
-    /// Sends SIGTERM and returns whether the process exited cleanly.
-    fn stop(mut self) -> bool {
-        let pid = self.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        let t = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            assert!(t.elapsed() < Duration::from_secs(20), "server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(index: &Path, extra: &[&str]) -> util::Server {
+        let mut cmd = sourcier_fast(index);
+        cmd.args(["serve", "--addr", "127.0.0.1:0"]).args(extra);
+        util::Server::spawn(cmd)
     }
 }
 
@@ -356,7 +309,7 @@ fn a_token_guards_every_api_call_and_is_required_off_loopback() {
 fn cors_headers_only_for_the_given_origin() {
     let t = tempfile::tempdir().unwrap();
     let idx = fast_index(t.path());
-    let preflight = |s: &Server| {
+    let preflight = |s: &util::Server| {
         reply(
             agent()
                 .options(&format!("{}/api/search", s.url))

@@ -2,6 +2,7 @@
 //! provisioning code (cached outside the work tree), and fixture loading.
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -158,4 +159,62 @@ pub fn fast_index(dest: &std::path::Path) -> PathBuf {
         .arg(dest.join("articles"))
         .arg("--quiet"));
     idx
+}
+
+/// A running server, stopped with SIGTERM on drop.
+pub struct Server {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Server {
+    /// Starts `sourcier serve …` and waits for the address it prints.
+    pub fn spawn(mut cmd: std::process::Command) -> Server {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("sourcier is serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .split('#')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url }
+    }
+
+    /// Sends SIGTERM and returns whether the process exited cleanly.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        let t = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(20),
+                "server did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

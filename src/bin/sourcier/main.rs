@@ -29,7 +29,9 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let level = ["warn", "info", "debug"][usize::from(cli.verbose.min(2))];
+    // A server logs one line per request by default.
+    let serving = matches!(cli.command, Command::Serve { .. });
+    let level = ["warn", "info", "debug"][usize::from((cli.verbose + u8::from(serving)).min(2))];
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
