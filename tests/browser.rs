@@ -225,6 +225,12 @@ fn the_page_answers_cites_abstains_and_never_runs_article_script() {
             )
             .await
         );
+        // Written by the local model, streamed: the page shows a cited, checked answer.
+        c.find(Locator::Id("tab-ask")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Id("generate")).await.unwrap().click().await.unwrap();
+        ask(&c, "Combien de consultants IBM envoie-t-il chez Huawei ?").await;
+        let answer = wait_css(&c, "[data-testid=answer] .cite").await;
+        assert!(answer.is_displayed().await.unwrap());
         c.close().await.unwrap();
 
         // Phone width: one column, nothing wider than the screen.
@@ -246,5 +252,15 @@ fn the_page_answers_cites_abstains_and_never_runs_article_script() {
         );
         phone.close().await.unwrap();
     });
+    // The API streams the model's tokens as they come, between the passages and the answer.
+    let mut r = ureq::post(&format!("{}/api/ask", server.url))
+        .header("Accept", "text/event-stream")
+        .send_json(json!({"question": "Qui est Ross Gan ?", "generate": true}))
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    let events: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(events.first(), Some(&"passages"), "{body}");
+    assert_eq!(events.last(), Some(&"answer"), "{body}");
+    assert!(events.iter().filter(|e| **e == "token").count() > 3, "{body}");
     assert!(server.stop());
 }

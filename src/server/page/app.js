@@ -6,7 +6,8 @@ const T = {
   en: {
     ask: "Ask", search: "Search", question: "Question", mode: "Mode", hybrid: "hybrid",
     dense: "meaning", lexical: "words", lang: "Language", any: "any", since: "From", until: "To",
-    source: "Source", go: "Ask", goSearch: "Search", close: "Close",
+    source: "Source", go: "Ask", goSearch: "Search", close: "Close", generate: "Write with the local model",
+    unchecked: "Sentences underlined in red cite no retrieved passage: check them.", writing: "Writing…",
     placeholderAsk: "Ask a question about your articles…",
     placeholderSearch: "Search by meaning…",
     sources: "Sources", considered: "Closest passages considered", working: "Working…",
@@ -18,7 +19,8 @@ const T = {
   fr: {
     ask: "Question", search: "Recherche", question: "Question", mode: "Mode", hybrid: "hybride",
     dense: "sens", lexical: "mots", lang: "Langue", any: "toutes", since: "Depuis", until: "Jusqu'à",
-    source: "Source", go: "Demander", goSearch: "Chercher", close: "Fermer",
+    source: "Source", go: "Demander", goSearch: "Chercher", close: "Fermer", generate: "Rédiger avec le modèle local",
+    unchecked: "Les phrases soulignées en rouge ne citent aucun passage trouvé : vérifiez-les.", writing: "Rédaction…",
     placeholderAsk: "Posez une question sur vos articles…",
     placeholderSearch: "Cherchez par le sens…",
     sources: "Sources", considered: "Passages les plus proches examinés", working: "Recherche en cours…",
@@ -99,15 +101,104 @@ function setStatus(text, isError) {
 
 // ---- ask ---------------------------------------------------------------------------------
 
+// Asks over server-sent events: the passages arrive first, then (when generating) the
+// model's text as it is written, then the checked answer.
 async function ask(question) {
   setStatus(L.working);
   $("answer").replaceChildren();
   $("sources").replaceChildren();
   $("sources-title").hidden = true;
-  const data = await api("/api/ask", { question, mode: $("mode").value, filters: filters() });
-  lastAnswer = data;
-  renderAnswer(data);
-  setStatus(L.answered(Math.round(data.timings.total_ms)));
+  const generate = $("generate").checked;
+  const headers = { "Accept": "text/event-stream", "Content-Type": "application/json" };
+  const token = sessionStorage.getItem("sourcier-token");
+  if (token) headers["Authorization"] = "Bearer " + token;
+  const res = await fetch("/api/ask", {
+    method: "POST", headers,
+    body: JSON.stringify({ question, mode: $("mode").value, filters: filters(), generate }),
+  });
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw new Error(res.status === 503 ? L.busy : (data && data.error ? data.error.message : res.statusText));
+  }
+  const started = performance.now();
+  let draft = null;
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      const raw = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      let name = "message", data = "";
+      for (const line of raw.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).replace(/^ /, "");
+      }
+      if (!data) continue;
+      const v = JSON.parse(data);
+      if (name === "passages") {
+        renderPassages(v);
+        if (generate) setStatus(L.writing);
+      } else if (name === "token") {
+        if (!draft) {
+          draft = el("p", { class: "answer-text draft" });
+          $("answer").replaceChildren(draft);
+        }
+        draft.append(v);
+      } else if (name === "answer") {
+        $("answer").replaceChildren();
+        $("sources").replaceChildren();
+        if (generate) renderGenerated(v); else renderAnswer(v);
+        const ms = v.timings && v.timings.total_ms ? v.timings.total_ms : performance.now() - started;
+        setStatus(L.answered(Math.round(ms)));
+      } else if (name === "error") {
+        throw new Error(v.message);
+      }
+    }
+  }
+}
+
+// The passages while the answer is being chosen.
+function renderPassages(hits) {
+  $("sources-title").textContent = L.considered;
+  $("sources-title").hidden = false;
+  $("sources").replaceChildren(...hits.slice(0, 4).map((h, i) => passageItem(h, i + 1, null)));
+}
+
+// A generated answer: each sentence with its [n] as buttons onto the prompt's passages.
+function renderGenerated(g) {
+  const box = $("answer");
+  if (g.abstained) {
+    box.append(el("p", { class: "abstained", "data-testid": "abstention" }, g.generated));
+    renderPassages(g.passages);
+    return;
+  }
+  const p = el("p", { class: "answer-text", "data-testid": "answer" });
+  for (const s of g.sentences) {
+    const span = el("span", { class: s.valid ? "sentence" : "sentence unchecked" });
+    for (const part of s.text.split(/(\[\d+\])/)) {
+      const m = part.match(/^\[(\d+)\]$/);
+      const hit = m && g.passages[Number(m[1]) - 1];
+      if (hit) {
+        span.append(el("button", { class: "cite", "data-n": m[1], onclick: () => openArticle(hit, null) }, part));
+      } else {
+        span.append(part);
+      }
+    }
+    p.append(span, " ");
+  }
+  box.append(p);
+  if (g.sentences.some((s) => !s.valid)) box.append(el("p", { class: "warn" }, L.unchecked));
+  $("sources-title").textContent = L.sources;
+  $("sources-title").hidden = false;
+  for (const n of g.cited) {
+    const h = g.passages[n - 1];
+    if (h) $("sources").append(passageItem(h, n, null));
+  }
 }
 
 function renderAnswer(data) {
@@ -262,6 +353,7 @@ function selectTab(name) {
     $("view-" + t).hidden = t !== name;
   }
   $("go").textContent = name === "ask" ? L.go : L.goSearch;
+  $("generate-box").hidden = name !== "ask";
   $("q").placeholder = name === "ask" ? L.placeholderAsk : L.placeholderSearch;
   $("q").focus();
 }
