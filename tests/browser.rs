@@ -255,7 +255,7 @@ fn the_page_answers_cites_abstains_and_never_runs_article_script() {
     // The API streams the model's tokens as they come, between the passages and the answer.
     let mut r = ureq::post(&format!("{}/api/ask", server.url))
         .header("Accept", "text/event-stream")
-        .send_json(json!({"question": "Qui est Ross Gan ?", "generate": true}))
+        .send_json(json!({"question": "Combien de consultants IBM envoie-t-il chez Huawei ?", "generate": true}))
         .unwrap();
     let body = r.body_mut().read_to_string().unwrap();
     let events: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
