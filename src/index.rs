@@ -34,8 +34,10 @@ use crate::{Error, Result};
 /// Name of the pointer file in the index directory.
 pub const POINTER_FILE: &str = "hnsw.json";
 
-/// Version of the pointer file layout.
-const INDEX_FORMAT_VERSION: u32 = 1;
+/// Version of the pointer file layout. 1: a home-made 64-bit checksum; 2: CRC-32 (crc32fast).
+/// A pointer of another version is [`Error::UnsupportedFormat`]: the index is derived data,
+/// so readers rebuild it in memory and the next write saves it in this version.
+pub const INDEX_FORMAT_VERSION: u32 = 2;
 
 /// `hnsw_rs` caps the number of layers at 16.
 const MAX_LAYERS: usize = 16;
@@ -448,7 +450,7 @@ impl VectorIndex {
                 .map_err(Error::io("syncing", &from))?;
             std::fs::rename(&from, &to).map_err(Error::io("renaming into place", &to))?;
             *bytes = len;
-            *sum = format!("{hash:016x}");
+            *sum = checksum_hex(hash);
         }
         Ok(())
     }
@@ -466,7 +468,8 @@ impl VectorIndex {
     }
 
     /// Loads the index saved in `dir`; `Ok(None)` when none was saved yet. Never rebuilds:
-    /// an unusable index is an [`Error::Corrupt`] naming its pointer file.
+    /// an unusable index is an [`Error::Corrupt`] naming its pointer file, one written in
+    /// another format version an [`Error::UnsupportedFormat`].
     ///
     /// `hnsw_rs`'s `HnswIo::load_hnsw` returns a graph borrowing the `HnswIo`. Without mmap
     /// the graph owns all its data and the borrow is nominal, so the small `HnswIo` (paths
@@ -504,12 +507,6 @@ fn unusable(dir: &Path, why: impl std::fmt::Display) -> Error {
 }
 
 fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {
-    if pointer.format != INDEX_FORMAT_VERSION {
-        return Err(unusable(
-            dir,
-            format!("index format {} is not {INDEX_FORMAT_VERSION}", pointer.format),
-        ));
-    }
     if pointer.dims == 0 {
         return Err(unusable(dir, "zero dimensions"));
     }
@@ -537,7 +534,7 @@ fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {
             ));
         }
         let (_, hash) = checksum_file(&path)?;
-        if format!("{hash:016x}") != *sum {
+        if checksum_hex(hash) != *sum {
             return Err(unusable(dir, format!("{} fails its checksum", path.display())));
         }
     }
@@ -586,9 +583,21 @@ fn read_pointer(dir: &Path) -> Result<Option<Pointer>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("reading", &path)(e)),
     };
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|e| unusable(dir, format!("{}: {e}", path.display())))
+    // The version first: another version's pointer may not even have our fields.
+    #[derive(Deserialize)]
+    struct Version {
+        format: u32,
+    }
+    let bad_json = |e: serde_json::Error| unusable(dir, format!("{}: {e}", path.display()));
+    let found = serde_json::from_slice::<Version>(&text).map_err(bad_json)?.format;
+    if found != INDEX_FORMAT_VERSION {
+        return Err(Error::UnsupportedFormat {
+            path: path.clone(),
+            found,
+            supported: INDEX_FORMAT_VERSION,
+        });
+    }
+    serde_json::from_slice(&text).map(Some).map_err(bad_json)
 }
 
 fn write_pointer(dir: &Path, pointer: &Pointer) -> Result<()> {
@@ -659,49 +668,29 @@ fn remove_stale_files(dir: &Path, keep: Option<&str>) {
     }
 }
 
-/// Length and a fast 64-bit checksum (xxh64-style lanes) of a file. Not cryptographic: it
-/// guards `hnsw_rs`'s loader against truncated or corrupted files.
-fn checksum_file(path: &Path) -> Result<(u64, u64)> {
-    const P1: u64 = 0x9E37_79B1_85EB_CA87;
-    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+/// Length and CRC-32 of a file, streamed. Not cryptographic: it guards `hnsw_rs`'s loader
+/// against truncated or corrupted files, which it would otherwise panic or exit on.
+fn checksum_file(path: &Path) -> Result<(u64, u32)> {
     let mut file = File::open(path).map_err(Error::io("reading", path))?;
     let mut buf = vec![0u8; 1 << 20];
-    let mut lanes = [P1, P2, P1 ^ P2, P1.wrapping_add(P2)];
+    let mut hasher = crc32fast::Hasher::new();
     let mut total = 0u64;
     loop {
-        // Fill the buffer completely so only the last block can be partial.
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("reading", path)(e)),
+        match file.read(&mut buf) {
+            Ok(0) => return Ok((total, hasher.finalize())),
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                total += n as u64;
             }
-        }
-        total += filled as u64;
-        let data = &buf[..filled];
-        let blocks = data.chunks_exact(32);
-        let tail = blocks.remainder();
-        for block in blocks {
-            for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
-                let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                *lane = lane.wrapping_add(w.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1);
-            }
-        }
-        if filled < buf.len() {
-            let mut h = lanes.iter().enumerate().fold(total, |h, (i, l)| {
-                (h ^ l.rotate_left(i as u32 * 7 + 1)).wrapping_mul(P1)
-            });
-            for &b in tail {
-                h = (h ^ u64::from(b)).wrapping_mul(P2).rotate_left(11);
-            }
-            h ^= h >> 33;
-            h = h.wrapping_mul(P2);
-            h ^= h >> 29;
-            return Ok((total, h));
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("reading", path)(e)),
         }
     }
+}
+
+/// The checksum as the pointer file writes it.
+fn checksum_hex(sum: u32) -> String {
+    format!("{sum:08x}")
 }
 
 /// Exact top-`k` streamed straight from the store's embeddings, without any index in
@@ -1037,6 +1026,57 @@ mod tests {
         assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Corrupt { .. })));
         std::fs::write(dir.path().join(POINTER_FILE), b"{not json").unwrap();
         assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_pointer_of_another_format_is_unsupported_not_corrupt() {
+        let dims = 16;
+        let index = build(&dataset(100, dims, 9), dims, Params::default());
+        let dir = tempfile::tempdir().unwrap();
+        index.save(dir.path()).unwrap();
+        let pointer = dir.path().join(POINTER_FILE);
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&pointer).unwrap()).unwrap();
+        assert_eq!(json["format"], 2);
+        // Format 1 wrote 16-hex-digit checksums of another hash.
+        json["format"] = 1.into();
+        json["graph_checksum"] = "0123456789abcdef".into();
+        std::fs::write(&pointer, json.to_string()).unwrap();
+        for result in [
+            VectorIndex::load(dir.path()).map(|_| ()),
+            VectorIndex::saved_info(dir.path()).map(|_| ()),
+        ] {
+            match result {
+                Err(Error::UnsupportedFormat {
+                    path,
+                    found: 1,
+                    supported: 2,
+                }) => assert_eq!(path, pointer),
+                other => panic!("expected Error::UnsupportedFormat, got {other:?}"),
+            }
+        }
+        // A save replaces it in the current format, under a fresh generation name.
+        index.save(dir.path()).unwrap();
+        let loaded = VectorIndex::load(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded.len(), 100);
+        assert!(dir.path().join("hnsw-00000002.hnsw.graph").exists());
+        assert!(!dir.path().join("hnsw-00000001.hnsw.graph").exists());
+    }
+
+    #[test]
+    fn checksums_are_crc32_of_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        // Longer than the read buffer, so the streaming path is exercised.
+        let bytes: Vec<u8> = (0..(3 << 20) + 7).map(|i: u32| (i * 31 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            checksum_file(&path).unwrap(),
+            (bytes.len() as u64, crc32fast::hash(&bytes))
+        );
+        std::fs::write(&path, b"123456789").unwrap();
+        // The standard CRC-32 check value.
+        assert_eq!(checksum_hex(checksum_file(&path).unwrap().1), "cbf43926");
+        assert!(matches!(checksum_file(&dir.path().join("nope")), Err(Error::Io { .. })));
     }
 
     #[test]
