@@ -350,9 +350,7 @@ impl Generator {
         generation.prompt_ms = ms_since(started);
 
         let decode_started = Instant::now();
-        let mut stream = TextStream::new();
-        let tokenizer = &self.tokenizer;
-        let decode = |ids: &[u32]| tokenizer::decode(tokenizer, ids);
+        let mut stream = TextStream::new(&self.tokenizer);
         let mut emit = |piece: Option<String>, text: &mut String| {
             if let Some(p) = piece {
                 on_token(&p);
@@ -365,7 +363,7 @@ impl Generator {
                 break;
             }
             generated.push(next);
-            emit(stream.push(next, &decode)?, &mut generation.text);
+            emit(stream.push(next)?, &mut generation.text);
             if generated.len() >= max_tokens {
                 break;
             }
@@ -376,7 +374,7 @@ impl Generator {
             let recent = &generated[generated.len().saturating_sub(REPEAT_LAST_N)..];
             next = sampler.sample(&self.logits, recent)?;
         }
-        emit(stream.finish(&decode)?, &mut generation.text);
+        emit(stream.finish()?, &mut generation.text);
         generation.generated_tokens = generated.len();
         generation.generate_ms = ms_since(decode_started);
         // Free the cache's memory between questions.
