@@ -247,19 +247,20 @@ impl VectorIndex {
     }
 
     fn check_vector(&self, id: i64, v: &[f32]) -> Result<usize> {
-        let data_id = usize::try_from(id)
-            .map_err(|_| Error::Invalid(format!("chunk id {id} is negative and cannot be indexed")))?;
+        let bad = |detail: String| Error::BadEmbedding {
+            chunk: format!("chunk {id}"),
+            detail,
+        };
+        let data_id = usize::try_from(id).map_err(|_| bad("the chunk id is negative and cannot be indexed".into()))?;
         if v.len() != self.dims {
-            return Err(Error::Invalid(format!(
-                "chunk {id} has an embedding of {} dimensions but the index holds {}-dimensional vectors; rebuild the index if the embedding model changed",
+            return Err(bad(format!(
+                "{} dimensions, but the index holds {}-dimensional vectors",
                 v.len(),
                 self.dims
             )));
         }
         if v.iter().any(|x| !x.is_finite()) {
-            return Err(Error::Invalid(format!(
-                "chunk {id} has a non-finite value in its embedding"
-            )));
+            return Err(bad("a non-finite value".into()));
         }
         Ok(data_id)
     }
@@ -426,16 +427,16 @@ impl VectorIndex {
         let used = match dumped {
             Ok(Ok(name)) => name,
             Ok(Err(e)) => {
-                return Err(Error::Index(format!(
-                    "could not write the vector index into {}: {e}; check free disk space and permissions",
-                    scratch.path().display()
-                )));
+                return Err(Error::WriteFailed {
+                    path: scratch.path().to_path_buf(),
+                    detail: format!("the vector index: {e}"),
+                });
             }
             Err(_) => {
-                return Err(Error::Index(format!(
-                    "could not write the vector index into {}; check free disk space and permissions",
-                    scratch.path().display()
-                )));
+                return Err(Error::WriteFailed {
+                    path: scratch.path().to_path_buf(),
+                    detail: "hnsw_rs could not dump the vector index".into(),
+                });
             }
         };
         for (suffix, bytes, sum) in [
@@ -741,12 +742,14 @@ impl VectorIndex {
         let mut added = 0;
         store.for_each_embedding_after(self.max_chunk_id, |id, v| {
             if v.len() != self.dims {
-                return Err(Error::Index(format!(
-                    "chunk {id} in {} has {} dimensions but the index expects {}; the store mixes embedding models: delete the index directory and ingest again",
-                    store.path().display(),
-                    v.len(),
-                    self.dims
-                )));
+                return Err(Error::Corrupt {
+                    path: store.path().to_path_buf(),
+                    detail: format!(
+                        "chunk {id} has {} dimensions but the index expects {}: the store mixes embedding models",
+                        v.len(),
+                        self.dims
+                    ),
+                });
             }
             batch.push((id, v.to_vec()));
             if batch.len() == BUILD_BATCH {
@@ -959,12 +962,15 @@ mod tests {
     #[test]
     fn bad_input_is_rejected_not_panicking() {
         let mut index = VectorIndex::new(8, 10, Params::default());
-        assert!(matches!(index.insert(-1, &[0.1; 8]), Err(Error::Invalid(_))));
-        assert!(matches!(index.insert(1, &[0.1; 7]), Err(Error::Invalid(_))));
-        assert!(matches!(index.insert(1, &[f32::NAN; 8]), Err(Error::Invalid(_))));
+        assert!(matches!(index.insert(-1, &[0.1; 8]), Err(Error::BadEmbedding { .. })));
+        assert!(matches!(index.insert(1, &[0.1; 7]), Err(Error::BadEmbedding { .. })));
+        assert!(matches!(
+            index.insert(1, &[f32::NAN; 8]),
+            Err(Error::BadEmbedding { .. })
+        ));
         assert!(matches!(
             index.insert_batch(&[(1, vec![0.1; 8]), (2, vec![0.1; 9])]),
-            Err(Error::Invalid(_))
+            Err(Error::BadEmbedding { .. })
         ));
         assert!(index.is_empty());
         index.insert(1, &[0.0; 8]).unwrap(); // zero vector: allowed, similarity 0
@@ -1142,7 +1148,7 @@ mod tests {
         let mut wrong = VectorIndex::new(12, 1, Params::default());
         assert!(matches!(
             wrong.add_from_store(&store, &crate::progress::NoProgress),
-            Err(Error::Index(_))
+            Err(Error::Corrupt { .. })
         ));
     }
 
