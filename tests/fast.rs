@@ -340,6 +340,15 @@ fn error_paths_say_what_happened_and_what_to_do() {
         &["notes.pdf", "unsupported file type", ".md"],
     );
     assert!(!idx.exists(), "a refused ingest left {}", idx.display());
+    // An index with no article says so, and the CLI (not the library) says how to fill it.
+    let empty = t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    ok(sourcier_fast(&idx).arg("ingest").arg(&empty).arg("--quiet"));
+    fails(
+        sourcier_fast(&idx).args(["search", "Huawei"]),
+        &["holds no articles", "run `sourcier ingest PATH`"],
+    );
+    std::fs::remove_dir_all(&idx).unwrap();
 
     let idx = fast_index(t.path());
     fails(sourcier_fast(&idx).args(["search", "  "]), &["query is empty", "e.g."]);
