@@ -126,9 +126,10 @@ pub struct IngestRequest {
 /// Adds articles to the index at `setup.index`, creating it when needed.
 pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Result<IngestReport> {
     if req.paths.is_empty() {
-        return Err(Error::Invalid(
-            "nothing to ingest: name at least one file or folder".into(),
-        ));
+        return Err(Error::InvalidOption {
+            name: "paths",
+            detail: "nothing to ingest: name at least one file or folder".into(),
+        });
     }
     // Refuse a path that does not exist before the index is created, so a typo never leaves
     // an empty index behind.
@@ -600,10 +601,9 @@ pub struct RecallGate {
 impl FromStr for RecallGate {
     type Err = Error;
     fn from_str(s: &str) -> Result<RecallGate> {
-        let bad = || {
-            Error::Invalid(format!(
-                "`{s}` is not K:X with K one of 1, 3, 5, 10 and X a number, e.g. 10:0.9"
-            ))
+        let bad = || Error::InvalidOption {
+            name: "recall gate",
+            detail: format!("`{s}` is not K:X with K one of 1, 3, 5, 10 and X a number, e.g. 10:0.9"),
         };
         let (k, x) = s.split_once(':').ok_or_else(bad)?;
         let k: usize = k.trim().parse().map_err(|_| bad())?;
@@ -665,9 +665,10 @@ const MAX_BAD_LINE_SHARE: f64 = 0.5;
 /// Runs a query file against the index, or a SQuAD file against its own corpus.
 pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result<EvalOutcome> {
     if req.modes.is_empty() {
-        return Err(Error::Invalid(
-            "no retrieval mode to evaluate: name dense, lexical or hybrid".into(),
-        ));
+        return Err(Error::InvalidOption {
+            name: "modes",
+            detail: "no retrieval mode to evaluate: name dense, lexical or hybrid".into(),
+        });
     }
     let text = std::fs::read_to_string(&req.file).map_err(Error::io("reading", &req.file))?;
     let mut warnings = Vec::new();
@@ -679,8 +680,10 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
     let mut corpus = None;
     let (lib, queries, prefix, embedder) = if is_squad(&text) {
         let lang = match &req.lang {
-            Some(l) => crate::lang::normalize(l)
-                .ok_or_else(|| Error::Invalid(format!("`{l}` is not a language sourcier knows; use fr or en")))?,
+            Some(l) => crate::lang::normalize(l).ok_or_else(|| Error::InvalidOption {
+                name: "language",
+                detail: format!("`{l}` is not a language sourcier knows; use fr or en"),
+            })?,
             None if req.file.to_string_lossy().to_lowercase().contains("piaf") => "fr".into(),
             None => "en".into(),
         };
@@ -763,7 +766,10 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         (lib, set.queries, String::new(), embedder)
     };
     if queries.is_empty() {
-        return Err(Error::Invalid(format!("{} holds no usable query", req.file.display())));
+        return Err(Error::EmptyInput {
+            path: req.file.clone(),
+            what: "query",
+        });
     }
     let opts = eval_run::EvalOptions {
         modes: req.modes.clone(),

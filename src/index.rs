@@ -34,8 +34,10 @@ use crate::{Error, Result};
 /// Name of the pointer file in the index directory.
 pub const POINTER_FILE: &str = "hnsw.json";
 
-/// Version of the pointer file layout.
-const INDEX_FORMAT_VERSION: u32 = 1;
+/// Version of the pointer file layout. 1: a home-made 64-bit checksum; 2: CRC-32 (crc32fast).
+/// A pointer of another version is [`Error::UnsupportedFormat`]: the index is derived data,
+/// so readers rebuild it in memory and the next write saves it in this version.
+pub const INDEX_FORMAT_VERSION: u32 = 2;
 
 /// `hnsw_rs` caps the number of layers at 16.
 const MAX_LAYERS: usize = 16;
@@ -245,19 +247,20 @@ impl VectorIndex {
     }
 
     fn check_vector(&self, id: i64, v: &[f32]) -> Result<usize> {
-        let data_id = usize::try_from(id)
-            .map_err(|_| Error::Invalid(format!("chunk id {id} is negative and cannot be indexed")))?;
+        let bad = |detail: String| Error::BadEmbedding {
+            chunk: format!("chunk {id}"),
+            detail,
+        };
+        let data_id = usize::try_from(id).map_err(|_| bad("the chunk id is negative and cannot be indexed".into()))?;
         if v.len() != self.dims {
-            return Err(Error::Invalid(format!(
-                "chunk {id} has an embedding of {} dimensions but the index holds {}-dimensional vectors; rebuild the index if the embedding model changed",
+            return Err(bad(format!(
+                "{} dimensions, but the index holds {}-dimensional vectors",
                 v.len(),
                 self.dims
             )));
         }
         if v.iter().any(|x| !x.is_finite()) {
-            return Err(Error::Invalid(format!(
-                "chunk {id} has a non-finite value in its embedding"
-            )));
+            return Err(bad("a non-finite value".into()));
         }
         Ok(data_id)
     }
@@ -424,16 +427,16 @@ impl VectorIndex {
         let used = match dumped {
             Ok(Ok(name)) => name,
             Ok(Err(e)) => {
-                return Err(Error::Index(format!(
-                    "could not write the vector index into {}: {e}; check free disk space and permissions",
-                    scratch.path().display()
-                )));
+                return Err(Error::WriteFailed {
+                    path: scratch.path().to_path_buf(),
+                    detail: format!("the vector index: {e}"),
+                });
             }
             Err(_) => {
-                return Err(Error::Index(format!(
-                    "could not write the vector index into {}; check free disk space and permissions",
-                    scratch.path().display()
-                )));
+                return Err(Error::WriteFailed {
+                    path: scratch.path().to_path_buf(),
+                    detail: "hnsw_rs could not dump the vector index".into(),
+                });
             }
         };
         for (suffix, bytes, sum) in [
@@ -448,7 +451,7 @@ impl VectorIndex {
                 .map_err(Error::io("syncing", &from))?;
             std::fs::rename(&from, &to).map_err(Error::io("renaming into place", &to))?;
             *bytes = len;
-            *sum = format!("{hash:016x}");
+            *sum = checksum_hex(hash);
         }
         Ok(())
     }
@@ -466,7 +469,8 @@ impl VectorIndex {
     }
 
     /// Loads the index saved in `dir`; `Ok(None)` when none was saved yet. Never rebuilds:
-    /// an unusable index is an [`Error::Corrupt`] naming its pointer file.
+    /// an unusable index is an [`Error::Corrupt`] naming its pointer file, one written in
+    /// another format version an [`Error::UnsupportedFormat`].
     ///
     /// `hnsw_rs`'s `HnswIo::load_hnsw` returns a graph borrowing the `HnswIo`. Without mmap
     /// the graph owns all its data and the borrow is nominal, so the small `HnswIo` (paths
@@ -504,12 +508,6 @@ fn unusable(dir: &Path, why: impl std::fmt::Display) -> Error {
 }
 
 fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {
-    if pointer.format != INDEX_FORMAT_VERSION {
-        return Err(unusable(
-            dir,
-            format!("index format {} is not {INDEX_FORMAT_VERSION}", pointer.format),
-        ));
-    }
     if pointer.dims == 0 {
         return Err(unusable(dir, "zero dimensions"));
     }
@@ -537,7 +535,7 @@ fn load_generation(dir: &Path, pointer: &Pointer) -> Result<VectorIndex> {
             ));
         }
         let (_, hash) = checksum_file(&path)?;
-        if format!("{hash:016x}") != *sum {
+        if checksum_hex(hash) != *sum {
             return Err(unusable(dir, format!("{} fails its checksum", path.display())));
         }
     }
@@ -586,9 +584,21 @@ fn read_pointer(dir: &Path) -> Result<Option<Pointer>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("reading", &path)(e)),
     };
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|e| unusable(dir, format!("{}: {e}", path.display())))
+    // The version first: another version's pointer may not even have our fields.
+    #[derive(Deserialize)]
+    struct Version {
+        format: u32,
+    }
+    let bad_json = |e: serde_json::Error| unusable(dir, format!("{}: {e}", path.display()));
+    let found = serde_json::from_slice::<Version>(&text).map_err(bad_json)?.format;
+    if found != INDEX_FORMAT_VERSION {
+        return Err(Error::UnsupportedFormat {
+            path: path.clone(),
+            found,
+            supported: INDEX_FORMAT_VERSION,
+        });
+    }
+    serde_json::from_slice(&text).map(Some).map_err(bad_json)
 }
 
 fn write_pointer(dir: &Path, pointer: &Pointer) -> Result<()> {
@@ -659,49 +669,29 @@ fn remove_stale_files(dir: &Path, keep: Option<&str>) {
     }
 }
 
-/// Length and a fast 64-bit checksum (xxh64-style lanes) of a file. Not cryptographic: it
-/// guards `hnsw_rs`'s loader against truncated or corrupted files.
-fn checksum_file(path: &Path) -> Result<(u64, u64)> {
-    const P1: u64 = 0x9E37_79B1_85EB_CA87;
-    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+/// Length and CRC-32 of a file, streamed. Not cryptographic: it guards `hnsw_rs`'s loader
+/// against truncated or corrupted files, which it would otherwise panic or exit on.
+fn checksum_file(path: &Path) -> Result<(u64, u32)> {
     let mut file = File::open(path).map_err(Error::io("reading", path))?;
     let mut buf = vec![0u8; 1 << 20];
-    let mut lanes = [P1, P2, P1 ^ P2, P1.wrapping_add(P2)];
+    let mut hasher = crc32fast::Hasher::new();
     let mut total = 0u64;
     loop {
-        // Fill the buffer completely so only the last block can be partial.
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("reading", path)(e)),
+        match file.read(&mut buf) {
+            Ok(0) => return Ok((total, hasher.finalize())),
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+                total += n as u64;
             }
-        }
-        total += filled as u64;
-        let data = &buf[..filled];
-        let blocks = data.chunks_exact(32);
-        let tail = blocks.remainder();
-        for block in blocks {
-            for (lane, word) in lanes.iter_mut().zip(block.chunks_exact(8)) {
-                let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                *lane = lane.wrapping_add(w.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1);
-            }
-        }
-        if filled < buf.len() {
-            let mut h = lanes.iter().enumerate().fold(total, |h, (i, l)| {
-                (h ^ l.rotate_left(i as u32 * 7 + 1)).wrapping_mul(P1)
-            });
-            for &b in tail {
-                h = (h ^ u64::from(b)).wrapping_mul(P2).rotate_left(11);
-            }
-            h ^= h >> 33;
-            h = h.wrapping_mul(P2);
-            h ^= h >> 29;
-            return Ok((total, h));
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("reading", path)(e)),
         }
     }
+}
+
+/// The checksum as the pointer file writes it.
+fn checksum_hex(sum: u32) -> String {
+    format!("{sum:08x}")
 }
 
 /// Exact top-`k` streamed straight from the store's embeddings, without any index in
@@ -752,12 +742,14 @@ impl VectorIndex {
         let mut added = 0;
         store.for_each_embedding_after(self.max_chunk_id, |id, v| {
             if v.len() != self.dims {
-                return Err(Error::Index(format!(
-                    "chunk {id} in {} has {} dimensions but the index expects {}; the store mixes embedding models: delete the index directory and ingest again",
-                    store.path().display(),
-                    v.len(),
-                    self.dims
-                )));
+                return Err(Error::Corrupt {
+                    path: store.path().to_path_buf(),
+                    detail: format!(
+                        "chunk {id} has {} dimensions but the index expects {}: the store mixes embedding models",
+                        v.len(),
+                        self.dims
+                    ),
+                });
             }
             batch.push((id, v.to_vec()));
             if batch.len() == BUILD_BATCH {
@@ -970,12 +962,15 @@ mod tests {
     #[test]
     fn bad_input_is_rejected_not_panicking() {
         let mut index = VectorIndex::new(8, 10, Params::default());
-        assert!(matches!(index.insert(-1, &[0.1; 8]), Err(Error::Invalid(_))));
-        assert!(matches!(index.insert(1, &[0.1; 7]), Err(Error::Invalid(_))));
-        assert!(matches!(index.insert(1, &[f32::NAN; 8]), Err(Error::Invalid(_))));
+        assert!(matches!(index.insert(-1, &[0.1; 8]), Err(Error::BadEmbedding { .. })));
+        assert!(matches!(index.insert(1, &[0.1; 7]), Err(Error::BadEmbedding { .. })));
+        assert!(matches!(
+            index.insert(1, &[f32::NAN; 8]),
+            Err(Error::BadEmbedding { .. })
+        ));
         assert!(matches!(
             index.insert_batch(&[(1, vec![0.1; 8]), (2, vec![0.1; 9])]),
-            Err(Error::Invalid(_))
+            Err(Error::BadEmbedding { .. })
         ));
         assert!(index.is_empty());
         index.insert(1, &[0.0; 8]).unwrap(); // zero vector: allowed, similarity 0
@@ -1037,6 +1032,57 @@ mod tests {
         assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Corrupt { .. })));
         std::fs::write(dir.path().join(POINTER_FILE), b"{not json").unwrap();
         assert!(matches!(VectorIndex::load(dir.path()), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_pointer_of_another_format_is_unsupported_not_corrupt() {
+        let dims = 16;
+        let index = build(&dataset(100, dims, 9), dims, Params::default());
+        let dir = tempfile::tempdir().unwrap();
+        index.save(dir.path()).unwrap();
+        let pointer = dir.path().join(POINTER_FILE);
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&pointer).unwrap()).unwrap();
+        assert_eq!(json["format"], 2);
+        // Format 1 wrote 16-hex-digit checksums of another hash.
+        json["format"] = 1.into();
+        json["graph_checksum"] = "0123456789abcdef".into();
+        std::fs::write(&pointer, json.to_string()).unwrap();
+        for result in [
+            VectorIndex::load(dir.path()).map(|_| ()),
+            VectorIndex::saved_info(dir.path()).map(|_| ()),
+        ] {
+            match result {
+                Err(Error::UnsupportedFormat {
+                    path,
+                    found: 1,
+                    supported: 2,
+                }) => assert_eq!(path, pointer),
+                other => panic!("expected Error::UnsupportedFormat, got {other:?}"),
+            }
+        }
+        // A save replaces it in the current format, under a fresh generation name.
+        index.save(dir.path()).unwrap();
+        let loaded = VectorIndex::load(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded.len(), 100);
+        assert!(dir.path().join("hnsw-00000002.hnsw.graph").exists());
+        assert!(!dir.path().join("hnsw-00000001.hnsw.graph").exists());
+    }
+
+    #[test]
+    fn checksums_are_crc32_of_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        // Longer than the read buffer, so the streaming path is exercised.
+        let bytes: Vec<u8> = (0..(3 << 20) + 7).map(|i: u32| (i * 31 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            checksum_file(&path).unwrap(),
+            (bytes.len() as u64, crc32fast::hash(&bytes))
+        );
+        std::fs::write(&path, b"123456789").unwrap();
+        // The standard CRC-32 check value.
+        assert_eq!(checksum_hex(checksum_file(&path).unwrap().1), "cbf43926");
+        assert!(matches!(checksum_file(&dir.path().join("nope")), Err(Error::Io { .. })));
     }
 
     #[test]
@@ -1102,7 +1148,7 @@ mod tests {
         let mut wrong = VectorIndex::new(12, 1, Params::default());
         assert!(matches!(
             wrong.add_from_store(&store, &crate::progress::NoProgress),
-            Err(Error::Index(_))
+            Err(Error::Corrupt { .. })
         ));
     }
 

@@ -105,26 +105,21 @@ fn lang_slot(lang: Lang) -> usize {
     }
 }
 
-fn rebuild_hint(dir: &Path) -> String {
-    format!(
-        "run `sourcier index rebuild` to rebuild it from the store (or delete {} and let sourcier recreate it)",
-        dir.display()
-    )
+/// The BM25 index in `dir` cannot be used: [`Error::DerivedIndex`], which callers repair by
+/// rebuilding it from the store.
+fn unusable(dir: &Path, detail: String) -> Error {
+    Error::DerivedIndex {
+        path: dir.to_path_buf(),
+        detail: format!("the lexical index {detail}"),
+    }
 }
 
-/// Maps a tantivy error to [`Error::Index`] saying what failed and what to do.
+/// Maps a tantivy error to [`Error::Locked`] or [`Error::DerivedIndex`], saying what failed.
 fn tv(action: &'static str, dir: &Path) -> impl FnOnce(TantivyError) -> Error + use<> {
     let dir = dir.to_path_buf();
     move |e| match e {
-        TantivyError::LockFailure(LockError::LockBusy, _) => Error::Index(format!(
-            "the lexical index at {} is being written by another sourcier process; wait for it to finish and retry",
-            dir.display()
-        )),
-        e => Error::Index(format!(
-            "lexical index at {}: {action} failed: {e}; {}",
-            dir.display(),
-            rebuild_hint(&dir)
-        )),
+        TantivyError::LockFailure(LockError::LockBusy, _) => Error::Locked { path: dir },
+        e => unusable(&dir, format!("failed while {action}: {e}")),
     }
 }
 
@@ -153,7 +148,7 @@ impl std::fmt::Debug for LexicalIndex {
 impl LexicalIndex {
     /// Opens the lexical index in `dir` (`<index dir>/lexical`), creating an empty one when
     /// the folder is missing or empty. An index of another [`FORMAT_VERSION`] or schema, or
-    /// one tantivy cannot read, is refused with [`Error::Index`] naming the rebuild command.
+    /// one tantivy cannot read, is refused with [`Error::DerivedIndex`].
     pub fn open_or_create(dir: &Path) -> Result<LexicalIndex> {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
         let version_path = dir.join(VERSION_FILE);
@@ -167,27 +162,18 @@ impl LexicalIndex {
             (Some(v), true) if v == FORMAT_VERSION.to_string() => {
                 let index = Index::open_in_dir(dir).map_err(tv("opening", dir))?;
                 if index.schema() != schema() {
-                    return Err(Error::Index(format!(
-                        "the lexical index at {} has an unexpected schema; {}",
-                        dir.display(),
-                        rebuild_hint(dir)
-                    )));
+                    return Err(unusable(dir, "has an unexpected schema".into()));
                 }
                 index
             }
             (Some(v), true) => {
-                return Err(Error::Index(format!(
-                    "the lexical index at {} has format {v}, this sourcier writes format {FORMAT_VERSION}; {}",
-                    dir.display(),
-                    rebuild_hint(dir)
-                )));
+                return Err(unusable(
+                    dir,
+                    format!("has format {v}, this sourcier writes format {FORMAT_VERSION}"),
+                ));
             }
             (None, true) => {
-                return Err(Error::Index(format!(
-                    "the lexical index at {} has no {VERSION_FILE} file; {}",
-                    dir.display(),
-                    rebuild_hint(dir)
-                )));
+                return Err(unusable(dir, format!("has no {VERSION_FILE} file")));
             }
             // No index yet (or a creation killed before tantivy wrote meta.json): the version
             // file goes first, so an index on disk always has one.
@@ -209,29 +195,22 @@ impl LexicalIndex {
         let version = match std::fs::read_to_string(&version_path) {
             Ok(v) => v,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Index(format!(
-                    "the lexical index at {} has no {VERSION_FILE} file; {}",
-                    dir.display(),
-                    rebuild_hint(dir)
-                )));
+                return Err(unusable(dir, format!("has no {VERSION_FILE} file")));
             }
             Err(e) => return Err(Error::io("reading", &version_path)(e)),
         };
         if version.trim() != FORMAT_VERSION.to_string() {
-            return Err(Error::Index(format!(
-                "the lexical index at {} has format {}, this sourcier reads format {FORMAT_VERSION}; {}",
-                dir.display(),
-                version.trim(),
-                rebuild_hint(dir)
-            )));
+            return Err(unusable(
+                dir,
+                format!(
+                    "has format {}, this sourcier reads format {FORMAT_VERSION}",
+                    version.trim()
+                ),
+            ));
         }
         let index = Index::open_in_dir(dir).map_err(tv("opening", dir))?;
         if index.schema() != schema() {
-            return Err(Error::Index(format!(
-                "the lexical index at {} has an unexpected schema; {}",
-                dir.display(),
-                rebuild_hint(dir)
-            )));
+            return Err(unusable(dir, "has an unexpected schema".into()));
         }
         LexicalIndex::wrap(dir, index).map(Some)
     }
@@ -250,13 +229,8 @@ impl LexicalIndex {
         }
         let s = index.schema();
         let get = |name: &str| {
-            s.get_field(name).map_err(|_| {
-                Error::Index(format!(
-                    "the lexical index at {} has no field {name}; {}",
-                    dir.display(),
-                    rebuild_hint(dir)
-                ))
-            })
+            s.get_field(name)
+                .map_err(|_| unusable(dir, format!("has no field {name}")))
         };
         let fields = Fields {
             chunk_id: get("chunk_id")?,

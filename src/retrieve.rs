@@ -36,17 +36,23 @@ impl Filters {
     ) -> Result<Filters> {
         let lang = lang
             .map(|l| {
-                crate::lang::normalize(l).ok_or_else(|| {
-                    Error::Invalid(format!(
+                crate::lang::normalize(l).ok_or_else(|| Error::InvalidOption {
+                    name: "language",
+                    detail: format!(
                         "`{l}` is not a language sourcier knows; use an ISO 639-1 code such as fr or en (known: {})",
                         crate::lang::known_codes().join(" ")
-                    ))
+                    ),
                 })
             })
             .transpose()?;
         let date = |d: Option<&str>| {
-            d.map(|d| PartialDate::parse_iso(d.trim()).map_err(|e| Error::Invalid(e.to_string())))
-                .transpose()
+            d.map(|d| {
+                PartialDate::parse_iso(d.trim()).map_err(|e| Error::InvalidOption {
+                    name: "date",
+                    detail: e.to_string(),
+                })
+            })
+            .transpose()
         };
         let dates = DateRange {
             since: date(since)?,
@@ -55,12 +61,18 @@ impl Filters {
         if let (Some(s), Some(u)) = (dates.since, dates.until)
             && s.cmp_coarse(u).is_gt()
         {
-            return Err(Error::Invalid(format!("the date range is empty: {s} is after {u}")));
+            return Err(Error::InvalidOption {
+                name: "dates",
+                detail: format!("the date range is empty: {s} is after {u}"),
+            });
         }
         let source = source
             .map(glob::Pattern::new)
             .transpose()
-            .map_err(|e| Error::Invalid(format!("`{}` is not a valid glob ({e})", source.unwrap_or_default())))?;
+            .map_err(|e| Error::InvalidOption {
+                name: "source",
+                detail: format!("`{}` is not a valid glob ({e})", source.unwrap_or_default()),
+            })?;
         Ok(Filters { lang, dates, source })
     }
 
@@ -149,9 +161,10 @@ impl std::str::FromStr for Mode {
             "dense" => Ok(Mode::Dense),
             "lexical" | "bm25" => Ok(Mode::Lexical),
             "hybrid" => Ok(Mode::Hybrid),
-            other => Err(Error::Invalid(format!(
-                "unknown mode `{other}`: use dense, lexical or hybrid"
-            ))),
+            other => Err(Error::InvalidOption {
+                name: "mode",
+                detail: format!("unknown mode `{other}`: use dense, lexical or hybrid"),
+            }),
         }
     }
 }
@@ -254,10 +267,7 @@ pub fn retrieve(
         return Err(Error::EmptyQuery);
     }
     if lib.chunk_count()? == 0 {
-        return Err(Error::Index(format!(
-            "the index at {} is empty: run `sourcier ingest PATH` to add articles",
-            lib.location()
-        )));
+        return Err(Error::EmptyIndex { path: lib.location() });
     }
     let te = Instant::now();
     let q = embedder
@@ -422,7 +432,7 @@ mod tests {
             (Some("2025-06"), Some("2025-01")),
         ] {
             let e = Filters::parse(None, since, until, None).unwrap_err();
-            assert!(matches!(e, Error::Invalid(_)), "{since:?} {until:?}: {e}");
+            assert!(matches!(e, Error::InvalidOption { .. }), "{since:?} {until:?}: {e}");
         }
         assert!(Filters::parse(Some("xx"), None, None, None).is_err());
         assert!(Filters::parse(None, None, None, Some("[")).is_err());

@@ -271,13 +271,19 @@ impl From<Error> for ApiError {
         let (status, code) = match &e {
             Error::EmptyQuery => (StatusCode::BAD_REQUEST, "empty_query"),
             Error::QueryTooLong { .. } => (StatusCode::BAD_REQUEST, "query_too_long"),
-            Error::BadInput { .. } | Error::Invalid(_) | Error::Parse { .. } => {
-                (StatusCode::BAD_REQUEST, "bad_request")
-            }
+            Error::BadInput { .. }
+            | Error::Invalid(_)
+            | Error::InvalidOption { .. }
+            | Error::EmptyInput { .. }
+            | Error::Parse { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::UnsupportedFile { .. } => (StatusCode::BAD_REQUEST, "unsupported_file"),
             Error::IndexMissing { .. } => (StatusCode::SERVICE_UNAVAILABLE, "index_missing"),
+            Error::EmptyIndex { .. } => (StatusCode::CONFLICT, "empty_index"),
             Error::ReadOnly { .. } => (StatusCode::CONFLICT, "read_only"),
-            Error::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "corrupt_index"),
+            Error::Locked { .. } => (StatusCode::CONFLICT, "locked"),
+            Error::Corrupt { .. } | Error::DerivedIndex { .. } | Error::NotAStore { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "corrupt_index")
+            }
             Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "io"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

@@ -159,8 +159,9 @@ pub struct Store {
 impl Store {
     /// Opens the store at `path`, creating the file and schema when missing.
     ///
-    /// Refuses, with [`Error::Index`], a database written by a newer (or unknown) format
-    /// and an SQLite file that is not a sourcier store.
+    /// Refuses a database written by a newer ([`Error::UnsupportedFormat`]) or unknown
+    /// ([`Error::Corrupt`]) format, and an SQLite file that is not a sourcier store
+    /// ([`Error::NotAStore`]).
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
@@ -177,14 +178,13 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing store; [`Error::Index`] when there is none, so read-only commands
-    /// do not leave an empty index behind.
+    /// Opens an existing store; [`Error::IndexMissing`] when there is none, so read-only
+    /// commands do not leave an empty index behind.
     pub fn open_existing(path: &Path) -> Result<Store> {
         if !path.is_file() {
-            return Err(Error::Index(format!(
-                "no index at {}; ingest some articles first, or pass --index with the right directory",
-                path.parent().unwrap_or(path).display()
-            )));
+            return Err(Error::IndexMissing {
+                path: path.parent().unwrap_or(path).to_path_buf(),
+            });
         }
         Store::open(path)
     }
@@ -227,10 +227,10 @@ impl Store {
             read_only: true,
         };
         if !store.check_existing_schema()? {
-            return Err(Error::Index(format!(
-                "{} is empty: it is not a sourcier store",
-                path.display()
-            )));
+            return Err(Error::NotAStore {
+                path: path.to_path_buf(),
+                detail: "it is empty".into(),
+            });
         }
         Ok(store)
     }
@@ -327,10 +327,10 @@ impl Store {
             if tables.is_empty() {
                 return Ok(false);
             }
-            return Err(Error::Index(format!(
-                "{} is an SQLite database but not a sourcier store; point sourcier at another index directory or move that file away",
-                self.path.display()
-            )));
+            return Err(Error::NotAStore {
+                path: self.path.clone(),
+                detail: "it is an SQLite database of something else".into(),
+            });
         }
         let version = self.get_meta(FORMAT_KEY)?;
         match version.as_deref().map(str::parse::<u32>) {
@@ -340,11 +340,13 @@ impl Store {
                 found: v,
                 supported: STORE_FORMAT_VERSION,
             }),
-            _ => Err(Error::Index(format!(
-                "{} has an unknown store format ({}); delete the index directory and ingest again",
-                self.path.display(),
-                version.as_deref().unwrap_or("no format_version")
-            ))),
+            _ => Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "unknown store format ({})",
+                    version.as_deref().unwrap_or("no format_version")
+                ),
+            }),
         }
     }
 
@@ -593,10 +595,10 @@ impl Store {
         for (id, blob) in rows {
             let mut v = Vec::new();
             if !decode_vector(&blob, &mut v) {
-                return Err(Error::Index(format!(
-                    "the embedding of chunk {id} in {} is corrupt; delete the index directory and ingest again",
-                    self.path.display()
-                )));
+                return Err(Error::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!("the embedding of chunk {id} is not a whole number of f32"),
+                });
             }
             out.insert(id, v);
         }
@@ -686,11 +688,13 @@ impl Store {
                 source: e.into(),
             })?;
             if !decode_vector(blob, &mut buf) {
-                return Err(Error::Index(format!(
-                    "the embedding of chunk {id} in {} is corrupt ({} bytes, not a whole number of f32); delete the index directory and ingest again",
-                    self.path.display(),
-                    blob.len()
-                )));
+                return Err(Error::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "the embedding of chunk {id} has {} bytes, not a whole number of f32",
+                        blob.len()
+                    ),
+                });
             }
             f(id, &buf)?;
         }
@@ -923,17 +927,19 @@ fn validate_embeddings(article_id: &str, chunks: &[NewChunk]) -> Result<()> {
     let dims = first.embedding.len();
     for c in chunks {
         if c.embedding.is_empty() || c.embedding.len() != dims {
-            return Err(Error::Invalid(format!(
-                "article {article_id}: chunk {} has an embedding of {} dimensions, expected {dims} (non-zero, the same for every chunk)",
-                c.ordinal,
-                c.embedding.len()
-            )));
+            return Err(Error::BadEmbedding {
+                chunk: format!("article {article_id}, chunk {}", c.ordinal),
+                detail: format!(
+                    "{} dimensions, expected {dims} (non-zero, the same for every chunk)",
+                    c.embedding.len()
+                ),
+            });
         }
         if c.embedding.iter().any(|x| !x.is_finite()) {
-            return Err(Error::Invalid(format!(
-                "article {article_id}: chunk {} has a non-finite value in its embedding",
-                c.ordinal
-            )));
+            return Err(Error::BadEmbedding {
+                chunk: format!("article {article_id}, chunk {}", c.ordinal),
+                detail: "a non-finite value".into(),
+            });
         }
     }
     Ok(())
@@ -1122,7 +1128,7 @@ mod tests {
     fn open_existing_refuses_missing_store() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idx").join(STORE_FILE_NAME);
-        assert!(matches!(Store::open_existing(&path), Err(Error::Index(_))));
+        assert!(matches!(Store::open_existing(&path), Err(Error::IndexMissing { .. })));
         assert!(!path.exists());
         drop(Store::open(&path).unwrap());
         Store::open_existing(&path).unwrap();
@@ -1157,7 +1163,7 @@ mod tests {
             .execute("UPDATE meta SET value = 'banana' WHERE key = ?1", [FORMAT_KEY])
             .unwrap();
         drop(store);
-        assert!(matches!(Store::open(&path), Err(Error::Index(_))));
+        assert!(matches!(Store::open(&path), Err(Error::Corrupt { .. })));
 
         // A foreign SQLite file and a non-database file are refused, not overwritten.
         let foreign = dir.path().join("foreign.sqlite3");
@@ -1165,7 +1171,7 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE t (x)")
             .unwrap();
-        assert!(matches!(Store::open(&foreign), Err(Error::Index(_))));
+        assert!(matches!(Store::open(&foreign), Err(Error::NotAStore { .. })));
         let junk = dir.path().join("junk.sqlite3");
         std::fs::write(&junk, vec![7u8; 4096]).unwrap();
         assert!(matches!(Store::open(&junk), Err(Error::Db { .. })));
@@ -1198,12 +1204,12 @@ mod tests {
         let mut c1 = chunk(1, "y", 3);
         assert!(matches!(
             store.replace_article(&article("a", "h"), &[chunk(0, "x", 4), c1.clone()]),
-            Err(Error::Invalid(_))
+            Err(Error::BadEmbedding { .. })
         ));
         c1.embedding = vec![f32::NAN; 4];
         assert!(matches!(
             store.replace_article(&article("a", "h"), &[chunk(0, "x", 4), c1]),
-            Err(Error::Invalid(_))
+            Err(Error::BadEmbedding { .. })
         ));
         assert_eq!(store.article_hash("a").unwrap(), None);
         // An article without chunks is legal (empty file).

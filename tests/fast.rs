@@ -340,6 +340,15 @@ fn error_paths_say_what_happened_and_what_to_do() {
         &["notes.pdf", "unsupported file type", ".md"],
     );
     assert!(!idx.exists(), "a refused ingest left {}", idx.display());
+    // An index with no article says so, and the CLI (not the library) says how to fill it.
+    let empty = t.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    ok(sourcier_fast(&idx).arg("ingest").arg(&empty).arg("--quiet"));
+    fails(
+        sourcier_fast(&idx).args(["search", "Huawei"]),
+        &["holds no articles", "run `sourcier ingest PATH`"],
+    );
+    std::fs::remove_dir_all(&idx).unwrap();
 
     let idx = fast_index(t.path());
     fails(sourcier_fast(&idx).args(["search", "  "]), &["query is empty", "e.g."]);
@@ -618,6 +627,46 @@ fn damaged_derived_indexes_are_rebuilt_from_the_store() {
                 lexical.clone()
             }
         );
+    }
+}
+
+/// Vector index format 1 (home-made checksum) is not damage: a read warns that the file is
+/// in an older format and will be rebuilt, searches a copy rebuilt in memory and writes
+/// nothing; the next ingest, like `index rebuild`, saves it in the current format.
+#[test]
+fn a_format_1_vector_index_is_rebuilt_and_upgraded() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = fast_index(t.path());
+    let q = "Wilbur Ross demandes Huawei";
+    let dense = ids(&search(&idx, q, &["--mode", "dense"]));
+    let pointer = idx.join("hnsw.json");
+    let downgrade = || {
+        let mut p = json(&std::fs::read_to_string(&pointer).unwrap());
+        assert_eq!(p["format"], 2, "{p}");
+        p["format"] = 1.into();
+        p["graph_checksum"] = "0123456789abcdef".into();
+        p["data_checksum"] = "fedcba9876543210".into();
+        std::fs::write(&pointer, p.to_string()).unwrap();
+    };
+    let format = || json(&std::fs::read_to_string(&pointer).unwrap())["format"].clone();
+    for repair in [&["ingest", "articles", "--quiet"][..], &["index", "rebuild"][..]] {
+        downgrade();
+        let old = std::fs::read(&pointer).unwrap();
+        let (success, stdout, stderr) = run(sourcier_fast(&idx).args(["search", q, "--json", "--mode", "dense"]));
+        assert!(success, "{stderr}");
+        assert_eq!(ids(&json(&stdout)), dense);
+        for needle in ["hnsw.json", "format 1", "format 2", "rebuilding"] {
+            assert!(stderr.contains(needle), "missing {needle:?} in {stderr}");
+        }
+        assert!(!stderr.contains("corrupt") && !stderr.contains("panicked"), "{stderr}");
+        assert_eq!(std::fs::read(&pointer).unwrap(), old, "a read rewrote the pointer");
+
+        let (success, _, stderr) = run(sourcier_fast(&idx).args(repair));
+        assert!(success, "{repair:?}: {stderr}");
+        assert_eq!(format(), 2, "{repair:?} left the old format");
+        let (success, stdout, stderr) = run(sourcier_fast(&idx).args(["search", q, "--json", "--mode", "dense"]));
+        assert!(success && stderr.is_empty(), "{repair:?}: {stderr}");
+        assert_eq!(ids(&json(&stdout)), dense, "{repair:?}");
     }
 }
 

@@ -61,10 +61,10 @@ impl ModelSpec {
         if let Some(d) = dims
             && !m.matryoshka_dims.contains(&d)
         {
-            return Err(Error::Invalid(format!(
-                "{} supports dimensions {:?}, not {d}; pick one of those with --dims",
-                m.name, m.matryoshka_dims
-            )));
+            return Err(Error::InvalidOption {
+                name: "dims",
+                detail: format!("{} supports dimensions {:?}, not {d}", m.name, m.matryoshka_dims),
+            });
         }
         Ok(ModelSpec {
             dir,
@@ -160,7 +160,10 @@ impl GemmaEmbedder {
         let full = model.dims();
         let dims = spec.dims.unwrap_or(full);
         if dims == 0 || dims > full {
-            return Err(Error::Invalid(format!("--dims must be between 1 and {full}")));
+            return Err(Error::InvalidOption {
+                name: "dims",
+                detail: format!("the model has {full} dimensions: keep between 1 and {full}"),
+            });
         }
         let fingerprint = fingerprint(&spec.dir, &spec.prompts, dims)?;
         Ok(GemmaEmbedder {

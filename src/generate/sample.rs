@@ -1,70 +1,87 @@
-//! Picking the next token from logits: repeat penalty, then greedy or temperature sampling.
+//! Picking the next token from logits: candle's repeat penalty, then its `LogitsProcessor`
+//! (greedy, or seeded temperature sampling, optionally restricted by top-k and/or top-p).
 //!
-//! Kept on plain slices (not tensors) because the logits are copied out once per step anyway,
-//! and so the choice is testable and deterministic: greedy by default, and seeded sampling
-//! with a small built-in generator (no RNG crate needed).
+//! This module owns the mapping from [`GenerateOptions`](super::GenerateOptions) to candle's
+//! [`Sampling`] and the one guard candle lacks: NaN logits never win. Greedy is the default
+//! and deterministic; sampling is reproducible from its seed (candle seeds a `StdRng`).
 
-/// Chooses next tokens; owns its scratch buffer so steps do not allocate.
-#[derive(Debug)]
+use std::borrow::Cow;
+
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
+use candle_transformers::utils::apply_repeat_penalty;
+
+use crate::Result;
+
+/// Chooses next tokens.
 pub(crate) struct Sampler {
-    temperature: f64,
+    processor: LogitsProcessor,
     repeat_penalty: f32,
-    rng: SplitMix64,
-    weights: Vec<f64>,
+}
+
+impl std::fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // LogitsProcessor is not Debug.
+        f.debug_struct("Sampler")
+            .field("repeat_penalty", &self.repeat_penalty)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sampler {
-    pub(crate) fn new(temperature: f64, repeat_penalty: f32, seed: u64) -> Sampler {
+    /// Greedy when `temperature` is 0 (or not finite); otherwise samples at `temperature`
+    /// from the `top_k` likeliest tokens and/or the smallest set holding `top_p` of the mass.
+    pub(crate) fn new(
+        temperature: f64,
+        top_k: Option<usize>,
+        top_p: Option<f64>,
+        repeat_penalty: f32,
+        seed: u64,
+    ) -> Sampler {
         Sampler {
-            temperature,
+            processor: LogitsProcessor::from_sampling(seed, sampling(temperature, top_k, top_p)),
             repeat_penalty,
-            rng: SplitMix64(seed),
-            weights: Vec::new(),
         }
     }
 
     /// Penalises the `recent` tokens in `logits`, then picks one.
-    pub(crate) fn sample(&mut self, logits: &mut [f32], recent: &[u32]) -> u32 {
-        if self.repeat_penalty != 1.0 {
-            apply_repeat_penalty(logits, self.repeat_penalty, recent);
+    pub(crate) fn sample(&mut self, logits: &[f32], recent: &[u32]) -> Result<u32> {
+        // candle's argmax can return a NaN and its softmax spreads one everywhere: a broken
+        // logit gets no chance instead.
+        let logits: Cow<[f32]> = if logits.iter().any(|l| l.is_nan()) {
+            logits
+                .iter()
+                .map(|&l| if l.is_nan() { f32::NEG_INFINITY } else { l })
+                .collect()
+        } else {
+            Cow::Borrowed(logits)
+        };
+        let mut logits = Tensor::from_slice(&logits, logits.len(), &Device::Cpu)?;
+        if self.repeat_penalty != 1.0 && !recent.is_empty() {
+            logits = apply_repeat_penalty(&logits, self.repeat_penalty, recent)?;
         }
-        if self.temperature <= 0.0 || !self.temperature.is_finite() {
-            return argmax(logits);
-        }
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        self.weights.clear();
-        self.weights
-            .extend(logits.iter().map(|&l| ((l - max) as f64 / self.temperature).exp()));
-        let total: f64 = self.weights.iter().sum();
-        if !(total > 0.0 && total.is_finite()) {
-            return argmax(logits);
-        }
-        let mut target = self.rng.next_f64() * total;
-        for (i, &w) in self.weights.iter().enumerate() {
-            if target < w {
-                return i as u32;
-            }
-            target -= w;
-        }
-        // Rounding left a sliver of mass: the last token with weight takes it.
-        self.weights.iter().rposition(|&w| w > 0.0).unwrap_or(0) as u32
+        Ok(self.processor.sample(&logits)?)
     }
 }
 
-/// Divides positive logits (multiplies negative ones) of each distinct recent token, as in
-/// the CTRL paper and llama.cpp, so the model is nudged away from repeating itself.
-pub(crate) fn apply_repeat_penalty(logits: &mut [f32], penalty: f32, recent: &[u32]) {
-    for (i, &id) in recent.iter().enumerate() {
-        if recent[..i].contains(&id) {
-            continue;
-        }
-        if let Some(l) = logits.get_mut(id as usize) {
-            *l = if *l >= 0.0 { *l / penalty } else { *l * penalty };
-        }
+/// candle's strategy for these options. A `top_k` of 0 keeps one token (candle would have
+/// none to draw from); a `top_p` outside (0, 1) keeps them all.
+fn sampling(temperature: f64, top_k: Option<usize>, top_p: Option<f64>) -> Sampling {
+    if temperature <= 0.0 || !temperature.is_finite() {
+        return Sampling::ArgMax;
+    }
+    let top_p = top_p.filter(|p| *p > 0.0 && *p < 1.0);
+    match (top_k.map(|k| k.max(1)), top_p) {
+        (None, None) => Sampling::All { temperature },
+        (Some(k), None) => Sampling::TopK { k, temperature },
+        (None, Some(p)) => Sampling::TopP { p, temperature },
+        (Some(k), Some(p)) => Sampling::TopKThenTopP { k, p, temperature },
     }
 }
 
-/// Index of the largest logit; the first one on ties, NaN never wins.
+/// Index of the largest logit; the first one on ties, NaN never wins. The reference the
+/// model tests compare logits with.
+#[cfg(test)]
 pub(crate) fn argmax(logits: &[f32]) -> u32 {
     let mut best = 0;
     let mut best_v = f32::NEG_INFINITY;
@@ -77,60 +94,77 @@ pub(crate) fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
-/// SplitMix64: tiny, fast and good enough to draw tokens reproducibly from a seed.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn greedy_picks_the_best_and_penalty_can_change_it() {
-        let mut s = Sampler::new(0.0, 1.0, 0);
-        assert_eq!(s.sample(&mut [0.1, 2.0, 1.9], &[]), 1);
-        let mut s = Sampler::new(0.0, 1.1, 0);
-        // 2.0 / 1.1 < 1.9: the recently used token loses; duplicates are penalised once.
-        let mut logits = [0.1, 2.0, 1.9];
-        assert_eq!(s.sample(&mut logits, &[1, 1, 1]), 2);
-        assert!((logits[1] - 2.0 / 1.1).abs() < 1e-6);
-        let mut neg = [-1.0f32, -2.0];
-        apply_repeat_penalty(&mut neg, 2.0, &[0, 7]);
-        assert_eq!(neg, [-2.0, -2.0]);
+    fn draws(s: &mut Sampler, logits: &[f32], n: usize) -> Vec<u32> {
+        (0..n).map(|_| s.sample(logits, &[]).unwrap()).collect()
     }
 
     #[test]
-    fn argmax_ignores_nan() {
+    fn greedy_picks_the_best_and_penalty_can_change_it() {
+        let mut s = Sampler::new(0.0, None, None, 1.0, 0);
+        assert_eq!(s.sample(&[0.1, 2.0, 1.9], &[]).unwrap(), 1);
+        // Top-k and top-p do not change a greedy pick.
+        let mut s = Sampler::new(0.0, Some(3), Some(0.1), 1.0, 0);
+        assert_eq!(s.sample(&[0.1, 2.0, 1.9], &[]).unwrap(), 1);
+        let mut s = Sampler::new(0.0, None, None, 1.1, 0);
+        // 2.0 / 1.1 < 1.9: the recently used token loses; duplicates are penalised once.
+        assert_eq!(s.sample(&[0.1, 2.0, 1.9], &[1, 1, 1]).unwrap(), 2);
+        let pos = Tensor::new(&[0.1f32, 2.0, 1.9], &Device::Cpu).unwrap();
+        let pos = apply_repeat_penalty(&pos, 1.1, &[1, 1, 1])
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!((pos[1] - 2.0 / 1.1).abs() < 1e-6, "{pos:?}");
+        let neg = Tensor::new(&[-1.0f32, -2.0], &Device::Cpu).unwrap();
+        let neg = apply_repeat_penalty(&neg, 2.0, &[0, 7]).unwrap();
+        assert_eq!(neg.to_vec1::<f32>().unwrap(), [-2.0, -2.0]);
+    }
+
+    #[test]
+    fn nan_never_wins() {
         assert_eq!(argmax(&[f32::NAN, 1.0, 0.5]), 1);
+        let mut greedy = Sampler::new(0.0, None, None, 1.0, 0);
+        assert_eq!(greedy.sample(&[f32::NAN, 1.0, 0.5], &[]).unwrap(), 1);
+        let mut s = Sampler::new(1.0, None, None, 1.0, 3);
+        assert!(draws(&mut s, &[f32::NAN, 0.0, 0.0], 200).iter().all(|&t| t != 0));
     }
 
     #[test]
     fn sampling_is_seeded_and_follows_the_distribution() {
         let draw = |seed| {
-            let mut s = Sampler::new(1.0, 1.0, seed);
-            (0..2000)
-                .map(|_| s.sample(&mut [0.0, (3.0f32).ln()], &[]))
-                .collect::<Vec<_>>()
+            draws(
+                &mut Sampler::new(1.0, None, None, 1.0, seed),
+                &[0.0, (3.0f32).ln()],
+                2000,
+            )
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
         // Weights 1:3, so about three quarters of the draws are token 1.
         let ones = draw(7).iter().filter(|&&t| t == 1).count();
         assert!((1350..1650).contains(&ones), "{ones}");
+    }
+
+    #[test]
+    fn top_k_and_top_p_restrict_the_support() {
+        // Probabilities about 0.34, 0.31, 0.28, 0.05, 0.02.
+        let logits = [2.0, 1.9, 1.8, 0.0, -1.0];
+        let seen = |top_k, top_p| {
+            let mut s = Sampler::new(1.0, top_k, top_p, 1.0, 11);
+            let mut seen = draws(&mut s, &logits, 3000);
+            seen.sort_unstable();
+            seen.dedup();
+            seen
+        };
+        assert_eq!(seen(None, None), [0, 1, 2, 3, 4]);
+        assert_eq!(seen(Some(2), None), [0, 1]);
+        // 0.34 < 0.5 <= 0.34 + 0.31: the nucleus is the two likeliest tokens.
+        assert_eq!(seen(None, Some(0.5)), [0, 1]);
+        assert_eq!(seen(Some(3), Some(0.5)), [0, 1]);
+        assert_eq!(seen(Some(0), None), [0]);
+        assert_eq!(seen(Some(4), Some(1.0)), [0, 1, 2, 3]);
     }
 }

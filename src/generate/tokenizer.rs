@@ -323,8 +323,9 @@ pub(crate) fn decode(tokenizer: &Tokenizer, ids: &[u32]) -> Result<String> {
     tokenizer.decode(ids, true).map_err(|e| Error::Tokenizer(e.to_string()))
 }
 
+/// Test tokenizers, shared with the streaming tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn s(x: &str) -> Value {
@@ -336,7 +337,7 @@ mod tests {
     }
 
     /// A byte-level vocabulary: the 256 byte symbols, a few merges, two specials.
-    fn gpt2_metadata(pre: &str) -> HashMap<String, Value> {
+    pub(crate) fn gpt2_metadata(pre: &str) -> HashMap<String, Value> {
         let mut tokens: Vec<String> = bytes_to_unicode();
         let merges = [
             "h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "l d", "Ġwor ld", "1 2",
@@ -425,7 +426,7 @@ mod tests {
         assert_eq!(decode(&tok, &ids).unwrap(), "<tool_call>");
     }
 
-    fn spm_metadata(space_prefix: bool) -> HashMap<String, Value> {
+    pub(crate) fn spm_metadata(space_prefix: bool) -> HashMap<String, Value> {
         // (piece, type, score): merges follow the scores of the merged pieces.
         let mut vocab: Vec<(String, u32, f32)> = vec![
             ("<unk>".into(), TYPE_UNKNOWN, 0.0),

@@ -271,7 +271,7 @@ fn filter_widens_until_k_live_hits() {
 }
 
 #[test]
-fn version_mismatch_is_refused_with_rebuild_hint() {
+fn version_mismatch_is_refused_as_a_rebuildable_index() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join(LEXICAL_DIR);
     let mut lex = LexicalIndex::open_or_create(&dir).unwrap();
@@ -279,11 +279,16 @@ fn version_mismatch_is_refused_with_rebuild_hint() {
     drop(lex);
     std::fs::write(dir.join(VERSION_FILE), "999\n").unwrap();
     let err = LexicalIndex::open_or_create(&dir).unwrap_err();
-    assert!(matches!(err, Error::Index(_)), "{err:?}");
-    assert!(err.to_string().contains("sourcier index rebuild"), "{err}");
+    // Derived data: the variant tells the caller to rebuild it (the CLI's advice says how).
+    assert!(
+        matches!(&err, Error::DerivedIndex { path, .. } if *path == dir),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("format 999"), "{err}");
     std::fs::remove_file(dir.join(VERSION_FILE)).unwrap();
     let err = LexicalIndex::open_or_create(&dir).unwrap_err();
-    assert!(err.to_string().contains("sourcier index rebuild"), "{err}");
+    assert!(matches!(err, Error::DerivedIndex { .. }), "{err:?}");
+    assert!(err.to_string().contains(VERSION_FILE), "{err}");
     // A folder with a version file but no tantivy index (killed creation) is recreated.
     let fresh = t.path().join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
@@ -299,6 +304,7 @@ fn second_writer_is_refused_while_first_holds_the_lock() {
     a.add_chunks(&[(1, "a", "texte", Some("fr"))]).unwrap();
     let mut b = LexicalIndex::open_or_create(&dir).unwrap();
     let err = b.add_chunks(&[(2, "b", "texte", Some("fr"))]).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     assert!(err.to_string().contains("another sourcier process"), "{err}");
     a.close_writer().unwrap();
     b.add_chunks(&[(2, "b", "texte", Some("fr"))]).unwrap();

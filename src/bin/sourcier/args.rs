@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use sourcier::models;
+use sourcier::app::{EmbedderChoice, Setup};
+use sourcier::models::{self, Paths};
 use sourcier::retrieve::{Filters, Mode};
 
 #[derive(Parser)]
@@ -41,6 +42,27 @@ pub struct Cli {
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Where the index and models are, from the global flags. The default `index/` of a fresh
+    /// clone is filled from the bundled `examples/articles` on first `ask`.
+    pub fn setup(&self) -> anyhow::Result<Setup> {
+        let embedder = match &self.model {
+            Some(dir) => EmbedderChoice::Local(dir.clone()),
+            None => self.embedder.parse()?,
+        };
+        let bundled = std::path::Path::new("examples/articles");
+        let bootstrap =
+            (self.index == std::path::Path::new("index") && bundled.is_dir()).then(|| bundled.to_path_buf());
+        Ok(Setup {
+            index: self.index.clone(),
+            embedder,
+            dims: self.dims,
+            paths: Paths::from_env(),
+            bootstrap,
+        })
+    }
 }
 
 #[derive(Subcommand)]

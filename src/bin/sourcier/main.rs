@@ -2,6 +2,7 @@
 //! case of [`sourcier::app`] and renders its result. Results go to stdout; logs, progress and
 //! notices go to stderr.
 
+mod advice;
 mod args;
 mod bars;
 mod render;
@@ -15,9 +16,8 @@ use clap::Parser;
 use args::{Cli, Command, IndexCommand, ModelCommand};
 use bars::Bars;
 use render::safe;
-use sourcier::app::{self, AskRequest, EmbedderChoice, EvalRequest, IngestRequest, SearchRequest, Setup};
+use sourcier::app::{self, AskRequest, EvalRequest, IngestRequest, SearchRequest};
 use sourcier::eval::run::{Level, table};
-use sourcier::models::Paths;
 
 fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so `sourcier search … | head -1` would panic in println!. Restore
@@ -43,58 +43,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
-            match e.downcast_ref::<sourcier::Error>() {
-                // The library's messages already include their cause: print them once.
-                Some(lib) => {
-                    eprintln!("error: {lib}");
-                    if let Some(hint) = advice(lib) {
-                        eprintln!("{hint}");
-                    }
-                }
-                None => eprintln!("error: {e:#}"),
-            }
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// What to do next, for the library errors whose remedy is a command or a flag.
-fn advice(e: &sourcier::Error) -> Option<&'static str> {
-    use sourcier::Error as E;
-    Some(match e {
-        E::IndexMissing { .. } => "run `sourcier ingest PATH` first (or pass --index DIR / set SOURCIER_INDEX)",
-        E::EmbedderMismatch { .. } => {
-            "use the same --model/--dims as when it was built, or ingest into a new --index directory"
-        }
-        E::ChunkingMismatch { .. } => "ingest with the same settings, or into a new --index directory",
-        E::UnsupportedFormat { .. } => "use the sourcier that built it, or delete the index directory and ingest again",
-        E::Corrupt { .. } => "run `sourcier index rebuild`; if that fails, delete the index directory and ingest again",
-        E::ReadOnly { .. } => "make the index directory writable, or pass another --index",
-        E::NeedsToken { .. } => "pass --token SECRET (or set SOURCIER_TOKEN), or listen on 127.0.0.1",
-        E::Bind { .. } => "choose another --addr, or stop the program that holds it",
-        E::EmptyQuery => "type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"",
-        _ => return None,
-    })
-}
-
-/// Where the index and models are, from the global flags. The default `index/` of a fresh
-/// clone is filled from the bundled `examples/articles` on first `ask`.
-fn setup(cli: &Cli) -> Result<Setup> {
-    let embedder = match &cli.model {
-        Some(dir) => EmbedderChoice::Local(dir.clone()),
-        None => cli.embedder.parse()?,
-    };
-    let bundled = std::path::Path::new("examples/articles");
-    let bootstrap = (cli.index == std::path::Path::new("index") && bundled.is_dir()).then(|| bundled.to_path_buf());
-    Ok(Setup {
-        index: cli.index.clone(),
-        embedder,
-        dims: cli.dims,
-        paths: Paths::from_env(),
-        bootstrap,
+    run(cli).unwrap_or_else(|e| {
+        advice::report(&e);
+        ExitCode::from(2)
     })
 }
 
@@ -104,7 +55,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let setup = setup(&cli)?;
+    let setup = cli.setup()?;
     let bars = Bars::new(cli.quiet);
     match cli.command {
         Command::Ingest {
