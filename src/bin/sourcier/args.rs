@@ -158,29 +158,7 @@ pub enum Command {
         chunk_level: bool,
     },
     /// Serve the HTTP API and the web page (open the printed address in a browser).
-    Serve {
-        /// Address to listen on. Anything but loopback needs --token.
-        #[arg(long, default_value = "127.0.0.1:7700")]
-        addr: std::net::SocketAddr,
-        /// Bearer token every API call must carry.
-        #[arg(long, env = "SOURCIER_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// Allow API calls from this web origin (CORS), e.g. https://intranet.example.
-        #[arg(long, value_name = "ORIGIN")]
-        cors: Option<String>,
-        /// Enable POST /api/ingest for folders below DIR (uploads are saved in DIR/uploads).
-        #[arg(long, value_name = "DIR")]
-        allow_ingest: Option<PathBuf>,
-        /// Requests computed at once (default: one per core).
-        #[arg(long, value_parser = positive)]
-        workers: Option<usize>,
-        /// Requests that may wait for a worker; beyond that the server answers 503.
-        #[arg(long, default_value_t = 32)]
-        queue: usize,
-        /// The GGUF model for "generate": true (default: the bundled Qwen2.5 0.5B).
-        #[arg(long, value_name = "PATH.gguf")]
-        llm: Option<PathBuf>,
-    },
+    Serve(ServeArgs),
     /// Inspect or rebuild the index.
     Index {
         #[command(subcommand)]
@@ -257,5 +235,42 @@ fn positive(s: &str) -> Result<usize, String> {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Anything but loopback needs --token.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub addr: std::net::SocketAddr,
+    /// Bearer token every API call must carry.
+    #[arg(long, env = "SOURCIER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Allow API calls from this web origin (CORS), e.g. https://intranet.example.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors: Option<String>,
+    /// Enable POST /api/ingest for folders below DIR (uploads are saved in DIR/uploads).
+    #[arg(long, value_name = "DIR")]
+    pub allow_ingest: Option<PathBuf>,
+    /// Requests computed at once (default: one per core).
+    #[arg(long, value_parser = positive)]
+    pub workers: Option<usize>,
+    /// Requests that may wait for a worker; beyond that the server answers 503.
+    #[arg(long, default_value_t = 32)]
+    pub queue: usize,
+    /// The GGUF model for "generate": true (default: the bundled Qwen2.5 0.5B).
+    #[arg(long, value_name = "PATH.gguf")]
+    pub llm: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The server's options; question text is logged only when `verbose`.
+    pub fn options(self, verbose: bool) -> sourcier::server::ServeOptions {
+        let mut o = sourcier::server::ServeOptions::new(self.addr);
+        o.workers = self.workers.unwrap_or(o.workers);
+        (o.token, o.cors, o.ingest_root, o.queue, o.llm) =
+            (self.token, self.cors, self.allow_ingest, self.queue, self.llm);
+        o.log_questions = verbose;
+        o
     }
 }

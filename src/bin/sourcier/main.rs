@@ -15,7 +15,7 @@ use clap::Parser;
 
 use args::{Cli, Command, IndexCommand, ModelCommand};
 use bars::Bars;
-use render::safe;
+use render::{print_json, safe};
 use sourcier::app::{self, AskRequest, EvalRequest, IngestRequest, SearchRequest};
 use sourcier::eval::run::{Level, table};
 
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     // A server logs one line per request by default.
-    let serving = matches!(cli.command, Command::Serve { .. });
+    let serving = matches!(cli.command, Command::Serve(_));
     let level = ["warn", "info", "debug"][usize::from((cli.verbose + u8::from(serving)).min(2))];
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -47,11 +47,6 @@ fn main() -> ExitCode {
         advice::report(&e);
         ExitCode::from(2)
     })
-}
-
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -195,19 +190,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Serve {
-            addr,
-            token,
-            cors,
-            allow_ingest,
-            workers,
-            queue,
-            llm,
-        } => {
-            let mut opts = sourcier::server::ServeOptions::new(addr);
-            (opts.token, opts.cors, opts.ingest_root, opts.queue, opts.llm) = (token, cors, allow_ingest, queue, llm);
-            opts.workers = workers.unwrap_or(opts.workers);
-            opts.log_questions = cli.verbose > 0;
+        Command::Serve(args) => {
+            let opts = args.options(cli.verbose > 0);
             let secret = opts.token.as_ref().map(|t| format!("#token={t}")).unwrap_or_default();
             sourcier::server::serve(&setup, opts, &bars, &mut |a| {
                 sourcier::progress::Progress::finish(&bars);

@@ -177,3 +177,9 @@ pub fn models(list: &[ModelInfo]) -> String {
     }
     s
 }
+
+/// One result as pretty JSON on stdout: the library type, serialised.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
