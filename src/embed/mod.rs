@@ -136,6 +136,8 @@ pub struct GemmaEmbedder {
     dims: usize,
     fingerprint: String,
     name: String,
+    /// The model folder, named when its output is unusable.
+    dir: PathBuf,
     /// Upper bound on tokens per forward pass: keeps activations small and matmuls large.
     batch_tokens: usize,
 }
@@ -173,6 +175,7 @@ impl GemmaEmbedder {
             dims,
             fingerprint,
             name: format!("{}@{dims}", spec.name),
+            dir: spec.dir.clone(),
             batch_tokens: 4096,
         })
     }
@@ -216,10 +219,8 @@ impl GemmaEmbedder {
             }
             let batch: Vec<&[u32]> = order[start..end].iter().map(|&i| ids[i]).collect();
             let emb = self.model.forward(&batch)?;
-            for (row, &i) in gemma::truncate_normalize(&emb, self.dims)?
-                .into_iter()
-                .zip(&order[start..end])
-            {
+            let rows = finite_rows(gemma::truncate_normalize(&emb, self.dims)?, &self.dir)?;
+            for (row, &i) in rows.into_iter().zip(&order[start..end]) {
                 out[i] = row;
             }
             start = end;
@@ -285,6 +286,20 @@ impl Embedder for GemmaEmbedder {
     }
 }
 
+/// Refuses vectors with NaN or infinite values. Damaged weights of the right size pass the
+/// fingerprint (it hashes the ends of the files), so the output is where they show; scores
+/// of NaN would otherwise rank at random.
+fn finite_rows(rows: Vec<Vec<f32>>, dir: &Path) -> Result<Vec<Vec<f32>>> {
+    if rows.iter().flatten().all(|x| x.is_finite()) {
+        return Ok(rows);
+    }
+    Err(Error::UnsupportedModel {
+        path: dir.to_path_buf(),
+        detail: "the model produced NaN or infinite values: its weight files are damaged and must be fetched again"
+            .into(),
+    })
+}
+
 /// Identifies the vectors a folder produces: weights (size and the first and last MiB, which
 /// hold the safetensors header and the last tensors), config, prompts and dims.
 fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize) -> Result<String> {
@@ -330,6 +345,26 @@ pub fn resolve(
             let m = models::manifest(models::DEFAULT_EMBEDDER)?;
             let dir = models::ensure(paths, &m.name, progress)?;
             ModelSpec::from_manifest(&m, dir, dims)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_vectors_are_refused_with_the_model_folder() {
+        let dir = Path::new("/models/gemma");
+        assert!(finite_rows(vec![vec![0.6, 0.8]], dir).is_ok());
+        for bad in [f32::NAN, f32::INFINITY] {
+            match finite_rows(vec![vec![0.6, 0.8], vec![bad, 0.0]], dir) {
+                Err(Error::UnsupportedModel { path, detail }) => {
+                    assert_eq!(path, dir);
+                    assert!(detail.contains("NaN"), "{detail}");
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 }
