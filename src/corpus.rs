@@ -3,8 +3,8 @@
 //! This module owns everything between a path the user gave and an [`Article`] whose `blocks`
 //! mark the paragraphs worth indexing. It never fails on bad input: per-file trouble is returned
 //! as [`FileReport`]s so that one broken file never stops an ingest. Layout analysis (title,
-//! date line, boilerplate) lives in `corpus/layout.rs`, HTML extraction in `corpus/html.rs`
-//! (on html5ever's tokenizer). JSONL records are read by serde into `Record`: a known field of
+//! date line, boilerplate) and Markdown parsing (on pulldown-cmark) live in `corpus/layout.rs`,
+//! HTML extraction in `corpus/html.rs` (on html5ever's tokenizer). JSONL records are read by serde into `Record`: a known field of
 //! the wrong type is reported and ignored, never fatal to its line.
 
 mod boilerplate;
@@ -83,7 +83,9 @@ pub struct Article {
     /// ISO 639-1 code (`fr`, `en`, ...).
     pub lang: Option<String>,
     pub url: Option<String>,
-    /// Decoded text; its `\n` count matches the source lines (from `line_base`).
+    /// Decoded text; its `\n` count matches the source lines (from `line_base`). Plain text and
+    /// JSONL keep the source as is; Markdown and HTML hold their visible text, each piece on the
+    /// line it came from.
     pub text: String,
     /// Sorted, non-overlapping byte ranges of `text` holding body content.
     pub blocks: Vec<Range<usize>>,
@@ -451,8 +453,20 @@ pub fn parse_bytes(id: &str, source_path: &Path, format: Format, bytes: &[u8]) -
                     ..base
                 }
             }
+            Format::Markdown => {
+                let (text, lay) = layout::analyze_markdown(&text);
+                Article {
+                    title: lay.title,
+                    date: lay.date,
+                    lang: detect_lang(&text, &lay.blocks).or(lay.lang),
+                    url: lay.url,
+                    blocks: lay.blocks,
+                    text,
+                    ..base
+                }
+            }
             _ => {
-                let lay = layout::analyze_lines(&text, format == Format::Markdown, None);
+                let lay = layout::analyze_lines(&text, None);
                 Article {
                     title: lay.title,
                     date: lay.date,
@@ -659,7 +673,7 @@ fn parse_jsonl(
             suffix
         };
         ids.insert(suffix.clone());
-        let lay = layout::analyze_lines(&body, false, title.as_deref());
+        let lay = layout::analyze_lines(&body, title.as_deref());
         if lay.blocks.is_empty() {
             report(Problem::NoBody { line: Some(line_no) });
             continue;

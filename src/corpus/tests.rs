@@ -387,6 +387,53 @@ fn markdown_article() {
     );
 }
 
+/// Inline markup never reaches the blocks: emphasis markers and link targets are gone, link
+/// and code text stay, and every line of text is the visible text of its source line.
+#[test]
+fn markdown_inline_markup_is_visible_text_only() {
+    let src = "---\ntitle: Le titre\n---\n# Le titre\n\nUn texte en **gras**, en *italique* et un [lien](http://x) vers `du_code`.\nSuite de la phrase ~~barrée~~ avec ![une image](img.png) au milieu.\n\n> Une citation **forte**.\n\n1. Premier point [réf][1]\n2. Second point\n\n```\nlet x = **y**;\n```\n\n[1]: http://ref.example\n";
+    let (a, _) = one(src.as_bytes(), Format::Markdown);
+    assert_eq!(a.title.as_deref(), Some("Le titre"));
+    assert_eq!(
+        block_texts(&a),
+        vec![
+            "Un texte en gras, en italique et un lien vers du_code.",
+            "Suite de la phrase barrée avec  au milieu.",
+            "Une citation forte.",
+            "Premier point réf",
+            "Second point",
+            "let x = **y**;",
+        ]
+    );
+    // Line for line with the source: a citation's lines point at the words it quotes.
+    assert_eq!(a.text.matches('\n').count(), src.matches('\n').count());
+    let src_lines: Vec<&str> = src.split('\n').collect();
+    for (i, line) in a.text.split('\n').enumerate() {
+        for word in line.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            assert!(
+                src_lines[i].contains(word),
+                "line {}: {word:?} not in {:?}",
+                i + 1,
+                src_lines[i]
+            );
+        }
+    }
+    use crate::chunk::{ChunkerConfig, WhitespaceCounter, chunk_article};
+    let chunks = chunk_article(&a, &ChunkerConfig::default(), &WhitespaceCounter);
+    for c in &chunks {
+        assert!(!c.text.contains("**gras") && !c.text.contains("http://x") && !c.text.contains("img.png"));
+        let cited = src_lines[c.line_start as usize - 1..c.line_end as usize].join("\n");
+        for word in c.text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            assert!(
+                cited.contains(word),
+                "{word:?} not in lines {}-{}",
+                c.line_start,
+                c.line_end
+            );
+        }
+    }
+}
+
 #[test]
 fn discovery_and_ids() {
     let dir = tempfile::tempdir().unwrap();
