@@ -3,7 +3,9 @@
 //! This module owns everything between a path the user gave and an [`Article`] whose `blocks`
 //! mark the paragraphs worth indexing. It never fails on bad input: per-file trouble is returned
 //! as [`FileReport`]s so that one broken file never stops an ingest. Layout analysis (title,
-//! date line, boilerplate) lives in `corpus/layout.rs`, HTML extraction in `corpus/html.rs`.
+//! date line, boilerplate) and Markdown parsing (on pulldown-cmark) live in `corpus/layout.rs`,
+//! HTML extraction in `corpus/html.rs` (on html5ever's tokenizer). JSONL records are read by serde into `Record`: a known field of
+//! the wrong type is reported and ignored, never fatal to its line.
 
 mod boilerplate;
 mod dates;
@@ -81,7 +83,9 @@ pub struct Article {
     /// ISO 639-1 code (`fr`, `en`, ...).
     pub lang: Option<String>,
     pub url: Option<String>,
-    /// Decoded text; its `\n` count matches the source lines (from `line_base`).
+    /// Decoded text; its `\n` count matches the source lines (from `line_base`). Plain text and
+    /// JSONL keep the source as is; Markdown and HTML hold their visible text, each piece on the
+    /// line it came from.
     pub text: String,
     /// Sorted, non-overlapping byte ranges of `text` holding body content.
     pub blocks: Vec<Range<usize>>,
@@ -112,6 +116,13 @@ pub enum Problem {
     Unreadable(String),
     /// One JSONL line is not a usable record; the other lines are still read.
     MalformedJsonl { line: u32, detail: String },
+    /// A known JSONL field holds a value of the wrong type (`"title": 12`); the field is
+    /// ignored and the record still indexed.
+    JsonlField {
+        line: u32,
+        field: &'static str,
+        detail: String,
+    },
     /// A JSONL `id` repeats an earlier one; the record is kept under its line number instead.
     DuplicateId { line: u32, id: String },
     /// Another file already produced an article with this id (two roots holding the same
@@ -135,13 +146,18 @@ pub enum Problem {
 impl Problem {
     /// True when the file (or record) produced no article.
     pub fn is_skip(&self) -> bool {
-        !matches!(self, Problem::NotUtf8Decoded { .. } | Problem::DuplicateId { .. })
+        !matches!(
+            self,
+            Problem::NotUtf8Decoded { .. } | Problem::DuplicateId { .. } | Problem::JsonlField { .. }
+        )
     }
 
     /// The source line the problem concerns, if any.
     pub fn line(&self) -> Option<u32> {
         match self {
-            Problem::MalformedJsonl { line, .. } | Problem::DuplicateId { line, .. } => Some(*line),
+            Problem::MalformedJsonl { line, .. }
+            | Problem::DuplicateId { line, .. }
+            | Problem::JsonlField { line, .. } => Some(*line),
             Problem::NoBody { line } => *line,
             _ => None,
         }
@@ -163,6 +179,9 @@ impl fmt::Display for Problem {
             }
             Problem::DuplicateId { id, .. } => {
                 write!(f, "duplicate id `{id}`, record kept under its line number")
+            }
+            Problem::JsonlField { field, detail, .. } => {
+                write!(f, "field `{field}` ignored ({detail}); the record is still read")
             }
             Problem::DuplicateArticle { id } => write!(
                 f,
@@ -434,8 +453,20 @@ pub fn parse_bytes(id: &str, source_path: &Path, format: Format, bytes: &[u8]) -
                     ..base
                 }
             }
+            Format::Markdown => {
+                let (text, lay) = layout::analyze_markdown(&text);
+                Article {
+                    title: lay.title,
+                    date: lay.date,
+                    lang: detect_lang(&text, &lay.blocks).or(lay.lang),
+                    url: lay.url,
+                    blocks: lay.blocks,
+                    text,
+                    ..base
+                }
+            }
             _ => {
-                let lay = layout::analyze_lines(&text, format == Format::Markdown, None);
+                let lay = layout::analyze_lines(&text, None);
                 Article {
                     title: lay.title,
                     date: lay.date,
@@ -456,6 +487,102 @@ pub fn parse_bytes(id: &str, source_path: &Path, format: Format, bytes: &[u8]) -
     (articles, reports)
 }
 
+/// A JSONL record as written: only the known fields are read (serde skips the others), each
+/// kept as it came so that a value of the wrong type is reported instead of failing the line.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Record {
+    id: Loose,
+    text: Loose,
+    title: Loose,
+    date: Loose,
+    lang: Loose,
+    url: Loose,
+}
+
+/// One field's value: a string, a number, or something else (named for the warning).
+#[derive(Debug, Default)]
+enum Loose {
+    #[default]
+    Absent,
+    /// `null`: the field is there but says nothing, as if absent.
+    Null,
+    Str(String),
+    Num(serde_json::Number),
+    Other(&'static str),
+}
+
+impl Loose {
+    /// Trimmed non-empty text, or `None`; a value of another type is reported and ignored.
+    fn text(&self, field: &'static str, warn: &mut impl FnMut(&'static str, String)) -> Option<&str> {
+        match self {
+            Loose::Str(s) => Some(s.trim()).filter(|s| !s.is_empty()),
+            Loose::Absent | Loose::Null => None,
+            other => {
+                warn(field, format!("expected a string, found {}", other.kind()));
+                None
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Loose::Absent | Loose::Null => "null",
+            Loose::Str(_) => "a string",
+            Loose::Num(_) => "a number",
+            Loose::Other(kind) => kind,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Loose;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Loose, E> {
+                Ok(Loose::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Loose, E> {
+                Ok(Loose::Str(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Num(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<Loose, E> {
+                Ok(Loose::Num(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> std::result::Result<Loose, E> {
+                Ok(serde_json::Number::from_f64(v).map_or(Loose::Other("a number"), Loose::Num))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Loose, E> {
+                Ok(Loose::Other("a boolean"))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Loose, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Loose, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Loose, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other("an array"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Loose, A::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Loose::Other("an object"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 fn parse_jsonl(
     id: &str,
     source_path: &Path,
@@ -471,43 +598,66 @@ fn parse_jsonl(
             continue;
         }
         let malformed = |detail: String| Problem::MalformedJsonl { line: line_no, detail };
-        let value: serde_json::Value = match serde_json::from_str(line) {
-            Ok(v) => v,
+        // A derived struct also accepts a JSON array (fields by position): only objects are records.
+        if !line.starts_with('{') {
+            let detail = match serde_json::from_str::<serde::de::IgnoredAny>(line) {
+                Ok(_) => "not a JSON object".to_string(),
+                Err(e) => format!("invalid JSON: {e}"),
+            };
+            report(malformed(detail));
+            continue;
+        }
+        let record: Record = match serde_json::from_str(line) {
+            Ok(r) => r,
             Err(e) => {
                 report(malformed(format!("invalid JSON: {e}")));
                 continue;
             }
         };
-        let Some(obj) = value.as_object() else {
-            report(malformed("not a JSON object".into()));
-            continue;
-        };
-        let body = match obj.get("text") {
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.replace("\r\n", "\n"),
-            Some(serde_json::Value::String(_)) => {
+        let body = match &record.text {
+            Loose::Str(s) if !s.trim().is_empty() => s.replace("\r\n", "\n"),
+            Loose::Str(_) => {
                 report(malformed("empty `text` field".into()));
                 continue;
             }
-            Some(_) => {
-                report(malformed("`text` is not a string".into()));
-                continue;
-            }
-            None => {
+            Loose::Absent => {
                 report(malformed("missing `text` field".into()));
                 continue;
             }
+            _ => {
+                report(malformed("`text` is not a string".into()));
+                continue;
+            }
         };
-        let field = |k: &str| {
-            obj.get(k)
-                .and_then(|v| v.as_str())
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
+        // Fields of the wrong type are dropped with a warning; the record is still indexed.
+        let mut warnings = Vec::new();
+        let mut warn = |field: &'static str, detail: String| {
+            warnings.push(Problem::JsonlField {
+                line: line_no,
+                field,
+                detail,
+            })
         };
-        let record_id = match obj.get("id") {
-            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
+        let record_id = match &record.id {
+            Loose::Num(n) => Some(n.to_string()),
+            other => other.text("id", &mut warn).map(str::to_string),
         };
+        let date = match &record.date {
+            Loose::Num(n) => {
+                let year = n.as_u64().and_then(dates::year);
+                if year.is_none() {
+                    warn("date", format!("the number {n} is not a year"));
+                }
+                year
+            }
+            other => other.text("date", &mut warn).and_then(dates::normalize),
+        };
+        let title = record.title.text("title", &mut warn).map(layout::clean_title);
+        let lang = record.lang.text("lang", &mut warn).and_then(crate::lang::normalize);
+        let url = record.url.text("url", &mut warn).map(str::to_string);
+        for w in warnings {
+            report(w);
+        }
         let suffix = match record_id {
             Some(rid) if !ids.contains(&rid) => rid,
             Some(rid) => {
@@ -523,20 +673,18 @@ fn parse_jsonl(
             suffix
         };
         ids.insert(suffix.clone());
-        let title = field("title").map(layout::clean_title);
-        let lay = layout::analyze_lines(&body, false, title.as_deref());
+        let lay = layout::analyze_lines(&body, title.as_deref());
         if lay.blocks.is_empty() {
             report(Problem::NoBody { line: Some(line_no) });
             continue;
         }
-        let lang = field("lang").and_then(crate::lang::normalize);
         articles.push(Article {
             id: format!("{id}#{suffix}"),
             source_path: source_path.to_path_buf(),
             title: title.or(lay.title),
-            date: field("date").and_then(dates::normalize).or(lay.date),
+            date: date.or(lay.date),
             lang: lang.or_else(|| detect_lang(&body, &lay.blocks)),
-            url: field("url").map(str::to_string),
+            url,
             hash: sha256_hex(raw_line.trim_end_matches('\r').as_bytes()),
             blocks: lay.blocks,
             text: body,

@@ -48,6 +48,12 @@ pub(super) fn iso_prefix(s: &str) -> Option<(String, usize)> {
     Some((iso(year, month, day)?, len))
 }
 
+/// A JSON number as a date: a plausible year (`2024`), or `None`.
+pub(super) fn year(n: u64) -> Option<String> {
+    let y = u32::try_from(n).ok()?;
+    PartialDate::new(y, None, None).map(|d| d.to_string())
+}
+
 /// Normalises a date field (metadata, JSONL, front matter): ISO prefix, any recognised date,
 /// or the value as found when it is short.
 pub(super) fn normalize(raw: &str) -> Option<String> {

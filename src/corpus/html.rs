@@ -1,12 +1,23 @@
-//! HTML to readable text, by a small forgiving scanner (no DOM, no new dependency).
+//! HTML to readable text: html5ever's tokenizer reads the markup, this module decides what of it
+//! is prose.
 //!
-//! Scripts, styles, navigation, headers, footers, asides, forms and comments are dropped; block
-//! elements become paragraphs; entities are decoded. The output keeps source line numbers
-//! wherever the source has room: paragraph breaks reuse the page's own newlines, so a citation's
-//! line in `Article::text` is the line of the `.html` file (minified pages drift, they have one
-//! line anyway). Metadata (title, date, language, canonical URL) is collected on the way.
+//! The tokenizer (no tree builder, no DOM) brings the HTML5 rules this module does not want to
+//! own: all 2,231 named entities, numeric references mapped as browsers do (`&#146;` is `’`,
+//! `&#0;` is U+FFFD), and the spec's recovery from broken tags. On top of its token stream sit
+//! the page-furniture rules, which are ours: scripts, styles, navigation, headers, footers,
+//! asides, forms and furniture classes are dropped; block elements become paragraphs; title,
+//! date, language and canonical URL are collected from the markup. The output keeps source line
+//! numbers wherever the source has room: paragraph breaks reuse the page's own newlines (the
+//! tokenizer reports the line of each token), so a citation's line in `Article::text` is the line
+//! of the `.html` file (minified pages drift, they have one line anyway).
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::ops::Range;
+
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts};
 
 use super::dates;
 use super::layout::{clean_title, trim_range};
@@ -183,13 +194,13 @@ const META_DATES: &[&str] = &[
 
 /// Extracts readable text and metadata from a page.
 pub(super) fn extract(src: &str) -> Page {
-    let mut page = Extractor::new(src, Mode::Strict).run();
+    let mut page = Extractor::run(src, Mode::Strict);
     for mode in [Mode::NoClass, Mode::Minimal] {
         let have = body_chars(&page);
         if have >= 200 {
             break;
         }
-        let alt = Extractor::new(src, mode).run();
+        let alt = Extractor::run(src, mode);
         if body_chars(&alt) > 2 * have {
             page = alt;
         }
@@ -282,14 +293,18 @@ impl Out {
     }
 }
 
-struct Extractor<'a> {
-    src: &'a str,
-    pos: usize,
+/// Per-page state, fed by html5ever's tokenizer through [`Sink`].
+struct Extractor {
+    /// Line the previous token ended on (html5ever reports the line after each token).
     line: u32,
     mode: Mode,
     out: Out,
     /// Inside a dropped element: its name and nesting depth.
     skip: Option<(String, u32)>,
+    /// Inside a raw-text element (`<script>`, `<title>`, ...): its name. Its text is no prose.
+    raw: Option<String>,
+    /// Text of the first `<title>` while it is being read.
+    title_buf: Option<String>,
     /// Open `<article>`/`<main>` elements: a `<header>` inside holds the headline and lead.
     article_depth: u32,
     doc_title: Option<String>,
@@ -303,11 +318,20 @@ struct Extractor<'a> {
     og_url: Option<String>,
 }
 
-impl<'a> Extractor<'a> {
-    fn new(src: &'a str, mode: Mode) -> Self {
+/// The tokenizer hands tokens to a shared sink; the state lives in a cell.
+struct Sink(RefCell<Extractor>);
+
+impl TokenSink for Sink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, line_number: u64) -> TokenSinkResult<()> {
+        self.0.borrow_mut().token(token, line_number)
+    }
+}
+
+impl Extractor {
+    fn new(mode: Mode) -> Self {
         Extractor {
-            src,
-            pos: 0,
             line: 1,
             mode,
             out: Out {
@@ -315,6 +339,8 @@ impl<'a> Extractor<'a> {
                 ..Out::default()
             },
             skip: None,
+            raw: None,
+            title_buf: None,
             article_depth: 0,
             doc_title: None,
             og_title: None,
@@ -328,46 +354,88 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    fn run(mut self) -> Page {
-        let bytes = self.src.as_bytes();
-        while self.pos < bytes.len() {
-            match bytes[self.pos] {
-                b'<' => self.markup(),
-                b'&' => {
-                    let (s, n) = decode_entity(&self.src[self.pos..]);
-                    // `&#10;` and friends are whitespace, not line breaks of the source.
-                    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_whitespace()) {
-                        self.space();
-                    } else {
-                        self.text(&s);
-                    }
-                    self.pos += n;
-                }
-                b'\n' => {
-                    self.line += 1;
-                    self.space();
-                    self.pos += 1;
-                }
-                b' ' | b'\t' | b'\r' | 0x0c => {
-                    self.space();
-                    self.pos += 1;
-                }
-                _ => {
-                    let run = bytes[self.pos..]
-                        .iter()
-                        .position(|b| matches!(b, b'<' | b'&' | b'\n' | b' ' | b'\t' | b'\r' | 0x0c))
-                        .map_or(bytes.len(), |i| self.pos + i);
-                    let s = &self.src[self.pos..run];
-                    self.text(s);
-                    self.pos = run;
-                }
-            }
-        }
-        self.out.brk();
-        self.finish()
+    /// Tokenizes `src` (html5ever: every named entity, the spec's recovery from broken markup)
+    /// and applies the pruning rules to the token stream.
+    fn run(src: &str, mode: Mode) -> Page {
+        // A lone CR is a line break to html5ever but not to the line counts of citations.
+        let src = if src.contains('\r') {
+            Cow::Owned(src.replace('\r', " "))
+        } else {
+            Cow::Borrowed(src)
+        };
+        let tokenizer = Tokenizer::new(Sink(RefCell::new(Extractor::new(mode))), TokenizerOpts::default());
+        let input = BufferQueue::default();
+        input.push_back(StrTendril::from_slice(&src));
+        // The sink never asks for a script to run nor for a change of encoding, so one feed
+        // reads everything.
+        let _ = tokenizer.feed(&input);
+        tokenizer.end();
+        tokenizer.sink.0.into_inner().finish()
     }
 
-    fn finish(self) -> Page {
+    fn token(&mut self, token: Token, line_number: u64) -> TokenSinkResult<()> {
+        let line = u32::try_from(line_number).unwrap_or(u32::MAX);
+        let result = match token {
+            Token::CharacterTokens(s) => {
+                self.chars(&s, line);
+                TokenSinkResult::Continue
+            }
+            Token::TagToken(tag) => {
+                self.line = self.line.max(line);
+                match tag.kind {
+                    TagKind::StartTag => self.start_tag(&tag),
+                    TagKind::EndTag => {
+                        self.end_tag(&tag.name);
+                        TokenSinkResult::Continue
+                    }
+                }
+            }
+            // Comments, doctypes, NUL characters, parse errors: nothing to read.
+            _ => TokenSinkResult::Continue,
+        };
+        self.line = self.line.max(line);
+        result
+    }
+
+    /// A run of characters ending on source line `line`. Newlines of the source moved the
+    /// tokenizer's line; a `&#10;` did not, and is a space like any other whitespace.
+    fn chars(&mut self, s: &str, line: u32) {
+        if let Some(tag) = &self.raw {
+            if tag == "title"
+                && let Some(buf) = &mut self.title_buf
+            {
+                buf.push_str(s);
+            }
+            return;
+        }
+        let newlines = u32::try_from(s.matches('\n').count()).unwrap_or(u32::MAX);
+        let mut literal = line.saturating_sub(self.line).min(newlines);
+        let mut at = line - literal;
+        let mut word: Option<usize> = None;
+        for (i, c) in s.char_indices() {
+            if matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c') {
+                if let Some(w) = word.take() {
+                    self.text(&s[w..i], at);
+                }
+                self.space();
+                if c == '\n' && literal > 0 {
+                    literal -= 1;
+                    at += 1;
+                }
+            } else if word.is_none() {
+                word = Some(i);
+            }
+        }
+        if let Some(w) = word {
+            self.text(&s[w..], at);
+        }
+    }
+
+    fn finish(mut self) -> Page {
+        self.out.brk();
+        if let Some(buf) = self.title_buf.take() {
+            self.set_doc_title(&buf);
+        }
         let h1 = self.h1.filter(|h| !h.is_empty());
         let named = self.og_title.or(self.doc_title).filter(|t| !t.is_empty());
         let title = match (&h1, &named) {
@@ -394,12 +462,27 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    fn text(&mut self, s: &str) {
+    fn set_doc_title(&mut self, raw: &str) {
+        let t = clean_title(raw);
+        if self.doc_title.is_none() && !t.is_empty() {
+            self.doc_title = Some(t);
+        }
+    }
+
+    /// One word of visible text on source line `line`.
+    fn text(&mut self, s: &str, line: u32) {
+        // Soft hyphens and direction/joiner marks are invisible: they would split words.
+        let invisible = |c: char| matches!(c, '\u{ad}' | '\u{200c}' | '\u{200d}' | '\u{200e}' | '\u{200f}');
+        let s: Cow<'_, str> = if s.contains(invisible) {
+            Cow::Owned(s.replace(invisible, ""))
+        } else {
+            Cow::Borrowed(s)
+        };
         if let Some(buf) = &mut self.h1_buf {
-            buf.push_str(s);
+            buf.push_str(&s);
         }
         if self.skip.is_none() {
-            self.out.push(s, self.line);
+            self.out.push(&s, line);
         }
     }
 
@@ -410,128 +493,17 @@ impl<'a> Extractor<'a> {
         self.out.space();
     }
 
-    /// Moves to `end`, counting the newlines passed.
-    fn advance_to(&mut self, end: usize) {
-        let end = end.min(self.src.len());
-        let newlines = self.src.as_bytes()[self.pos..end]
+    fn start_tag(&mut self, tag: &Tag) -> TokenSinkResult<()> {
+        let name: &str = &tag.name;
+        let attrs: Vec<(String, String)> = tag
+            .attrs
             .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        self.line += u32::try_from(newlines).unwrap_or(u32::MAX);
-        self.pos = end;
-    }
-
-    fn find_from(&self, from: usize, needle: &str) -> Option<usize> {
-        self.src.get(from..)?.find(needle).map(|i| from + i)
-    }
-
-    fn markup(&mut self) {
-        let rest = &self.src[self.pos..];
-        let len = self.src.len();
-        if rest.starts_with("<!--") {
-            let end = self.find_from(self.pos + 4, "-->").map_or(len, |i| i + 3);
-            self.advance_to(end);
-        } else if rest.starts_with("<![CDATA[") {
-            let end = self.find_from(self.pos + 9, "]]>").map_or(len, |i| i + 3);
-            self.advance_to(end);
-        } else if rest.starts_with("<!") || rest.starts_with("<?") {
-            let end = self.find_from(self.pos + 2, ">").map_or(len, |i| i + 1);
-            self.advance_to(end);
-        } else if let Some(after) = rest.strip_prefix("</") {
-            let name = tag_name(after);
-            if name.is_empty() {
-                self.literal_lt();
-                return;
-            }
-            let end = self.find_from(self.pos + 2, ">").map_or(len, |i| i + 1);
-            self.advance_to(end);
-            self.end_tag(&name);
-        } else if rest.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic) {
-            self.start_tag();
-        } else {
-            self.literal_lt();
-        }
-    }
-
-    fn literal_lt(&mut self) {
-        self.text("<");
-        self.pos += 1;
-    }
-
-    fn start_tag(&mut self) {
-        let bytes = self.src.as_bytes();
-        let name = tag_name(&self.src[self.pos + 1..]);
-        let mut i = self.pos + 1 + name.len();
-        let mut attrs: Vec<(String, String)> = Vec::new();
-        let mut self_closing = false;
-        loop {
-            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-                i += 1;
-            }
-            match bytes.get(i) {
-                None => break,
-                Some(b'>') => {
-                    i += 1;
-                    break;
-                }
-                Some(b'/') => {
-                    i += 1;
-                    if bytes.get(i) == Some(&b'>') {
-                        self_closing = true;
-                        i += 1;
-                        break;
-                    }
-                    continue;
-                }
-                Some(_) => {}
-            }
-            let start = i;
-            while bytes
-                .get(i)
-                .is_some_and(|b| !b.is_ascii_whitespace() && !matches!(b, b'=' | b'>' | b'/'))
-            {
-                i += 1;
-            }
-            let key = self.src[start..i].to_ascii_lowercase();
-            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-                i += 1;
-            }
-            let mut value = "";
-            if bytes.get(i) == Some(&b'=') {
-                i += 1;
-                while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-                    i += 1;
-                }
-                match bytes.get(i) {
-                    Some(&q) if q == b'"' || q == b'\'' => {
-                        let end = bytes[i + 1..]
-                            .iter()
-                            .position(|&b| b == q)
-                            .map_or(bytes.len(), |p| i + 1 + p);
-                        value = &self.src[i + 1..end];
-                        i = (end + 1).min(bytes.len());
-                    }
-                    _ => {
-                        let start = i;
-                        while bytes.get(i).is_some_and(|b| !b.is_ascii_whitespace() && *b != b'>') {
-                            i += 1;
-                        }
-                        value = &self.src[start..i];
-                    }
-                }
-            }
-            if !key.is_empty() && attrs.len() < 64 {
-                attrs.push((key, decode_entities(value)));
-            }
-        }
-        self.advance_to(i);
-        self.handle_start(&name, &attrs, self_closing);
-    }
-
-    fn handle_start(&mut self, name: &str, attrs: &[(String, String)], self_closing: bool) {
+            .take(64)
+            .map(|a| (a.name.local.to_string(), a.value.to_string()))
+            .collect();
         let attr = |k: &str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
         match name {
-            "meta" => self.meta(attrs),
+            "meta" => self.meta(&attrs),
             "link"
                 if attr("rel").is_some_and(|r| r.to_ascii_lowercase().split_whitespace().any(|w| w == "canonical")) =>
             {
@@ -550,29 +522,37 @@ impl<'a> Extractor<'a> {
             }
             _ => {}
         }
-        if RAW.contains(&name) && !self_closing {
-            self.raw(name);
-            return;
+        if RAW.contains(&name) && !tag.self_closing {
+            // The tree builder would switch the tokenizer to raw text here; the sink does.
+            self.raw = Some(name.to_string());
+            if name == "title" && self.doc_title.is_none() && self.title_buf.is_none() {
+                self.title_buf = Some(String::new());
+            }
+            return TokenSinkResult::RawData(match name {
+                "script" => RawKind::ScriptData,
+                "title" | "textarea" => RawKind::Rcdata,
+                _ => RawKind::Rawtext,
+            });
         }
         if name == "h1" && self.h1.is_none() && self.h1_buf.is_none() {
             self.h1_buf = Some(String::new());
         }
-        let void = self_closing || VOID.contains(&name);
-        if let Some((tag, depth)) = &mut self.skip {
-            if tag == "head" && name == "body" {
+        let void = tag.self_closing || VOID.contains(&name);
+        if let Some((open, depth)) = &mut self.skip {
+            if open == "head" && name == "body" {
                 // `</head>` is optional: the body ends the head.
                 self.skip = None;
             } else {
-                if tag == name && !void {
+                if open == name && !void {
                     *depth += 1;
                 }
-                return;
+                return TokenSinkResult::Continue;
             }
         }
-        if !void && self.should_drop(name, attrs) {
+        if !void && self.should_drop(name, &attrs) {
             self.out.brk();
             self.skip = Some((name.to_string(), 1));
-            return;
+            return TokenSinkResult::Continue;
         }
         if matches!(name, "article" | "main") && !void {
             self.article_depth += 1;
@@ -583,9 +563,18 @@ impl<'a> Extractor<'a> {
         if name == "li" {
             self.out.in_li = true;
         }
+        TokenSinkResult::Continue
     }
 
     fn end_tag(&mut self, name: &str) {
+        if self.raw.as_deref() == Some(name) {
+            self.raw = None;
+            if name == "title"
+                && let Some(buf) = self.title_buf.take()
+            {
+                self.set_doc_title(&buf);
+            }
+        }
         if name == "h1"
             && let Some(buf) = self.h1_buf.take()
         {
@@ -594,8 +583,8 @@ impl<'a> Extractor<'a> {
                 self.h1 = Some(t);
             }
         }
-        if let Some((tag, depth)) = &mut self.skip {
-            if tag == name {
+        if let Some((open, depth)) = &mut self.skip {
+            if open == name {
                 *depth -= 1;
                 if *depth == 0 {
                     self.skip = None;
@@ -612,19 +601,6 @@ impl<'a> Extractor<'a> {
         if matches!(name, "li" | "ul" | "ol") {
             self.out.in_li = false;
         }
-    }
-
-    /// Skips the content of a raw-text element, keeping the first `<title>`.
-    fn raw(&mut self, name: &str) {
-        let close = format!("</{name}");
-        let end = find_ascii_ci(self.src, self.pos, &close).unwrap_or(self.src.len());
-        if name == "title" && self.doc_title.is_none() {
-            let t = clean_title(&decode_entities(&self.src[self.pos..end]));
-            if !t.is_empty() {
-                self.doc_title = Some(t);
-            }
-        }
-        self.advance_to(end);
     }
 
     fn should_drop(&self, name: &str, attrs: &[(String, String)]) -> bool {
@@ -681,222 +657,9 @@ impl<'a> Extractor<'a> {
     }
 }
 
-fn tag_name(s: &str) -> String {
-    let len = s
-        .bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b':' | b'_'))
-        .count();
-    s[..len].to_ascii_lowercase()
-}
-
 fn furniture_class(v: &str) -> bool {
     let words = || v.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty());
     !words().any(|w| CONTENT.contains(&w)) && words().any(|w| FURNITURE.contains(&w))
-}
-
-/// Finds an ASCII `needle` in `hay[from..]`, ignoring ASCII case.
-fn find_ascii_ci(hay: &str, from: usize, needle: &str) -> Option<usize> {
-    let h = hay.as_bytes();
-    let n = needle.as_bytes();
-    if from > h.len() || n.is_empty() {
-        return None;
-    }
-    h[from..]
-        .windows(n.len())
-        .position(|w| w.eq_ignore_ascii_case(n))
-        .map(|i| from + i)
-}
-
-/// Decodes every entity in `s`.
-pub(super) fn decode_entities(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let (dec, n) = decode_entity(&rest[i..]);
-        out.push_str(&dec);
-        rest = &rest[i + n..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Decodes the entity at the start of `s` (which starts with `&`): text and bytes consumed.
-/// Unknown entities stay literal.
-fn decode_entity(s: &str) -> (String, usize) {
-    let b = s.as_bytes();
-    if b.get(1) == Some(&b'#') {
-        let hex = matches!(b.get(2), Some(b'x' | b'X'));
-        let start = if hex { 3 } else { 2 };
-        let digits = b[start.min(b.len())..]
-            .iter()
-            .take_while(|c| if hex { c.is_ascii_hexdigit() } else { c.is_ascii_digit() })
-            .count();
-        if digits == 0 || digits > 8 {
-            return ("&".into(), 1);
-        }
-        let mut len = start + digits;
-        if b.get(len) == Some(&b';') {
-            len += 1;
-        }
-        let n = u32::from_str_radix(&s[start..start + digits], if hex { 16 } else { 10 }).unwrap_or(0xfffd);
-        let c = match n {
-            // Legacy pages write Windows-1252 code points (&#146; for ’).
-            0x80..=0x9f => encoding_rs::WINDOWS_1252
-                .decode_without_bom_handling(&[n as u8])
-                .0
-                .chars()
-                .next()
-                .unwrap_or('\u{fffd}'),
-            0 => '\u{fffd}',
-            _ => char::from_u32(n).unwrap_or('\u{fffd}'),
-        };
-        return (c.to_string(), len);
-    }
-    let name_len = b[1..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
-    if name_len == 0 || name_len > 32 {
-        return ("&".into(), 1);
-    }
-    let name = &s[1..1 + name_len];
-    if b.get(1 + name_len) == Some(&b';') {
-        if let Some(v) = named_entity(name) {
-            return (v.into(), name_len + 2);
-        }
-    } else if matches!(name, "amp" | "lt" | "gt" | "quot" | "nbsp") {
-        return (named_entity(name).unwrap_or("&").into(), name_len + 1);
-    }
-    ("&".into(), 1)
-}
-
-fn named_entity(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        "nbsp" => "\u{a0}",
-        "shy" | "zwnj" | "zwj" | "lrm" | "rlm" => "",
-        "thinsp" => "\u{2009}",
-        "ensp" => "\u{2002}",
-        "emsp" => "\u{2003}",
-        "laquo" => "«",
-        "raquo" => "»",
-        "lsaquo" => "‹",
-        "rsaquo" => "›",
-        "lsquo" => "‘",
-        "rsquo" => "’",
-        "sbquo" => "‚",
-        "ldquo" => "“",
-        "rdquo" => "”",
-        "bdquo" => "„",
-        "hellip" => "…",
-        "ndash" => "–",
-        "mdash" => "—",
-        "minus" => "−",
-        "middot" => "·",
-        "bull" => "•",
-        "euro" => "€",
-        "pound" => "£",
-        "yen" => "¥",
-        "cent" => "¢",
-        "copy" => "©",
-        "reg" => "®",
-        "trade" => "™",
-        "deg" => "°",
-        "plusmn" => "±",
-        "times" => "×",
-        "divide" => "÷",
-        "frac12" => "½",
-        "frac14" => "¼",
-        "frac34" => "¾",
-        "sup1" => "¹",
-        "sup2" => "²",
-        "sup3" => "³",
-        "para" => "¶",
-        "sect" => "§",
-        "micro" => "µ",
-        "ordf" => "ª",
-        "ordm" => "º",
-        "iexcl" => "¡",
-        "iquest" => "¿",
-        "dagger" => "†",
-        "permil" => "‰",
-        "prime" => "′",
-        "larr" => "←",
-        "rarr" => "→",
-        "uarr" => "↑",
-        "darr" => "↓",
-        "agrave" => "à",
-        "aacute" => "á",
-        "acirc" => "â",
-        "atilde" => "ã",
-        "auml" => "ä",
-        "aring" => "å",
-        "aelig" => "æ",
-        "ccedil" => "ç",
-        "egrave" => "è",
-        "eacute" => "é",
-        "ecirc" => "ê",
-        "euml" => "ë",
-        "igrave" => "ì",
-        "iacute" => "í",
-        "icirc" => "î",
-        "iuml" => "ï",
-        "eth" => "ð",
-        "ntilde" => "ñ",
-        "ograve" => "ò",
-        "oacute" => "ó",
-        "ocirc" => "ô",
-        "otilde" => "õ",
-        "ouml" => "ö",
-        "oslash" => "ø",
-        "oelig" => "œ",
-        "ugrave" => "ù",
-        "uacute" => "ú",
-        "ucirc" => "û",
-        "uuml" => "ü",
-        "yacute" => "ý",
-        "yuml" => "ÿ",
-        "szlig" => "ß",
-        "thorn" => "þ",
-        "Agrave" => "À",
-        "Aacute" => "Á",
-        "Acirc" => "Â",
-        "Atilde" => "Ã",
-        "Auml" => "Ä",
-        "Aring" => "Å",
-        "AElig" => "Æ",
-        "Ccedil" => "Ç",
-        "Egrave" => "È",
-        "Eacute" => "É",
-        "Ecirc" => "Ê",
-        "Euml" => "Ë",
-        "Igrave" => "Ì",
-        "Iacute" => "Í",
-        "Icirc" => "Î",
-        "Iuml" => "Ï",
-        "ETH" => "Ð",
-        "Ntilde" => "Ñ",
-        "Ograve" => "Ò",
-        "Oacute" => "Ó",
-        "Ocirc" => "Ô",
-        "Otilde" => "Õ",
-        "Ouml" => "Ö",
-        "Oslash" => "Ø",
-        "OElig" => "Œ",
-        "Ugrave" => "Ù",
-        "Uacute" => "Ú",
-        "Ucirc" => "Û",
-        "Uuml" => "Ü",
-        "Yacute" => "Ý",
-        "Yuml" => "Ÿ",
-        "THORN" => "Þ",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]
@@ -907,6 +670,11 @@ mod tests {
         p.blocks.iter().map(|r| &p.text[r.clone()]).collect()
     }
 
+    /// The visible text of one paragraph.
+    fn decode_entities(s: &str) -> String {
+        paragraphs(&extract(&format!("<p>{s}</p>"))).concat()
+    }
+
     #[test]
     fn entities() {
         assert_eq!(
@@ -914,6 +682,34 @@ mod tests {
             "café & thé été\u{a0}!… ’ &bogus; & x"
         );
         assert_eq!(decode_entities("&#0; &#99999999; &#x;"), "\u{fffd} \u{fffd} &#x;");
+    }
+
+    /// The full HTML5 table, not just the Latin-1 and punctuation names.
+    #[test]
+    fn every_named_entity() {
+        assert_eq!(
+            decode_entities(
+                "&hellip; &OElig;uvre &nbsp; &eacute;t&eacute; l&rsquo;an &NotEqualTilde; &Zopf; &amp &lt3"
+            ),
+            "… Œuvre \u{a0} été l’an \u{2242}\u{338} \u{2124} & <3"
+        );
+        // Soft hyphens and joiners do not split words; a `&#10;` is a space, not a line.
+        assert_eq!(
+            decode_entities("d&eacute;ve&shy;lop&zwj;pement&#10;fin"),
+            "développement fin"
+        );
+        // Control characters decode as themselves: the terminal output escapes them.
+        assert_eq!(decode_entities("a&#27;[2Jb"), "a\u{1b}[2Jb");
+    }
+
+    #[test]
+    fn entities_in_attributes_and_title() {
+        let page = extract(
+            "<html><head><title>Caf&eacute; &amp; th&eacute;</title><meta property=\"og:title\" content=\"L&rsquo;&eacute;t&eacute;\"></head><body><p>Texte.</p></body></html>",
+        );
+        assert_eq!(page.title.as_deref(), Some("L’été"));
+        let page = extract("<title>Caf&eacute; <b>&amp;</b> th&eacute;</title><p>Texte.</p>");
+        assert_eq!(page.title.as_deref(), Some("Café <b>&</b> thé"));
     }
 
     #[test]

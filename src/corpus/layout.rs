@@ -1,12 +1,21 @@
 //! Finding the body of an article in decoded text: title line, date line, kicker, boilerplate,
 //! and paragraph grouping.
 //!
-//! Work happens on *units*: trimmed source lines (plain text, Markdown, JSONL bodies) or the
-//! paragraphs the HTML extractor produced. Units are switched off (title, furniture) or trimmed
-//! (a ` date 2025-04 ` prefix), then the surviving ones are grouped into `Article::blocks`.
-//! Only ranges move; the text itself is never rewritten, so offsets stay valid.
+//! Work happens on *units*: trimmed source lines (plain text, JSONL bodies), the lines of
+//! Markdown's visible text, or the paragraphs the HTML extractor produced. Units are switched off
+//! (title, furniture) or trimmed (a ` date 2025-04 ` prefix), then the surviving ones are grouped
+//! into `Article::blocks`. Only ranges move; the text itself is never rewritten here, so offsets
+//! stay valid.
+//!
+//! Markdown is parsed by pulldown-cmark (with source offsets), not by hand: its visible text
+//! (emphasis markers, link targets, images and raw HTML dropped; link and code text kept) is
+//! written line for line with the source, so the article text has the file's line count and a
+//! citation's lines are the file's lines. Block boundaries (headings, list items, quotes, code
+//! lines) come from the parser; the French heuristics above still decide what is body.
 
 use std::ops::Range;
+
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::boilerplate::{self, Kind};
 use super::dates;
@@ -78,36 +87,40 @@ fn norm_key(s: &str) -> String {
         .collect()
 }
 
-/// Analyses plain text (Markdown when `markdown`); `known_title` comes from metadata.
-pub(super) fn analyze_lines(text: &str, markdown: bool, known_title: Option<&str>) -> Layout {
-    let mut lines = Vec::new();
+/// Analyses plain text; `known_title` comes from metadata.
+pub(super) fn analyze_lines(text: &str, known_title: Option<&str>) -> Layout {
+    let mut units = Vec::new();
     let mut start = 0;
-    for part in text.split('\n') {
-        lines.push(start..start + part.len());
+    for (i, part) in text.split('\n').enumerate() {
+        let span = trim_range(text, start..start + part.len());
+        if !span.is_empty() {
+            units.push(Unit::new(span, i));
+        }
         start += part.len() + 1;
     }
-    let mut layout = Layout::default();
-    let mut known: Vec<String> = known_title.map(str::to_string).into_iter().collect();
-    let mut units;
-    if markdown {
-        let md = markdown_units(text, &lines);
-        units = md.units;
-        layout.lang = md.lang;
-        layout.url = md.url;
-        layout.date = md.date;
-        layout.title = md.title.clone();
-        known.extend(md.title);
-    } else {
-        units = lines
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Unit::new(trim_range(text, r.clone()), i))
-            .filter(|u| !u.span.is_empty())
-            .collect();
-    }
+    let known: Vec<&str> = known_title.into_iter().collect();
+    finish_lines(text, units, Layout::default(), &known, false)
+}
+
+/// Analyses Markdown: returns its visible text (line for line with `src`) and the layout of it.
+pub(super) fn analyze_markdown(src: &str) -> (String, Layout) {
+    let md = markdown_units(src);
+    let layout = Layout {
+        title: md.title.clone(),
+        date: md.date,
+        lang: md.lang,
+        url: md.url,
+        blocks: Vec::new(),
+    };
+    let known: Vec<&str> = md.title.as_deref().into_iter().collect();
+    let layout = finish_lines(&md.text, md.units, layout, &known, true);
+    (md.text, layout)
+}
+
+/// Title, date and boilerplate on line units, then paragraphs.
+fn finish_lines(text: &str, mut units: Vec<Unit>, mut layout: Layout, known: &[&str], markdown: bool) -> Layout {
     let guess = known.is_empty();
-    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
-    let (title, date) = refine(text, &mut units, &known_refs, guess, guess && !markdown);
+    let (title, date) = refine(text, &mut units, known, guess, guess && !markdown);
     layout.title = layout.title.or(title);
     layout.date = layout.date.or(date);
     layout.blocks = group_lines(text, &units);
@@ -360,6 +373,9 @@ fn breaks_between(prev: &str, next: &str) -> bool {
 }
 
 struct Markdown {
+    /// The visible text, line for line with the source (same `\n` count, each piece of text on
+    /// the line it came from): markers, emphasis, link targets and images are gone.
+    text: String,
     units: Vec<Unit>,
     title: Option<String>,
     date: Option<String>,
@@ -367,18 +383,107 @@ struct Markdown {
     url: Option<String>,
 }
 
-/// Markdown lines as units: front matter read and dropped, markers stripped from the ranges,
-/// headings and list items kept as their own paragraphs, the first `# ` heading taken as title.
-fn markdown_units(text: &str, lines: &[Range<usize>]) -> Markdown {
+/// What a Markdown block is, for its units' boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MdBlock {
+    Prose,
+    Heading {
+        h1: bool,
+    },
+    /// Every line of code stands alone.
+    Code,
+}
+
+/// Writes the visible text of Markdown events on the source lines they came from.
+struct MdWriter {
+    /// Byte offset of each source line.
+    line_starts: Vec<usize>,
+    text: String,
+    /// Line the end of `text` is on (0-based).
+    line: usize,
+    /// The open block: where its text starts in `text`, its line, and its kind.
+    block: (usize, usize, MdBlock),
+    units: Vec<Unit>,
+    /// Unit indices of the first level-1 heading.
+    h1: Option<Range<usize>>,
+}
+
+impl MdWriter {
+    fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset).saturating_sub(1)
+    }
+
+    /// Moves the end of `text` down to `line` (never past the last source line, never up).
+    fn align(&mut self, line: usize) {
+        let line = line.min(self.line_starts.len().saturating_sub(1));
+        if line > self.line {
+            self.text.extend(std::iter::repeat_n('\n', line - self.line));
+            self.line = line;
+        }
+    }
+
+    /// Visible text that starts at source offset `at`; its own newlines follow the source's.
+    fn put(&mut self, s: &str, at: usize) {
+        let first = self.line_of(at);
+        for (k, piece) in s.split('\n').enumerate() {
+            if !piece.is_empty() {
+                self.align(first + k);
+                self.text.push_str(piece);
+            }
+        }
+    }
+
+    /// Ends the open block: one unit per non-empty line, the block's first unit starting a
+    /// paragraph and its last ending one, so that blocks never merge.
+    fn flush(&mut self, next: MdBlock) {
+        let (start, mut line, kind) = std::mem::replace(&mut self.block, (self.text.len(), self.line, next));
+        let first = self.units.len();
+        let mut at = start;
+        for piece in self.text[start..].split('\n') {
+            let span = trim_range(&self.text, at..at + piece.len());
+            if !span.is_empty() {
+                self.units.push(Unit {
+                    starts: kind == MdBlock::Code,
+                    ends: kind == MdBlock::Code,
+                    ..Unit::new(span, line)
+                });
+            }
+            at += piece.len() + 1;
+            line += 1;
+        }
+        if self.units.len() > first {
+            self.units[first].starts = true;
+            let last = self.units.len() - 1;
+            self.units[last].ends = true;
+            if kind == (MdBlock::Heading { h1: true }) && self.h1.is_none() {
+                self.h1 = Some(first..self.units.len());
+            }
+        }
+    }
+}
+
+/// Markdown as units, by pulldown-cmark: front matter read and dropped, the text rewritten to
+/// its visible words on their source lines, headings, list items, quotes and code keeping their
+/// block boundaries, the first level-1 heading taken as title.
+fn markdown_units(src: &str) -> Markdown {
     let mut md = Markdown {
+        text: String::new(),
         units: Vec::new(),
         title: None,
         date: None,
         lang: None,
         url: None,
     };
-    let line_text = |i: usize| text[lines[i].clone()].trim_matches(is_space);
-    let mut first = 0;
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for part in src.split('\n') {
+        lines.push(start..start + part.len());
+        start += part.len() + 1;
+    }
+    // Front matter stays hand-read: it is looser than the parser's metadata blocks (a blank
+    // line after `---` is fine) and only ever a few `key: value` lines.
+    let line_text = |i: usize| src[lines[i].clone()].trim_matches(is_space);
+    let mut body = 0;
     if !lines.is_empty()
         && line_text(0) == "---"
         && let Some(end) = (1..lines.len()).find(|&i| matches!(line_text(i), "---" | "..."))
@@ -386,83 +491,62 @@ fn markdown_units(text: &str, lines: &[Range<usize>]) -> Markdown {
         for i in 1..end {
             front_matter_entry(line_text(i), &mut md);
         }
-        first = end + 1;
+        body = lines.get(end + 1).map_or(src.len(), |r| r.start);
     }
     let fm_title = md.title.clone();
-    let mut fence: Option<&str> = None;
-    let mut h1: Option<usize> = None;
-    for (i, line) in lines.iter().enumerate().skip(first) {
-        let r = trim_range(text, line.clone());
-        if r.is_empty() {
-            continue;
-        }
-        let t = &text[r.clone()];
-        if let Some(f) = fence {
-            if t.starts_with(f) {
-                fence = None;
-            } else {
-                md.units.push(Unit {
-                    starts: true,
-                    ends: true,
-                    ..Unit::new(r, i)
-                });
-            }
-            continue;
-        }
-        if t.starts_with("```") || t.starts_with("~~~") {
-            fence = Some(&t[..3]);
-            continue;
-        }
-        if (t.starts_with("<!--") && t.ends_with("-->")) || is_reference_definition(t) || is_table_rule(t) {
-            continue;
-        }
-        // Image-only lines.
-        if (t.starts_with("![") || t.starts_with("[![")) && t.ends_with(')') && t.contains("](") {
-            continue;
-        }
-        if is_rule(t) {
-            // Setext underline: the line above is a heading.
-            if let Some(prev) = md.units.last_mut().filter(|u| u.line + 1 == i && !u.starts) {
-                prev.starts = true;
-                prev.ends = true;
-                if t.starts_with('=') && h1.is_none() {
-                    h1 = Some(md.units.len() - 1);
-                }
-            }
-            continue;
-        }
-        let hashes = t.bytes().take_while(|&b| b == b'#').count();
-        if (1..=6).contains(&hashes) && t[hashes..].starts_with([' ', '\t']) {
-            let inner = t[hashes..].trim_end_matches(['#', ' ', '\t']);
-            let span = trim_range(text, r.start + hashes..r.start + hashes + inner.len());
-            if span.is_empty() {
-                continue;
-            }
-            if hashes == 1 && h1.is_none() {
-                h1 = Some(md.units.len());
-            }
-            md.units.push(Unit {
-                starts: true,
-                ends: true,
-                ..Unit::new(span, i)
-            });
-            continue;
-        }
-        let (skip, list) = marker_len(t);
-        let span = trim_range(text, r.start + skip..r.end);
-        if !span.is_empty() {
-            md.units.push(Unit {
-                starts: list,
-                ..Unit::new(span, i)
-            });
+    let mut w = MdWriter {
+        line_starts: lines.iter().map(|r| r.start).collect(),
+        text: String::with_capacity(src.len()),
+        line: 0,
+        block: (0, 0, MdBlock::Prose),
+        units: Vec::new(),
+        h1: None,
+    };
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    // Inside an image: its alt text is not article text.
+    let mut image = 0u32;
+    for (event, range) in Parser::new_ext(&src[body..], options).into_offset_iter() {
+        let at = body + range.start;
+        match event {
+            Event::Text(t) | Event::Code(t) if image == 0 => w.put(&t, at),
+            Event::Start(Tag::Image { .. }) => image += 1,
+            Event::End(TagEnd::Image) => image = image.saturating_sub(1),
+            Event::Start(
+                Tag::Emphasis | Tag::Strong | Tag::Strikethrough | Tag::Superscript | Tag::Subscript | Tag::Link { .. },
+            )
+            | Event::End(
+                TagEnd::Emphasis
+                | TagEnd::Strong
+                | TagEnd::Strikethrough
+                | TagEnd::Superscript
+                | TagEnd::Subscript
+                | TagEnd::Link,
+            )
+            | Event::Start(Tag::TableCell) => {}
+            // Cells of a row read as one line.
+            Event::End(TagEnd::TableCell) => w.text.push(' '),
+            Event::Start(Tag::Heading { level, .. }) => w.flush(MdBlock::Heading {
+                h1: level == HeadingLevel::H1,
+            }),
+            Event::Start(Tag::CodeBlock(_)) => w.flush(MdBlock::Code),
+            Event::Start(_) | Event::End(_) | Event::Rule => w.flush(MdBlock::Prose),
+            // Raw HTML, footnote marks, task boxes, images' alt text: nothing to read.
+            _ => {}
         }
     }
-    if let Some(h) = h1 {
-        let heading = clean_title(&text[md.units[h].span.clone()]);
+    w.flush(MdBlock::Prose);
+    w.align(usize::MAX);
+    md.text = w.text;
+    md.units = w.units;
+    if let Some(h) = w.h1 {
+        let heading = clean_title(&md.text[md.units[h.start].span.start..md.units[h.end - 1].span.end]);
         // The headline is the title line unless front matter named a different title and the
         // heading sits further down.
-        if fm_title.is_none() || h == 0 || fm_title.as_deref().map(norm_key) == Some(norm_key(&heading)) {
-            md.units[h].keep = false;
+        if fm_title.is_none() || h.start == 0 || fm_title.as_deref().map(norm_key) == Some(norm_key(&heading)) {
+            for u in &mut md.units[h] {
+                u.keep = false;
+            }
         }
         md.title = md.title.or(Some(heading));
     }
@@ -490,50 +574,6 @@ fn front_matter_entry(line: &str, md: &mut Markdown) {
     }
 }
 
-/// Bytes of block markers (`> `, `- `, `1. `) at the start of a Markdown line; true for lists.
-fn marker_len(t: &str) -> (usize, bool) {
-    let mut i = 0;
-    let b = t.as_bytes();
-    while b.get(i) == Some(&b'>') {
-        i += 1;
-        while b.get(i) == Some(&b' ') {
-            i += 1;
-        }
-    }
-    if matches!(b.get(i), Some(b'-' | b'*' | b'+')) && b.get(i + 1) == Some(&b' ') {
-        return (i + 2, true);
-    }
-    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-    if (1..=3).contains(&digits)
-        && matches!(b.get(i + digits), Some(b'.' | b')'))
-        && b.get(i + digits + 1) == Some(&b' ')
-    {
-        return (i + digits + 2, true);
-    }
-    (i, false)
-}
-
-fn is_rule(t: &str) -> bool {
-    let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-    t.len() >= 3
-        && (t.bytes().all(|b| b == b'-')
-            || t.bytes().all(|b| b == b'=')
-            || t.bytes().all(|b| b == b'*')
-            || t.bytes().all(|b| b == b'_'))
-}
-
-fn is_table_rule(t: &str) -> bool {
-    t.contains('-') && t.contains('|') && t.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))
-}
-
-fn is_reference_definition(t: &str) -> bool {
-    t.starts_with('[')
-        && t.find("]:").is_some_and(|i| {
-            let target = t[i + 2..].trim_start();
-            i > 1 && (target.starts_with("http") || target.starts_with('/') || target.starts_with('<'))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,7 +585,7 @@ mod tests {
     #[test]
     fn title_kicker_and_teaser() {
         let text = "Huawei se fait épauler par IBM\n\nCloud\n\nHuawei veut tripler son chiffre d’affaires en 10 ans, mais souffre d’un déficit d’image.\n\nIl fournit également des services cloud.\n\n\u{a0}\n\nLire aussi :";
-        let l = analyze_lines(text, false, None);
+        let l = analyze_lines(text, None);
         assert_eq!(l.title.as_deref(), Some("Huawei se fait épauler par IBM"));
         let b = blocks(text, &l);
         assert_eq!(b.len(), 2, "{b:?}");
@@ -556,7 +596,7 @@ mod tests {
     fn glued_date_prefix() {
         let text =
             " date 2025-04 La Huawei European Partner Conference 2025 a réuni plus de 1.000 partenaires.\n\nSuite.";
-        let l = analyze_lines(text, false, None);
+        let l = analyze_lines(text, None);
         assert_eq!(l.date.as_deref(), Some("2025-04"));
         assert_eq!(l.title, None);
         assert!(blocks(text, &l)[0].starts_with("La Huawei"));
@@ -565,7 +605,7 @@ mod tests {
     #[test]
     fn teaser_with_headline_below() {
         let text = "Premier paragraphe de l'article, assez long pour être du contenu.\n\nLire aussi :\n\nHuawei et IBM renforcent leur alliance\n\nDernier paragraphe, toujours du contenu réel.";
-        let l = analyze_lines(text, false, Some("Titre"));
+        let l = analyze_lines(text, Some("Titre"));
         let b = blocks(text, &l);
         assert_eq!(b.len(), 2, "{b:?}");
         assert!(b[1].starts_with("Dernier"));
@@ -575,14 +615,14 @@ mod tests {
     fn teaser_keeps_following_prose() {
         let text =
             "Premier paragraphe.\n\nLire aussi :\n\nLe groupe a ensuite annoncé un plan. Il prévoit 300 embauches.";
-        let l = analyze_lines(text, false, Some("Titre"));
+        let l = analyze_lines(text, Some("Titre"));
         assert_eq!(blocks(text, &l).len(), 2);
     }
 
     #[test]
     fn one_paragraph_per_line_and_hard_wraps() {
         let text = "Titre court\nPremière phrase du corps.\nDeuxième paragraphe qui est\ncoupé à la main sur deux lignes.\nCrédit photo : X";
-        let l = analyze_lines(text, false, None);
+        let l = analyze_lines(text, None);
         assert_eq!(l.title.as_deref(), Some("Titre court"));
         let b = blocks(text, &l);
         assert_eq!(
@@ -597,15 +637,15 @@ mod tests {
     #[test]
     fn sentence_first_line_is_not_a_title() {
         let text = "On dit souvent que la meilleure défense, c’est l’attaque. Xiaomi le sait.\nSuite du texte.";
-        assert_eq!(analyze_lines(text, false, None).title, None);
+        assert_eq!(analyze_lines(text, None).title, None);
         let text = "Il pleut.\nEt il fait froid.";
-        assert_eq!(analyze_lines(text, false, None).title, None);
+        assert_eq!(analyze_lines(text, None).title, None);
     }
 
     #[test]
     fn comment_section_is_cut() {
         let text = "Titre\n\nCorps de l'article avec du texte.\n\nEncore du texte utile ici.\n\nLaisser un commentaire\n\nJean : super article !\n\nCe site utilise Akismet pour réduire les indésirables.";
-        let l = analyze_lines(text, false, None);
+        let l = analyze_lines(text, None);
         let b = blocks(text, &l);
         assert_eq!(b.len(), 2, "{b:?}");
     }
@@ -613,7 +653,8 @@ mod tests {
     #[test]
     fn markdown_structure() {
         let text = "---\ntitle: \"Le titre\"\ndate: 2024-03-05\nlang: fr\n---\n# Le titre\n\n![photo](x.jpg)\n\nPremier paragraphe.\n\n## Un intertitre\n- point un\n- point deux\n\n> citation\n";
-        let l = analyze_lines(text, true, None);
+        let (text, l) = analyze_markdown(text);
+        let text = text.as_str();
         assert_eq!(l.title.as_deref(), Some("Le titre"));
         assert_eq!(l.date.as_deref(), Some("2024-03-05"));
         assert_eq!(l.lang.as_deref(), Some("fr"));
@@ -632,22 +673,22 @@ mod tests {
     #[test]
     fn markdown_setext_title() {
         let text = "Le titre\n========\n\nCorps du texte.\n";
-        let l = analyze_lines(text, true, None);
+        let (text, l) = analyze_markdown(text);
         assert_eq!(l.title.as_deref(), Some("Le titre"));
-        assert_eq!(blocks(text, &l), vec!["Corps du texte."]);
+        assert_eq!(blocks(&text, &l), vec!["Corps du texte."]);
     }
 
     #[test]
     fn known_title_line_is_dropped() {
         let text = "Le Titre !\n\nLe corps.";
-        let l = analyze_lines(text, false, Some("Le titre"));
+        let l = analyze_lines(text, Some("Le titre"));
         assert_eq!(blocks(text, &l), vec!["Le corps."]);
     }
 
     #[test]
     fn date_meta_line() {
         let text = "Titre\n\nPublié le 12 avril 2025 à 10h32\n\nLe corps du texte, avec assez de mots pour être un paragraphe.";
-        let l = analyze_lines(text, false, None);
+        let l = analyze_lines(text, None);
         assert_eq!(l.date.as_deref(), Some("2025-04-12"));
         assert_eq!(l.blocks.len(), 1);
     }

@@ -269,6 +269,49 @@ fn jsonl_records() {
     );
 }
 
+/// Known fields of the wrong type are dropped with a warning naming the line; a year given as
+/// a number is a date; `null` is as good as absent; unknown fields are ignored.
+#[test]
+fn jsonl_fields_of_other_types() {
+    let src = concat!(
+        "{\"id\": \"a\", \"date\": 2024, \"title\": null, \"text\": \"Un article daté d'une année seulement.\", \"extra\": {\"x\": [1, 2]}}\n",
+        "{\"id\": \"b\", \"date\": 123456, \"title\": 12, \"lang\": [\"fr\"], \"url\": false, \"text\": \"Un autre article, lui aussi en français.\"}\n",
+        "{\"id\": true, \"date\": 2023.5, \"text\": \"Un troisième article.\"}\n",
+    );
+    let (articles, reports) = parse_bytes("n.jsonl", Path::new("n.jsonl"), Format::Jsonl, src.as_bytes());
+    let ids: Vec<&str> = articles.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, vec!["n.jsonl#a", "n.jsonl#b", "n.jsonl#3"]);
+    assert_eq!(articles[0].date.as_deref(), Some("2024"));
+    assert_eq!(articles[0].title, None);
+    assert_eq!(articles[1].date, None);
+    assert_eq!(articles[1].title, None);
+    assert_eq!(articles[1].url, None);
+    let shown: Vec<String> = reports.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "n.jsonl:2: field `date` ignored (the number 123456 is not a year); the record is still read",
+            "n.jsonl:2: field `title` ignored (expected a string, found a number); the record is still read",
+            "n.jsonl:2: field `lang` ignored (expected a string, found an array); the record is still read",
+            "n.jsonl:2: field `url` ignored (expected a string, found a boolean); the record is still read",
+            "n.jsonl:3: field `id` ignored (expected a string, found a boolean); the record is still read",
+            "n.jsonl:3: field `date` ignored (the number 2023.5 is not a year); the record is still read",
+        ]
+    );
+    assert!(reports.iter().all(|r| !r.problem.is_skip()));
+}
+
+/// Entities beyond Latin-1 (html5ever knows all of HTML5's) reach the blocks decoded.
+#[test]
+fn html_entities_are_all_decoded() {
+    let src = "<html><body><p>L&rsquo;&OElig;uvre &eacute;tait l&agrave;&nbsp;: &laquo;&nbsp;x &NotEqualTilde; y&nbsp;&raquo;&hellip;</p></body></html>";
+    let (a, _) = one(src.as_bytes(), Format::Html);
+    assert_eq!(
+        block_texts(&a),
+        vec!["L’Œuvre était là\u{a0}: «\u{a0}x \u{2242}\u{338} y\u{a0}»…"]
+    );
+}
+
 #[test]
 fn html_page() {
     let src = r#"<!DOCTYPE html>
@@ -342,6 +385,53 @@ fn markdown_article() {
             "IBM est américain."
         ]
     );
+}
+
+/// Inline markup never reaches the blocks: emphasis markers and link targets are gone, link
+/// and code text stay, and every line of text is the visible text of its source line.
+#[test]
+fn markdown_inline_markup_is_visible_text_only() {
+    let src = "---\ntitle: Le titre\n---\n# Le titre\n\nUn texte en **gras**, en *italique* et un [lien](http://x) vers `du_code`.\nSuite de la phrase ~~barrée~~ avec ![une image](img.png) au milieu.\n\n> Une citation **forte**.\n\n1. Premier point [réf][1]\n2. Second point\n\n```\nlet x = **y**;\n```\n\n[1]: http://ref.example\n";
+    let (a, _) = one(src.as_bytes(), Format::Markdown);
+    assert_eq!(a.title.as_deref(), Some("Le titre"));
+    assert_eq!(
+        block_texts(&a),
+        vec![
+            "Un texte en gras, en italique et un lien vers du_code.",
+            "Suite de la phrase barrée avec  au milieu.",
+            "Une citation forte.",
+            "Premier point réf",
+            "Second point",
+            "let x = **y**;",
+        ]
+    );
+    // Line for line with the source: a citation's lines point at the words it quotes.
+    assert_eq!(a.text.matches('\n').count(), src.matches('\n').count());
+    let src_lines: Vec<&str> = src.split('\n').collect();
+    for (i, line) in a.text.split('\n').enumerate() {
+        for word in line.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            assert!(
+                src_lines[i].contains(word),
+                "line {}: {word:?} not in {:?}",
+                i + 1,
+                src_lines[i]
+            );
+        }
+    }
+    use crate::chunk::{ChunkerConfig, WhitespaceCounter, chunk_article};
+    let chunks = chunk_article(&a, &ChunkerConfig::default(), &WhitespaceCounter);
+    for c in &chunks {
+        assert!(!c.text.contains("**gras") && !c.text.contains("http://x") && !c.text.contains("img.png"));
+        let cited = src_lines[c.line_start as usize - 1..c.line_end as usize].join("\n");
+        for word in c.text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+            assert!(
+                cited.contains(word),
+                "{word:?} not in lines {}-{}",
+                c.line_start,
+                c.line_end
+            );
+        }
+    }
 }
 
 #[test]
@@ -488,6 +578,22 @@ fn fragment() -> impl Strategy<Value = String> {
             "<nav>",
             "<br/>",
             "Laisser un commentaire",
+            "&hellip;",
+            "&NotEqualTilde;",
+            "&#27;",
+            "&nbsp",
+            "<meta property=\"og:title\" content=\"&eacute;\">",
+            "<textarea>",
+            "<style>",
+            "{\"date\": 2024, \"title\": null, \"text\": \"",
+            "{\"date\": [1], \"id\": 1.5, \"lang\": {}, \"text\": \"",
+            "**",
+            "[lien](http://x)",
+            "`",
+            "![img](a.png)",
+            "> ",
+            "- ",
+            "    ",
         ])
         .prop_map(str::to_string),
         "[A-Za-zéà .,;:!?']{0,40}",
