@@ -453,20 +453,13 @@ pub fn parse_bytes(id: &str, source_path: &Path, format: Format, bytes: &[u8]) -
                     ..base
                 }
             }
-            Format::Markdown => {
-                let (text, lay) = layout::analyze_markdown(&text);
-                Article {
-                    title: lay.title,
-                    date: lay.date,
-                    lang: detect_lang(&text, &lay.blocks).or(lay.lang),
-                    url: lay.url,
-                    blocks: lay.blocks,
-                    text,
-                    ..base
-                }
-            }
             _ => {
-                let lay = layout::analyze_lines(&text, None);
+                let (text, lay) = if format == Format::Markdown {
+                    layout::analyze_markdown(&text)
+                } else {
+                    let lay = layout::analyze_lines(&text, None);
+                    (text, lay)
+                };
                 Article {
                     title: lay.title,
                     date: lay.date,

@@ -645,6 +645,9 @@ impl Job {
         f(&mut s);
         s.seconds = self.started.elapsed().as_secs_f64();
     }
+    fn is_running(&self) -> bool {
+        self.status.lock().unwrap_or_else(|p| p.into_inner()).state == "running"
+    }
     fn snapshot(&self) -> JobStatus {
         let mut s = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if s.state == "running" {
@@ -751,7 +754,7 @@ async fn start_ingest(
     }
     let job = {
         let mut jobs = st.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        if jobs.all.values().any(|j| j.snapshot().state == "running") {
+        if jobs.all.values().any(|j| j.is_running()) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "ingest_running",
