@@ -18,6 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::answer::{self, Answer, AnswerOptions, CheckedSentence};
+use crate::backend::{IngestBackend, SearchBackend};
 use crate::embed::{self, Embedder, HashingEmbedder};
 use crate::eval::input;
 use crate::eval::run::{self as eval_run, EvalReport, Level};
@@ -68,6 +69,9 @@ pub struct Setup {
     pub paths: Paths,
     /// Articles to ingest when `ask` finds no index yet, so a fresh clone answers at once.
     pub bootstrap: Option<PathBuf>,
+    /// A PostgreSQL URL (`postgres://…`): the index lives on that server instead of in
+    /// `index`.
+    pub database: Option<String>,
 }
 
 impl Setup {
@@ -79,6 +83,40 @@ impl Setup {
             dims: None,
             paths: Paths::from_env(),
             bootstrap: None,
+            database: None,
+        }
+    }
+
+    /// Where the index is, for messages: the directory, or the database URL without its
+    /// password.
+    pub fn location(&self) -> String {
+        match &self.database {
+            Some(url) => redact_url(url),
+            None => self.index.display().to_string(),
+        }
+    }
+
+    /// The manifest of the index, `None` when there is none yet.
+    pub fn read_manifest(&self) -> Result<Option<IndexManifest>> {
+        match &self.database {
+            None => library::read_manifest(&self.index),
+            Some(url) => open_pg_manifest(url),
+        }
+    }
+
+    /// Opens the index for reading.
+    pub fn open_index(&self) -> Result<OpenIndex> {
+        match &self.database {
+            None => Ok(OpenIndex::Embedded(Library::open(&self.index)?)),
+            Some(url) => open_pg(url),
+        }
+    }
+
+    /// Opens the index for writing, creating it with `manifest` when there is none.
+    pub fn open_for_ingest(&self, manifest: IndexManifest) -> Result<Box<dyn IngestBackend>> {
+        match &self.database {
+            None => Ok(Box::new(Library::open_for_ingest(&self.index, manifest)?)),
+            Some(url) => open_pg_ingest(url, manifest),
         }
     }
 
@@ -95,6 +133,76 @@ impl Setup {
     fn dims_for(&self, manifest: &IndexManifest) -> Option<usize> {
         self.dims.or(Some(manifest.dims))
     }
+}
+
+/// An open index: the embedded one, or one on a PostgreSQL server.
+// One per session, never moved in a loop: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum OpenIndex {
+    Embedded(Library),
+    #[cfg(feature = "postgres")]
+    Postgres(crate::pg::PgLibrary),
+}
+
+impl OpenIndex {
+    /// The index as the storage seam.
+    pub fn backend(&self) -> &dyn SearchBackend {
+        match self {
+            OpenIndex::Embedded(l) => l,
+            #[cfg(feature = "postgres")]
+            OpenIndex::Postgres(p) => p,
+        }
+    }
+
+    /// The embedded index, when that is what is open.
+    pub fn embedded(&self) -> Option<&Library> {
+        match self {
+            OpenIndex::Embedded(l) => Some(l),
+            #[cfg(feature = "postgres")]
+            OpenIndex::Postgres(_) => None,
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn redact_url(url: &str) -> String {
+    crate::pg::redact(url)
+}
+#[cfg(feature = "postgres")]
+fn open_pg(url: &str) -> Result<OpenIndex> {
+    Ok(OpenIndex::Postgres(crate::pg::PgLibrary::open(url)?))
+}
+#[cfg(feature = "postgres")]
+fn open_pg_manifest(url: &str) -> Result<Option<IndexManifest>> {
+    crate::pg::PgLibrary::read_manifest(url)
+}
+#[cfg(feature = "postgres")]
+fn open_pg_ingest(url: &str, manifest: IndexManifest) -> Result<Box<dyn IngestBackend>> {
+    Ok(Box::new(crate::pg::PgLibrary::open_for_ingest(url, manifest)?))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn no_pg() -> Error {
+    Error::InvalidOption {
+        name: "backend",
+        detail: "this build of sourcier has no PostgreSQL support (feature `postgres`)".into(),
+    }
+}
+#[cfg(not(feature = "postgres"))]
+fn redact_url(_url: &str) -> String {
+    "(a PostgreSQL URL)".into()
+}
+#[cfg(not(feature = "postgres"))]
+fn open_pg(_url: &str) -> Result<OpenIndex> {
+    Err(no_pg())
+}
+#[cfg(not(feature = "postgres"))]
+fn open_pg_manifest(_url: &str) -> Result<Option<IndexManifest>> {
+    Err(no_pg())
+}
+#[cfg(not(feature = "postgres"))]
+fn open_pg_ingest(_url: &str, _manifest: IndexManifest) -> Result<Box<dyn IngestBackend>> {
+    Err(no_pg())
 }
 
 /// The manifest a new index gets with this embedder.
@@ -145,7 +253,7 @@ pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Re
             return Err(crate::corpus::unsupported_file(p));
         }
     }
-    let existing = library::read_manifest(&setup.index)?;
+    let existing = setup.read_manifest()?;
     let dims = setup.dims.or(existing.as_ref().map(|m| m.dims));
     let embedder = setup.load_embedder(dims, progress)?;
     ingest_with(setup, embedder.as_ref(), req, progress)
@@ -159,9 +267,9 @@ pub fn ingest_with(
     req: &IngestRequest,
     progress: &dyn Progress,
 ) -> Result<IngestReport> {
-    let mut lib = Library::open_for_ingest(&setup.index, new_manifest(embedder))?;
+    let mut lib = setup.open_for_ingest(new_manifest(embedder))?;
     ingest::ingest(
-        &mut lib,
+        lib.as_mut(),
         embedder,
         &req.paths,
         &IngestOptions {
@@ -262,7 +370,7 @@ impl GeneratedResult {
 
 /// An open index with its embedder, serving queries through `&self`.
 pub struct Session {
-    lib: Library,
+    lib: OpenIndex,
     embedder: Arc<dyn Embedder>,
     setup: Setup,
 }
@@ -270,6 +378,7 @@ pub struct Session {
 /// With `setup.bootstrap` set and no index yet, ingests those articles.
 fn bootstrap(setup: &Setup, progress: &dyn Progress) -> Result<()> {
     if let Some(bundled) = &setup.bootstrap
+        && setup.database.is_none()
         && library::read_manifest(&setup.index)?.is_none()
         && bundled.is_dir()
     {
@@ -292,14 +401,16 @@ impl Session {
     /// `setup.bootstrap` set and no index yet, ingests those articles first.
     pub fn open(setup: &Setup, progress: &dyn Progress) -> Result<Session> {
         bootstrap(setup, progress)?;
-        let lib = Library::open(&setup.index)?;
-        let embedder: Arc<dyn Embedder> = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?.into();
+        let lib = setup.open_index()?;
+        let embedder: Arc<dyn Embedder> = setup
+            .load_embedder(setup.dims_for(lib.backend().manifest()), progress)?
+            .into();
         Session::with_embedder(setup, embedder, lib, progress)
     }
 
     /// Opens the index again with the same embedder, to see what an ingest added since.
     pub fn reopen(&self, progress: &dyn Progress) -> Result<Session> {
-        let lib = Library::open(&self.setup.index)?;
+        let lib = self.setup.open_index()?;
         Session::with_embedder(&self.setup, self.embedder.clone(), lib, progress)
     }
 
@@ -316,13 +427,14 @@ impl Session {
     fn with_embedder(
         setup: &Setup,
         embedder: Arc<dyn Embedder>,
-        lib: Library,
+        lib: OpenIndex,
         progress: &dyn Progress,
     ) -> Result<Session> {
+        let b = lib.backend();
         // Bind once: every query of this session uses an embedder that matches the index.
-        lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+        crate::backend::check_embedder(b.manifest(), &b.location(), embedder.as_ref())?;
         // Catch the derived indexes up now, so no query pays for it or reports it.
-        lib.warm(progress)?;
+        b.warm(progress)?;
         Ok(Session {
             lib,
             embedder,
@@ -331,8 +443,13 @@ impl Session {
     }
 
     /// The open index.
-    pub fn library(&self) -> &Library {
+    pub fn index(&self) -> &OpenIndex {
         &self.lib
+    }
+
+    /// The open index as the storage seam.
+    pub fn backend(&self) -> &dyn SearchBackend {
+        self.lib.backend()
     }
 
     /// The embedder bound to the index.
@@ -341,7 +458,7 @@ impl Session {
     }
 
     fn retrieve(&self, query: &str, k: usize, filters: &Filters, mode: Mode) -> Result<retrieve::Retrieval> {
-        retrieve::retrieve(&self.lib, self.embedder.as_ref(), query, k, filters, mode)
+        retrieve::retrieve(self.lib.backend(), self.embedder.as_ref(), query, k, filters, mode)
     }
 
     /// Ranks chunks for a query.
@@ -371,7 +488,7 @@ impl Session {
         let ta = Instant::now();
         let answer = answer::extractive_cached(
             self.embedder.as_ref(),
-            &self.lib.store,
+            self.lib.backend().sentence_cache(),
             &req.question,
             &r.query_vector,
             &r.hits,
@@ -497,7 +614,7 @@ pub struct ViewBlock {
 impl Session {
     /// One indexed article for display; `None` when the index does not hold `id`.
     pub fn article(&self, id: &str) -> Result<Option<ArticleView>> {
-        let Some((row, text)) = crate::backend::SearchBackend::article(&self.lib, id)? else {
+        let Some((row, text)) = self.lib.backend().article(id)? else {
             return Ok(None);
         };
         let (exact, blocks) = match text {
@@ -522,7 +639,7 @@ impl Session {
                 (true, blocks)
             }
             None => {
-                let chunks = crate::backend::SearchBackend::article_chunks(&self.lib, id)?;
+                let chunks = self.lib.backend().article_chunks(id)?;
                 let blocks = chunks
                     .into_iter()
                     .map(|c| ViewBlock {
@@ -713,9 +830,17 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         }
         crate::fsx::write_atomic(&corpus_file, lines.as_bytes())?;
         let embedder = setup.load_embedder(setup.dims, progress)?;
-        let mut lib = Library::open_for_ingest(&dir.join("index"), new_manifest(embedder.as_ref()))?;
+        // With a database, the corpus goes there (its own schema or database is the caller's
+        // to choose); else into an embedded index beside the corpus file.
+        let mut writer = match &setup.database {
+            Some(url) => open_pg_ingest(url, new_manifest(embedder.as_ref()))?,
+            None => Box::new(Library::open_for_ingest(
+                &dir.join("index"),
+                new_manifest(embedder.as_ref()),
+            )?),
+        };
         let report = ingest::ingest(
-            &mut lib,
+            writer.as_mut(),
             embedder.as_ref(),
             &[corpus_file],
             &IngestOptions {
@@ -731,6 +856,12 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
             ingest_seconds: report.seconds,
             chunks_per_second: report.chunks_per_second(),
         });
+        drop(writer);
+        let lib = match &setup.database {
+            Some(url) => open_pg(url)?,
+            // The writable open keeps the sentence cache filling across modes.
+            None => OpenIndex::Embedded(Library::open_for_update(&dir.join("index"))?),
+        };
         (lib, set.to_query_set().queries, "corpus.jsonl#".to_string(), embedder)
     } else {
         let set = input::parse_jsonl(&text);
@@ -752,8 +883,11 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         }
         // Eval keeps its sentence-vector cache in the index, so it opens it writable.
         bootstrap(setup, progress)?;
-        let lib = Library::open_for_update(&setup.index)?;
-        let known: HashSet<String> = lib.store.article_ids()?.into_iter().collect();
+        let lib = match &setup.database {
+            Some(url) => open_pg(url)?,
+            None => OpenIndex::Embedded(Library::open_for_update(&setup.index)?),
+        };
+        let known: HashSet<String> = lib.backend().article_ids()?.into_iter().collect();
         for q in &set.queries {
             for id in q.relevant.keys().filter(|id| !known.contains(*id)) {
                 warn(format!(
@@ -762,7 +896,7 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
                 ));
             }
         }
-        let embedder = setup.load_embedder(setup.dims_for(&lib.manifest), progress)?;
+        let embedder = setup.load_embedder(setup.dims_for(lib.backend().manifest()), progress)?;
         (lib, set.queries, String::new(), embedder)
     };
     if queries.is_empty() {
@@ -778,7 +912,7 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         id_prefix: prefix,
         level: req.level,
     };
-    let report = eval_run::run(&lib, embedder.as_ref(), &queries, &opts, progress)?;
+    let report = eval_run::run(lib.backend(), embedder.as_ref(), &queries, &opts, progress)?;
     let gate_failures = gates(&report, req);
     Ok(EvalOutcome {
         report,
@@ -848,7 +982,8 @@ fn gates(report: &EvalReport, req: &EvalRequest) -> Vec<String> {
 /// `sourcier index stats --json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexStats {
-    pub index: PathBuf,
+    /// The index directory, or the database URL without its password.
+    pub index: String,
     pub manifest: IndexManifest,
     pub stats: StoreStats,
     /// Size on disk of the index directory.
@@ -857,31 +992,119 @@ pub struct IndexStats {
 
 /// What is in the index.
 pub fn index_stats(setup: &Setup) -> Result<IndexStats> {
-    let lib = Library::open(&setup.index)?;
+    let lib = setup.open_index()?;
+    let b = lib.backend();
     Ok(IndexStats {
-        index: setup.index.clone(),
-        stats: lib.store.stats()?,
-        bytes: lib.disk_size(),
-        manifest: lib.manifest.clone(),
+        index: setup.location(),
+        stats: b.stats()?,
+        bytes: b.disk_size()?,
+        manifest: b.manifest().clone(),
     })
 }
 
 /// `sourcier index rebuild`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebuildReport {
-    pub index: PathBuf,
+    pub index: String,
     /// Stored chunks the HNSW and BM25 indexes were rebuilt from.
     pub chunks: usize,
 }
 
 /// Rebuilds the derived indexes (HNSW, BM25) from the stored chunks, without re-embedding.
 pub fn index_rebuild(setup: &Setup, progress: &dyn Progress) -> Result<RebuildReport> {
-    let mut lib = Library::open_for_update(&setup.index)?;
-    let chunks = lib.rebuild_vectors(progress)?;
-    lib.rebuild_lexical(progress)?;
+    let chunks = match setup.open_index()? {
+        OpenIndex::Embedded(_) => {
+            let mut lib = Library::open_for_update(&setup.index)?;
+            let chunks = lib.rebuild_vectors(progress)?;
+            lib.rebuild_lexical(progress)?;
+            chunks
+        }
+        #[cfg(feature = "postgres")]
+        OpenIndex::Postgres(p) => p.rebuild(progress)?,
+    };
     Ok(RebuildReport {
-        index: setup.index.clone(),
+        index: setup.location(),
         chunks,
+    })
+}
+
+/// `sourcier index migrate --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrateReport {
+    pub from: String,
+    pub to: String,
+    pub articles: usize,
+    pub chunks: usize,
+    pub seconds: f64,
+}
+
+/// Copies every article, chunk, embedding and article text of the index at `from` into the
+/// one at `to` (created with `from`'s manifest when missing), without re-embedding: the
+/// embedded index to PostgreSQL or the other way round. Articles already in `to` with the
+/// same content hash are skipped, so an interrupted copy resumes.
+pub fn index_migrate(from: &Setup, to: &Setup, progress: &dyn Progress) -> Result<MigrateReport> {
+    let t0 = Instant::now();
+    if from.location() == to.location() {
+        return Err(Error::InvalidOption {
+            name: "migrate",
+            detail: format!(
+                "the source and the destination are the same index ({})",
+                from.location()
+            ),
+        });
+    }
+    let source = from.open_index()?;
+    let src = source.backend();
+    let mut dest = to.open_for_ingest(src.manifest().clone())?;
+    let ids = src.article_ids()?;
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let present = dest.article_hashes(&id_refs)?;
+    progress.start("copying articles", Some(ids.len() as u64));
+    let (mut articles, mut chunks) = (0, 0);
+    for id in &ids {
+        let Some((row, text)) = src.article(id)? else {
+            progress.inc(1);
+            continue;
+        };
+        if present.get(id) == Some(&row.hash) {
+            progress.inc(1);
+            continue;
+        }
+        let rows = src.article_chunks(id)?;
+        let chunk_ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+        let mut vectors = src.embeddings(&chunk_ids)?;
+        let mut new = Vec::with_capacity(rows.len());
+        for c in rows {
+            let embedding = vectors.remove(&c.id).ok_or_else(|| Error::Corrupt {
+                path: from.location().into(),
+                detail: format!("chunk {} of {id} has no stored embedding", c.id),
+            })?;
+            new.push(crate::store::NewChunk {
+                ordinal: c.ordinal,
+                text: c.text,
+                start: c.start,
+                end: c.end,
+                line_start: c.line_start,
+                line_end: c.line_end,
+                embedding,
+            });
+        }
+        dest.replace_article(&row, &new)?;
+        if let Some(t) = &text {
+            dest.put_article_texts(&[(id.as_str(), t)], true)?;
+        }
+        articles += 1;
+        chunks += new.len();
+        progress.inc(1);
+    }
+    progress.finish();
+    dest.commit(progress)?;
+    Ok(MigrateReport {
+        from: from.location(),
+        to: to.location(),
+        articles,
+        chunks,
+        seconds: t0.elapsed().as_secs_f64(),
     })
 }
 

@@ -4,19 +4,39 @@
 //! meant to be the second, so the traits:
 //! - take and return batches (ids in, rows out), never one call per hit or per chunk;
 //! - run top-k inside the backend (vectors need not live in this process);
-//! - express a filter as a chunk-id selection computed once per query, which both legs of a
-//!   hybrid search share.
+//! - express a filter as a [`Selection`] computed once per query, which both legs of a hybrid
+//!   search share: a chunk-id set for the embedded index, the filters themselves for a
+//!   database that runs them inside its ranking statements.
 
 use std::collections::{HashMap, HashSet};
 
+use crate::answer::{NoCache, SentenceCache};
 use crate::embed::Embedder;
 use crate::library::IndexManifest;
 use crate::retrieve::Filters;
-use crate::store::{ArticleRow, ArticleText, ChunkRow, NewChunk};
+use crate::store::{ArticleRow, ArticleText, ChunkRow, NewChunk, StoreStats};
 use crate::{Error, Result};
 
 /// Scored chunk ids, best first.
 pub type Scored = Vec<(i64, f32)>;
+
+/// Which chunks a query may return, as a backend prepared it from the user's filters.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// No filter.
+    All,
+    /// These chunks only (the embedded index resolves filters to ids once per query).
+    Chunks(HashSet<i64>),
+    /// The filters, for a backend that applies them inside its ranking queries.
+    Filters(Filters),
+}
+
+impl Selection {
+    /// True when nothing can pass, so a search can return at once.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Selection::Chunks(s) if s.is_empty())
+    }
+}
 
 /// Reads: everything a query needs. Implementations serve concurrent readers through `&self`
 /// and never write.
@@ -27,12 +47,12 @@ pub trait SearchBackend: Send + Sync {
     fn location(&self) -> String;
     /// Stored chunks.
     fn chunk_count(&self) -> Result<u64>;
-    /// Chunks whose article passes `filters`; `None` when there are no filters.
-    fn select(&self, filters: &Filters) -> Result<Option<HashSet<i64>>>;
-    /// The `k` chunks nearest to the unit vector `q`, restricted to `allowed` when given.
-    fn dense_top_k(&self, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored>;
-    /// The `k` best BM25 chunks for `query`, restricted to `allowed` when given.
-    fn lexical_top_k(&self, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored>;
+    /// The chunks whose article passes `filters`, in the form this backend ranks with.
+    fn select(&self, filters: &Filters) -> Result<Selection>;
+    /// The `k` chunks nearest to the unit vector `q` among `selection`, with cosine similarity.
+    fn dense_top_k(&self, q: &[f32], k: usize, selection: &Selection) -> Result<Scored>;
+    /// The `k` best lexical matches for `query` among `selection`.
+    fn lexical_top_k(&self, query: &str, k: usize, selection: &Selection) -> Result<Scored>;
     /// Chunks with their articles, for the ids that exist (order not kept).
     fn chunks_by_ids(&self, ids: &[i64]) -> Result<Vec<(ChunkRow, ArticleRow)>>;
     /// Stored document vectors of the ids that exist.
@@ -43,6 +63,18 @@ pub trait SearchBackend: Send + Sync {
     fn article_ids(&self) -> Result<Vec<String>>;
     /// One article, with its cleaned text when stored.
     fn article(&self, id: &str) -> Result<Option<(ArticleRow, Option<ArticleText>)>>;
+    /// Article, chunk and language counts.
+    fn stats(&self) -> Result<StoreStats>;
+    /// Bytes the index takes where it is stored.
+    fn disk_size(&self) -> Result<u64>;
+    /// Loads whatever the first query would otherwise wait for.
+    fn warm(&self, _progress: &dyn crate::progress::Progress) -> Result<()> {
+        Ok(())
+    }
+    /// Where the answerer may find sentence vectors computed before.
+    fn sentence_cache(&self) -> &dyn SentenceCache {
+        &NoCache
+    }
 }
 
 /// Writes: what ingest needs. Each `replace_article` and `delete_article` is atomic on its

@@ -181,6 +181,19 @@ pub enum Error {
 
     /// An option or argument with a value sourcier cannot use; `name` says which one
     /// (`language`, `mode`, `dims`, …).
+    #[error("cannot reach the database {location}: {detail}")]
+    DatabaseUnreachable { location: String, detail: String },
+
+    #[error("database {location}: {detail}")]
+    Database { location: String, detail: String },
+
+    #[error("database {location} lacks the `{extension}` extension, which sourcier needs: {detail}")]
+    DatabaseExtension {
+        location: String,
+        extension: &'static str,
+        detail: String,
+    },
+
     #[error("{name}: {detail}")]
     InvalidOption { name: &'static str, detail: String },
 

@@ -39,6 +39,8 @@ pub mod lang;
 pub mod lexical;
 pub mod library;
 pub mod models;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod progress;
 pub mod retrieve;
 #[cfg(feature = "server")]

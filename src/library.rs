@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{IngestBackend, Scored, SearchBackend};
+use crate::backend::{IngestBackend, Scored, SearchBackend, Selection};
 use crate::chunk::ChunkerConfig;
 use crate::index::{self, Params, VectorIndex};
 use crate::lexical::{self, LexicalIndex};
@@ -512,9 +512,9 @@ impl SearchBackend for Library {
         self.store.chunk_count()
     }
     /// Two SQL queries, whatever the corpus size.
-    fn select(&self, filters: &Filters) -> Result<Option<HashSet<i64>>> {
+    fn select(&self, filters: &Filters) -> Result<Selection> {
         if filters.is_empty() {
-            return Ok(None);
+            return Ok(Selection::All);
         }
         let passing: HashSet<String> = self
             .store
@@ -524,9 +524,9 @@ impl SearchBackend for Library {
             .map(|a| a.id)
             .collect();
         if passing.is_empty() {
-            return Ok(Some(HashSet::new()));
+            return Ok(Selection::Chunks(HashSet::new()));
         }
-        Ok(Some(
+        Ok(Selection::Chunks(
             self.store
                 .chunk_articles()?
                 .into_iter()
@@ -535,19 +535,29 @@ impl SearchBackend for Library {
                 .collect(),
         ))
     }
-    fn dense_top_k(&self, q: &[f32], k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored> {
+    fn dense_top_k(&self, q: &[f32], k: usize, selection: &Selection) -> Result<Scored> {
         let vectors = self.vectors()?;
-        let set = match allowed {
-            Some(a) => a,
-            None => self.live_chunk_ids()?,
+        let resolved;
+        let set = match selection {
+            Selection::All => self.live_chunk_ids()?,
+            Selection::Chunks(a) => a,
+            Selection::Filters(f) => {
+                resolved = self.select(f)?;
+                return self.dense_top_k(q, k, &resolved);
+            }
         };
         Ok(vectors.search(q, k, vectors.params().ef_search, &|id| set.contains(&id)))
     }
-    fn lexical_top_k(&self, query: &str, k: usize, allowed: Option<&HashSet<i64>>) -> Result<Scored> {
+    fn lexical_top_k(&self, query: &str, k: usize, selection: &Selection) -> Result<Scored> {
         let lex = self.lexical()?;
-        let set = match allowed {
-            Some(a) => a,
-            None => self.live_chunk_ids()?,
+        let resolved;
+        let set = match selection {
+            Selection::All => self.live_chunk_ids()?,
+            Selection::Chunks(a) => a,
+            Selection::Filters(f) => {
+                resolved = self.select(f)?;
+                return self.lexical_top_k(query, k, &resolved);
+            }
         };
         lex.search(query, k, &|id| set.contains(&id))
     }
@@ -568,6 +578,18 @@ impl SearchBackend for Library {
             return Ok(None);
         };
         Ok(Some((row, self.store.article_text(id)?)))
+    }
+    fn stats(&self) -> Result<crate::store::StoreStats> {
+        self.store.stats()
+    }
+    fn disk_size(&self) -> Result<u64> {
+        Ok(Library::disk_size(self))
+    }
+    fn warm(&self, progress: &dyn Progress) -> Result<()> {
+        Library::warm(self, progress)
+    }
+    fn sentence_cache(&self) -> &dyn crate::answer::SentenceCache {
+        &self.store
     }
 }
 

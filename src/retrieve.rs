@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::backend::SearchBackend;
+use crate::backend::{SearchBackend, Selection};
 use crate::date::{DateRange, PartialDate};
 use crate::embed::Embedder;
 use crate::store::{ArticleRow, ChunkRow};
@@ -235,8 +235,8 @@ pub struct Legs {
 /// Embeds `query` once and returns the top `depth` chunks of each retriever, unfiltered.
 pub fn legs(lib: &dyn SearchBackend, embedder: &dyn Embedder, query: &str, depth: usize) -> Result<Legs> {
     let query_vector = embedder.embed_queries(&[query.trim()])?.remove(0);
-    let dense = lib.dense_top_k(&query_vector, depth, None)?;
-    let lexical = lib.lexical_top_k(query.trim(), depth, None)?;
+    let dense = lib.dense_top_k(&query_vector, depth, &Selection::All)?;
+    let lexical = lib.lexical_top_k(query.trim(), depth, &Selection::All)?;
     Ok(Legs {
         query_vector,
         dense,
@@ -279,8 +279,8 @@ pub fn retrieve(
         .remove(0);
     let embed_ms = te.elapsed().as_secs_f64() * 1e3;
     let ts = Instant::now();
-    let allowed = lib.select(filters)?;
-    if allowed.as_ref().is_some_and(|a| a.is_empty()) {
+    let selection = lib.select(filters)?;
+    if selection.is_empty() {
         return Ok(Retrieval {
             hits: Vec::new(),
             query_vector: q,
@@ -292,12 +292,12 @@ pub fn retrieve(
     }
     let depth = if mode == Mode::Hybrid { FUSION_DEPTH.max(k) } else { k };
     let dense_list = if mode != Mode::Lexical {
-        lib.dense_top_k(&q, depth, allowed.as_ref())?
+        lib.dense_top_k(&q, depth, &selection)?
     } else {
         Vec::new()
     };
     let lexical_list = if mode != Mode::Dense {
-        lib.lexical_top_k(query, depth, allowed.as_ref())?
+        lib.lexical_top_k(query, depth, &selection)?
     } else {
         Vec::new()
     };

@@ -467,7 +467,13 @@ fn statements_per_query_do_not_grow_with_hits_or_index() {
         let session = Session::open(&s, &NoProgress).unwrap();
         for k in [1, 10, 50] {
             for mode in Mode::ALL {
-                let n = session.library().store.count_statements().unwrap();
+                let n = session
+                    .index()
+                    .embedded()
+                    .expect("an embedded index")
+                    .store
+                    .count_statements()
+                    .unwrap();
                 let req = SearchRequest {
                     query: "panneaux solaires énergie".into(),
                     k,

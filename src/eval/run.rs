@@ -19,7 +19,6 @@ use crate::Result;
 use crate::answer::{self, AnswerOptions};
 use crate::backend::SearchBackend;
 use crate::embed::Embedder;
-use crate::library::Library;
 use crate::progress::Progress;
 use crate::retrieve::{self, Filters, Mode};
 use crate::store::ChunkRow;
@@ -134,20 +133,20 @@ pub struct EvalReport {
 
 /// Evaluates `queries` against `lib` in every requested mode.
 pub fn run(
-    lib: &Library,
+    lib: &dyn SearchBackend,
     embedder: &dyn Embedder,
     queries: &[Query],
     opts: &EvalOptions,
     progress: &dyn Progress,
 ) -> Result<EvalReport> {
     let t0 = Instant::now();
-    lib.check_embedder(&embedder.name(), &embedder.fingerprint())?;
+    crate::backend::check_embedder(lib.manifest(), &lib.location(), embedder)?;
     // Load both derived indexes before timing anything.
     lib.warm(progress)?;
     let (judgements, chunk_judgements) = match opts.level {
         Level::Article => (Vec::new(), None),
         Level::Chunk => {
-            let (q, j) = chunk_qrels(queries, &opts.id_prefix, |id| SearchBackend::article_chunks(lib, id))?;
+            let (q, j) = chunk_qrels(queries, &opts.id_prefix, |id| lib.article_chunks(id))?;
             (q, Some(j))
         }
     };
@@ -194,7 +193,7 @@ pub fn run(
                 let ta = Instant::now();
                 let a = answer::extractive_cached(
                     embedder,
-                    &lib.store,
+                    lib.sentence_cache(),
                     &q.text,
                     &r.query_vector,
                     &r.hits,
@@ -259,7 +258,7 @@ pub fn run(
     Ok(EvalReport {
         embedder: embedder.name(),
         embedder_fingerprint: embedder.fingerprint(),
-        index: lib.dir.display().to_string(),
+        index: lib.location(),
         queries: queries.len(),
         depth: opts.depth,
         level: opts.level,

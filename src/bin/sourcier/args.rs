@@ -18,6 +18,16 @@ pub struct Cli {
     /// Index directory.
     #[arg(long, global = true, env = "SOURCIER_INDEX", default_value = "index")]
     pub index: PathBuf,
+    /// Keep the index on a PostgreSQL server with pgvector instead of in --index, e.g.
+    /// postgres://user@host/db (add ?sslmode=require for TLS).
+    #[arg(
+        long,
+        global = true,
+        env = "SOURCIER_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub backend: Option<String>,
     /// Use a local sentence-transformers model folder instead of the default embedder.
     #[arg(long, global = true, value_name = "PATH")]
     pub model: Option<PathBuf>,
@@ -55,12 +65,21 @@ impl Cli {
         let bundled = std::path::Path::new("examples/articles");
         let bootstrap =
             (self.index == std::path::Path::new("index") && bundled.is_dir()).then(|| bundled.to_path_buf());
+        if let Some(b) = &self.backend
+            && !b.trim().is_empty()
+            && !sourcier::pg::is_url(b)
+        {
+            anyhow::bail!(
+                "--backend takes a PostgreSQL URL (postgres://user@host/db); for an index directory use --index"
+            );
+        }
         Ok(Setup {
             index: self.index.clone(),
             embedder,
             dims: self.dims,
             paths: Paths::from_env(),
             bootstrap,
+            database: self.backend.clone().filter(|b| !b.trim().is_empty()),
         })
     }
 }
@@ -207,6 +226,18 @@ pub enum IndexCommand {
     },
     /// Rebuild the HNSW index from the stored embeddings (no re-embedding).
     Rebuild {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy an index to another backend without re-embedding: an index directory to a
+    /// PostgreSQL URL, or the other way round.
+    Migrate {
+        /// The index to copy: a directory or a postgres:// URL.
+        #[arg(long, value_name = "DIR|URL")]
+        from: String,
+        /// Where to copy it: a directory or a postgres:// URL.
+        #[arg(long, value_name = "DIR|URL")]
+        to: String,
         #[arg(long)]
         json: bool,
     },

@@ -217,8 +217,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 println!(
                     "rebuilt the HNSW and BM25 indexes of {} from {} stored chunks",
-                    r.index.display(),
-                    r.chunks
+                    r.index, r.chunks
+                )
+            }
+        }
+        Command::Index {
+            command: IndexCommand::Migrate { from, to, json },
+        } => {
+            let at = |loc: &str| {
+                let mut s = setup.clone();
+                if sourcier::pg::is_url(loc) {
+                    s.database = Some(loc.to_string());
+                } else {
+                    s.database = None;
+                    s.index = loc.into();
+                }
+                s
+            };
+            let r = app::index_migrate(&at(&from), &at(&to), &bars)?;
+            if json {
+                print_json(&r)?
+            } else {
+                println!(
+                    "copied {} articles ({} chunks) from {} to {} in {:.1} s, without re-embedding",
+                    r.articles, r.chunks, r.from, r.to, r.seconds
                 )
             }
         }

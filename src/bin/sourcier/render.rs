@@ -147,7 +147,7 @@ pub fn stats(r: &IndexStats) -> String {
     let m = &r.manifest;
     format!(
         "index      {}\narticles   {}\nchunks     {}\nlanguages  {}\nmodel      {} (fingerprint {})\ndims       {}\nchunking   {} tokens, {} sentence overlap\ndisk       {:.1} MB\n",
-        r.index.display(),
+        r.index,
         r.stats.articles,
         r.stats.chunks,
         langs.join(", "),
