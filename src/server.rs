@@ -120,7 +120,10 @@ pub fn serve(
         next_job: AtomicU64::new(1),
         opts,
     });
-    runtime.block_on(async move {
+    // The last reference to the session is dropped here, outside the runtime: a database
+    // client closes its connections by blocking, which a runtime thread must not do.
+    let keep = state.clone();
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(state.opts.addr)
             .await
             .map_err(|e| Error::Bind {
@@ -139,7 +142,10 @@ pub fn serve(
                 addr: addr.to_string(),
                 source: e,
             })
-    })
+    });
+    drop(runtime);
+    drop(keep);
+    served
 }
 
 /// The routes, with their limits and layers.
