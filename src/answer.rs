@@ -6,7 +6,12 @@
 //! sentence, both sides with their retrieval prompts) plus lexical overlap of analysed terms,
 //! which rewards exact names and numbers the question repeats.
 
+mod features;
+pub mod scorer;
+mod span;
+
 use std::collections::HashSet;
+use std::ops::Range;
 
 use serde::Serialize;
 
@@ -14,6 +19,9 @@ use crate::Result;
 use crate::chunk::split_sentences;
 use crate::embed::{Document, Embedder};
 use crate::retrieve::Hit;
+pub use features::{AnswerType, FEATURE_NAMES, FEATURES, expected_type};
+use features::{CandidateInput, evidence, question_words};
+use scorer::Scorer;
 
 /// Tunables of the extractive answerer.
 #[derive(Debug, Clone, Copy)]
@@ -24,9 +32,9 @@ pub struct AnswerOptions {
     pub max_sentences: usize,
     /// Below this best-passage similarity, abstain. Calibrated on `examples/queries/seed.jsonl`.
     pub abstain_below: f32,
-    /// Weight of lexical overlap next to cosine similarity.
-    pub lexical_weight: f32,
-    /// A further sentence must score within this margin of the best one.
+    /// Abstain when no sentence's probability of holding the fact reaches this.
+    pub min_probability: f32,
+    /// A further sentence must come within this probability of the best one.
     pub margin: f32,
 }
 
@@ -36,8 +44,8 @@ impl Default for AnswerOptions {
             passages: 4,
             max_sentences: 3,
             abstain_below: 0.30,
-            lexical_weight: 0.3,
-            margin: 0.06,
+            min_probability: 0.0,
+            margin: 0.15,
         }
     }
 }
@@ -47,7 +55,37 @@ impl Default for AnswerOptions {
 pub struct AnswerSentence {
     pub text: String,
     pub citation: usize,
+    /// The scorer's probability that the sentence holds the asked fact.
     pub score: f32,
+    /// Byte span of the sentence in the article's text, when the article text is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<usize>,
+    /// Source lines of the sentence itself (1-based, inclusive), not of its whole passage.
+    pub line_start: u32,
+    pub line_end: u32,
+    /// The fact inside the sentence that answers the question's type, when one is found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fact: Option<Fact>,
+    /// Byte span of the sentence in its passage's text.
+    #[serde(skip)]
+    pub in_passage: Range<usize>,
+}
+
+/// The shortest span of an answer sentence that answers the question.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fact {
+    pub text: String,
+    pub kind: AnswerType,
+    /// Byte span of the fact in the sentence's `text`.
+    pub sentence_start: usize,
+    pub sentence_end: usize,
+    /// Byte span of the fact in the article's text, when the article text is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<usize>,
 }
 
 /// A numbered source of an answer.
@@ -78,67 +116,24 @@ pub struct Answer {
     pub citations: Vec<Citation>,
     /// Best similarity between the question and a retrieved passage (the abstention signal).
     pub confidence: f32,
+    /// The kind of fact the question asks for, from its question words.
+    pub expected: AnswerType,
+    /// Why it abstained, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abstention: Option<Abstention>,
 }
 
-/// Guesses whether a question is French or English. Questions are short, where statistical
-/// detectors are unreliable, so common function words decide first.
-pub fn question_lang(q: &str) -> &'static str {
-    const FR: &[&str] = &[
-        "le", "la", "les", "des", "du", "de", "un", "une", "est", "quel", "quelle", "quels", "quelles", "qui", "que",
-        "quoi", "combien", "comment", "pourquoi", "où", "quand", "et", "en", "au", "aux", "sur", "pour", "avec",
-        "dans", "il", "elle", "ils", "a-t-il", "est-ce", "selon", "depuis",
-    ];
-    const EN: &[&str] = &[
-        "the",
-        "a",
-        "an",
-        "is",
-        "are",
-        "was",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "how",
-        "many",
-        "much",
-        "why",
-        "where",
-        "when",
-        "and",
-        "in",
-        "on",
-        "for",
-        "with",
-        "of",
-        "to",
-        "does",
-        "do",
-        "did",
-        "has",
-        "have",
-        "according",
-    ];
-    let words: Vec<String> = q
-        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
-        .collect();
-    let fr = words
-        .iter()
-        .filter(|w| FR.contains(&w.as_str()) || w.contains("qu'") || w.starts_with("l'") || w.starts_with("d'"))
-        .count();
-    let en = words.iter().filter(|w| EN.contains(&w.as_str())).count();
-    if fr > en {
-        "fr"
-    } else if en > fr {
-        "en"
-    } else if q.chars().any(|c| "éèêàçùûôîœ".contains(c)) {
-        "fr"
-    } else {
-        "en"
-    }
+/// Why an answer abstained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Abstention {
+    /// No passage is close enough to the question.
+    NothingRelevant,
+    /// Passages are on topic, but none carries the kind of fact asked for.
+    FactMissing,
 }
+
+pub use crate::lang::question_lang;
 
 /// The message of an abstention, in the question's language.
 pub fn abstention_message(lang: &str) -> &'static str {
@@ -146,6 +141,15 @@ pub fn abstention_message(lang: &str) -> &'static str {
         "Je n'ai pas trouvé de réponse à cette question dans les articles indexés."
     } else {
         "I could not find an answer to this question in the indexed articles."
+    }
+}
+
+/// The message when the articles cover the topic but not the asked fact.
+pub fn fact_missing_message(lang: &str) -> &'static str {
+    if lang == "fr" {
+        "Les articles indexés traitent du sujet, mais ne donnent pas cette information."
+    } else {
+        "The indexed articles cover the topic, but do not give this information."
     }
 }
 
@@ -252,6 +256,108 @@ pub fn extractive(
     extractive_cached(embedder, &NoCache, question, qvec, hits, opts)
 }
 
+/// One candidate sentence with what its features need.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Index of its passage among those read.
+    pub passage: usize,
+    pub text: String,
+    /// Byte span in the passage's text.
+    pub range: Range<usize>,
+    pub features: [f32; features::FEATURES],
+    pub probability: f32,
+}
+
+/// Candidate sentences of the first `opts.passages` hits with their features and scores,
+/// best first. Shared by the answerer and by eval's feature dump, so both see one thing.
+pub fn candidates(
+    embedder: &dyn Embedder,
+    cache: &dyn SentenceCache,
+    question: &str,
+    qvec: &[f32],
+    hits: &[Hit],
+    opts: &AnswerOptions,
+) -> Result<Vec<Candidate>> {
+    let lang = question_lang(question);
+    let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
+    // Candidate sentences, deduplicated (overlapping chunks repeat a sentence).
+    let mut seen = HashSet::new();
+    let mut cands: Vec<(usize, Range<usize>, bool)> = Vec::new();
+    for (pi, h) in passages.iter().enumerate() {
+        let mut first = true;
+        for r in split_sentences(&h.text, 0..h.text.len()) {
+            let s = h.text[r.clone()].trim();
+            if s.split_whitespace().count() < 4 || !seen.insert(s.to_string()) {
+                continue;
+            }
+            cands.push((pi, r, first));
+            first = false;
+        }
+    }
+    if cands.is_empty() {
+        return Ok(Vec::new());
+    }
+    let texts: Vec<&str> = cands
+        .iter()
+        .map(|(pi, r, _)| passages[*pi].text[r.clone()].trim())
+        .collect();
+    let docs: Vec<Document<'_>> = cands
+        .iter()
+        .zip(&texts)
+        .map(|((pi, _, _), s)| Document {
+            title: passages[*pi].title.as_deref(),
+            text: s,
+        })
+        .collect();
+    let vecs = sentence_vectors(embedder, cache, &docs)?;
+    let cos: Vec<f32> = vecs.iter().map(|v| cosine(qvec, v)).collect();
+    let best_cosine = cos.iter().copied().fold(f32::MIN, f32::max);
+    let q_terms: HashSet<String> = crate::lexical::analyze(Some(lang), question).into_iter().collect();
+    let q_words = question_words(question);
+    let expected = expected_type(question);
+    let scorer = Scorer::bundled();
+    let mut out: Vec<Candidate> = cands
+        .iter()
+        .enumerate()
+        .map(|(i, (pi, r, first))| {
+            let h = passages[*pi];
+            let s = texts[i];
+            let overlap = if q_terms.is_empty() {
+                0.0
+            } else {
+                let terms: HashSet<String> = crate::lexical::analyze(h.lang.as_deref(), s).into_iter().collect();
+                q_terms.intersection(&terms).count() as f32 / q_terms.len() as f32
+            };
+            let neighbour = |j: Option<usize>| j.filter(|&j| j < cands.len() && cands[j].0 == *pi).map(|j| cos[j]);
+            let input = CandidateInput {
+                cosine: cos[i],
+                best_cosine,
+                lexical_overlap: overlap,
+                passage_similarity: h.similarity.unwrap_or(0.0),
+                passage_index: *pi,
+                first_in_passage: *first,
+                cosine_prev: neighbour(i.checked_sub(1)),
+                cosine_next: neighbour(Some(i + 1)),
+                words: s.split_whitespace().count(),
+                lang_mismatch: h.lang.as_deref().is_some_and(|l| l != lang),
+            };
+            let f = features::features(&input, &evidence(s, &q_words), expected);
+            // The range without the whitespace `trim` removed.
+            let lead = h.text[r.clone()].len() - h.text[r.clone()].trim_start().len();
+            let start = r.start + lead;
+            Candidate {
+                passage: *pi,
+                text: s.to_string(),
+                range: start..start + s.len(),
+                probability: scorer.prob(&f),
+                features: f,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    Ok(out)
+}
+
 /// [`extractive`], keeping sentence vectors in `cache`.
 pub fn extractive_cached(
     embedder: &dyn Embedder,
@@ -262,6 +368,7 @@ pub fn extractive_cached(
     opts: &AnswerOptions,
 ) -> Result<Answer> {
     let lang = question_lang(question).to_string();
+    let expected = expected_type(question);
     let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
     let confidence = confidence(&passages);
     let abstain = |confidence: f32| Answer {
@@ -272,68 +379,53 @@ pub fn extractive_cached(
         sentences: Vec::new(),
         citations: Vec::new(),
         confidence,
+        expected,
+        abstention: Some(Abstention::NothingRelevant),
     };
     if should_abstain(&passages, confidence, opts) {
         return Ok(abstain(confidence));
     }
-
-    // Candidate sentences, deduplicated (overlapping chunks repeat a sentence).
-    let mut seen = HashSet::new();
-    let mut cands: Vec<(usize, String)> = Vec::new();
-    for (pi, h) in passages.iter().enumerate() {
-        for r in split_sentences(&h.text, 0..h.text.len()) {
-            let s = h.text[r].trim();
-            if s.split_whitespace().count() < 4 || !seen.insert(s.to_string()) {
-                continue;
-            }
-            cands.push((pi, s.to_string()));
-        }
-    }
-    if cands.is_empty() {
+    let scored = candidates(embedder, cache, question, qvec, hits, opts)?;
+    let Some(best) = scored.first().map(|c| c.probability) else {
+        return Ok(abstain(confidence));
+    };
+    if best < opts.min_probability {
         return Ok(abstain(confidence));
     }
-    let docs: Vec<Document<'_>> = cands
+    // On topic, but no sentence carries the kind of fact asked for: say so, or answer with the
+    // sentence that says the fact was not disclosed, which is the honest answer.
+    let type_missing = features::FEATURE_NAMES
         .iter()
-        .map(|(pi, s)| Document {
-            title: passages[*pi].title.as_deref(),
-            text: s,
-        })
-        .collect();
-    let vecs = sentence_vectors(embedder, cache, &docs)?;
-    let q_terms: HashSet<String> = crate::lexical::analyze(Some(&lang), question).into_iter().collect();
-    let mut scored: Vec<(f32, usize)> = cands
-        .iter()
-        .zip(&vecs)
-        .enumerate()
-        .map(|(i, ((pi, s), v))| {
-            let overlap = if q_terms.is_empty() {
-                0.0
-            } else {
-                let lang = passages[*pi].lang.as_deref();
-                let terms: HashSet<String> = crate::lexical::analyze(lang, s).into_iter().collect();
-                q_terms.intersection(&terms).count() as f32 / q_terms.len() as f32
-            };
-            (cosine(qvec, v) + opts.lexical_weight * overlap, i)
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-
-    let best = scored[0].0;
-    let mut chosen: Vec<(f32, usize)> = Vec::new();
-    for &(score, i) in &scored {
-        if chosen.len() == opts.max_sentences || score < best - opts.margin {
-            break;
+        .position(|n| *n == "type_missing")
+        .expect("a feature");
+    let mut scored = scored;
+    if scored.iter().all(|c| c.features[type_missing] > 0.5) {
+        match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
+            Some(i) => {
+                let c = scored.remove(i);
+                scored = vec![c];
+            }
+            None => {
+                let mut a = abstain(confidence);
+                a.text = fact_missing_message(&lang).to_string();
+                a.abstention = Some(Abstention::FactMissing);
+                return Ok(a);
+            }
         }
-        chosen.push((score, i));
     }
+    let chosen: Vec<&Candidate> = scored
+        .iter()
+        .take(opts.max_sentences)
+        .take_while(|c| c.probability >= best - opts.margin)
+        .collect();
+    let q_words = question_words(question);
     // Number sources in order of first use.
     let mut citations: Vec<Citation> = Vec::new();
     let mut sentences = Vec::new();
-    for &(score, i) in &chosen {
-        let (pi, text) = &cands[i];
-        let h = passages[*pi];
-        let n = match citations.iter().find(|c| c.chunk_id == h.chunk_id) {
-            Some(c) => c.n,
+    for c in chosen {
+        let h = passages[c.passage];
+        let n = match citations.iter().find(|x| x.chunk_id == h.chunk_id) {
+            Some(x) => x.n,
             None => {
                 citations.push(Citation {
                     n: citations.len() + 1,
@@ -350,10 +442,29 @@ pub fn extractive_cached(
                 citations.len()
             }
         };
+        // Lines counted inside the passage text: exact unless blocks were joined before the
+        // sentence, which [`locate`] corrects from the article text.
+        let before = h.text[..c.range.start].matches('\n').count() as u32;
+        let inside = c.text.matches('\n').count() as u32;
+        let line_start = (h.line_start + before).min(h.line_end);
+        let fact = span::fact_span(&c.text, expected, &q_words).map(|r| Fact {
+            text: c.text[r.clone()].to_string(),
+            kind: expected,
+            sentence_start: r.start,
+            sentence_end: r.end,
+            start: None,
+            end: None,
+        });
         sentences.push(AnswerSentence {
-            text: text.clone(),
+            text: c.text.clone(),
             citation: n,
-            score,
+            score: c.probability,
+            start: None,
+            end: None,
+            line_start,
+            line_end: (line_start + inside).min(h.line_end).max(line_start),
+            fact,
+            in_passage: c.range.clone(),
         });
     }
     let text = sentences
@@ -369,7 +480,48 @@ pub fn extractive_cached(
         sentences,
         citations,
         confidence,
+        expected,
+        abstention: None,
     })
+}
+
+/// The stored text of an article, for placing answer sentences in it.
+pub struct ArticleTextRef<'a> {
+    pub text: &'a str,
+    /// 1-based source line of the text's first line.
+    pub line_base: u32,
+}
+
+/// Places each sentence of `answer` (and its fact) in its article's text: byte spans and
+/// exact source lines. `text_of` gives an article's stored text by id, when there is one.
+pub fn locate<'a>(answer: &mut Answer, text_of: &dyn Fn(&str) -> Option<ArticleTextRef<'a>>) {
+    for s in &mut answer.sentences {
+        let Some(c) = answer.citations.iter().find(|c| c.n == s.citation) else {
+            continue;
+        };
+        let Some(article) = text_of(&c.article_id) else {
+            continue;
+        };
+        // Passage text is the article's blocks joined by one newline each, so the sentence
+        // starts at or after the same offset in the article.
+        let from = c.start + s.in_passage.start;
+        let Some(window) = article.text.get(from.min(c.end)..c.end.min(article.text.len())) else {
+            continue;
+        };
+        let Some(at) = window.find(&s.text) else {
+            continue;
+        };
+        let start = from + at;
+        let end = start + s.text.len();
+        s.start = Some(start);
+        s.end = Some(end);
+        s.line_start = article.line_base + article.text[..start].matches('\n').count() as u32;
+        s.line_end = s.line_start + s.text.matches('\n').count() as u32;
+        if let Some(f) = &mut s.fact {
+            f.start = Some(start + f.sentence_start);
+            f.end = Some(start + f.sentence_end);
+        }
+    }
 }
 
 #[cfg(test)]

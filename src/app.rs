@@ -9,7 +9,7 @@
 //! `&self`, which is what a long-running server needs. Nothing here draws on a terminal:
 //! progress and notes go through [`Progress`], generated text through a callback.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -486,7 +486,7 @@ impl Session {
         let r = self.retrieve(&req.question, req.k, &req.filters, req.mode)?;
         on_passages(&r.hits);
         let ta = Instant::now();
-        let answer = answer::extractive_cached(
+        let mut answer = answer::extractive_cached(
             self.embedder.as_ref(),
             self.lib.backend().sentence_cache(),
             &req.question,
@@ -494,6 +494,19 @@ impl Session {
             &r.hits,
             &AnswerOptions::default(),
         )?;
+        // One lookup per cited article (at most three) for exact sentence spans and lines.
+        let mut texts = HashMap::new();
+        for c in &answer.citations {
+            if let Some((_, Some(t))) = self.lib.backend().article(&c.article_id)? {
+                texts.insert(c.article_id.clone(), t);
+            }
+        }
+        answer::locate(&mut answer, &|id| {
+            texts.get(id).map(|t| answer::ArticleTextRef {
+                text: &t.text,
+                line_base: t.line_base,
+            })
+        });
         Ok(AskResult {
             question: req.question.clone(),
             mode: req.mode,
@@ -751,6 +764,14 @@ pub struct EvalRequest {
     pub corpus_index: Option<PathBuf>,
     /// Judge ranked chunks instead of articles.
     pub level: Level,
+    /// Score only the even- or odd-numbered questions.
+    pub split: Option<eval_run::Split>,
+    /// SQuAD: leave this share of the contexts out of the corpus, so their questions become
+    /// on-topic but unanswerable (the other paragraphs of the same article stay): a SQuAD
+    /// 2.0-style set for measuring abstention. The choice is a fixed hash of each context.
+    pub drop_gold: Option<f64>,
+    /// Write every candidate answer sentence's features and label here (JSONL).
+    pub dump_answer_features: Option<PathBuf>,
 }
 
 /// The corpus built from a SQuAD file.
@@ -785,6 +806,14 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         return Err(Error::InvalidOption {
             name: "modes",
             detail: "no retrieval mode to evaluate: name dense, lexical or hybrid".into(),
+        });
+    }
+    if let Some(share) = req.drop_gold
+        && !(0.0..=1.0).contains(&share)
+    {
+        return Err(Error::InvalidOption {
+            name: "drop-gold",
+            detail: format!("{share} is not a share between 0 and 1"),
         });
     }
     let text = std::fs::read_to_string(&req.file).map_err(Error::io("reading", &req.file))?;
@@ -822,8 +851,17 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         let corpus_dir = dir.join("corpus");
         crate::fsx::create_dir_private(&corpus_dir)?;
         let corpus_file = corpus_dir.join("corpus.jsonl");
+        let dropped: HashSet<&str> = match req.drop_gold {
+            Some(share) => set
+                .docs
+                .iter()
+                .filter(|d| drop_context(&d.text, share))
+                .map(|d| d.id.as_str())
+                .collect(),
+            None => HashSet::new(),
+        };
         let mut lines = String::new();
-        for d in &set.docs {
+        for d in set.docs.iter().filter(|d| !dropped.contains(d.id.as_str())) {
             let rec = serde_json::json!({ "id": d.id, "title": d.title, "text": d.text, "lang": lang });
             lines.push_str(&rec.to_string());
             lines.push('\n');
@@ -862,7 +900,15 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
             // The writable open keeps the sentence cache filling across modes.
             None => OpenIndex::Embedded(Library::open_for_update(&dir.join("index"))?),
         };
-        (lib, set.to_query_set().queries, "corpus.jsonl#".to_string(), embedder)
+        let mut queries = set.to_query_set().queries;
+        for q in &mut queries {
+            if !q.relevant.is_empty() && q.relevant.keys().all(|id| dropped.contains(id.as_str())) {
+                q.relevant.clear();
+                q.answers.clear();
+                q.answer_spans.clear();
+            }
+        }
+        (lib, queries, "corpus.jsonl#".to_string(), embedder)
     } else {
         let set = input::parse_jsonl(&text);
         for p in &set.problems {
@@ -911,6 +957,8 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         answers: req.answers,
         id_prefix: prefix,
         level: req.level,
+        split: req.split,
+        dump_answer_features: req.dump_answer_features.clone(),
     };
     let report = eval_run::run(lib.backend(), embedder.as_ref(), &queries, &opts, progress)?;
     let gate_failures = gates(&report, req);
@@ -920,6 +968,13 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         warnings,
         gate_failures,
     })
+}
+
+/// Whether a context is left out by `drop_gold`: a fixed hash of its text, so the same
+/// contexts go on every machine and run.
+fn drop_context(text: &str, share: f64) -> bool {
+    let h = crc32fast::hash(text.as_bytes());
+    (h % 10_000) as f64 / 10_000.0 < share
 }
 
 /// A SQuAD file is one JSON object with a `data` array of articles holding `paragraphs`.

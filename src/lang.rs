@@ -127,6 +127,66 @@ fn iso639_1(lang: Lang) -> &'static str {
     }
 }
 
+/// Guesses whether a question is French or English. Questions are short, where statistical
+/// detectors are unreliable, so common function words decide first.
+pub fn question_lang(q: &str) -> &'static str {
+    const FR: &[&str] = &[
+        "le", "la", "les", "des", "du", "de", "un", "une", "est", "quel", "quelle", "quels", "quelles", "qui", "que",
+        "quoi", "combien", "comment", "pourquoi", "où", "quand", "et", "en", "au", "aux", "sur", "pour", "avec",
+        "dans", "il", "elle", "ils", "a-t-il", "est-ce", "selon", "depuis",
+    ];
+    const EN: &[&str] = &[
+        "the",
+        "a",
+        "an",
+        "is",
+        "are",
+        "was",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "many",
+        "much",
+        "why",
+        "where",
+        "when",
+        "and",
+        "in",
+        "on",
+        "for",
+        "with",
+        "of",
+        "to",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "according",
+    ];
+    let words: Vec<String> = q
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect();
+    let fr = words
+        .iter()
+        .filter(|w| FR.contains(&w.as_str()) || w.contains("qu'") || w.starts_with("l'") || w.starts_with("d'"))
+        .count();
+    let en = words.iter().filter(|w| EN.contains(&w.as_str())).count();
+    if fr > en {
+        "fr"
+    } else if en > fr {
+        "en"
+    } else if q.chars().any(|c| "éèêàçùûôîœ".contains(c)) {
+        "fr"
+    } else {
+        "en"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -564,6 +564,9 @@ fn eval_use_case_returns_gate_failures() {
         lang: None,
         corpus_index: None,
         level: Default::default(),
+        split: None,
+        drop_gold: None,
+        dump_answer_features: None,
     };
     let out = app::eval(&setup(&idx), &req, &NoProgress).unwrap();
     assert_eq!(out.report.queries, 1);
@@ -963,4 +966,60 @@ fn reads_work_on_a_read_only_index() {
         1,
         "the cause is said once: {ingest_err}"
     );
+}
+
+/// The answer JSON places each sentence and its fact in the article: byte spans that slice the
+/// file to the same text, and the sentence's own source lines rather than its passage's. The
+/// text output bolds the fact only when asked to.
+#[test]
+fn answer_json_gives_sentence_lines_and_the_fact_span() {
+    let t = tempfile::tempdir().unwrap();
+    let docs = t.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let article = "La coopérative de Valensole\n\n\
+        Les tournesols de Provence fleurissent en juillet sur le plateau.\n\
+        Le miel de lavande se vend sur les marchés de la région.\n\n\
+        La coopérative agricole de Valensole emploie 42 saisonniers pour la récolte de lavande.\n\
+        Les touristes visitent les champs au début de l'été.\n";
+    std::fs::write(docs.join("valensole.txt"), article).unwrap();
+    let idx = t.path().join("index");
+    ok(sourcier_fast(&idx).arg("ingest").arg(&docs));
+    let q = "Combien de saisonniers la coopérative agricole de Valensole emploie-t-elle pour la récolte de lavande ?";
+    let a = json(&ok(sourcier_fast(&idx).args(["ask", q, "--json"])));
+    let ans = &a["answer"];
+    assert_eq!(ans["abstained"], false, "{a:#}");
+    assert_eq!(ans["expected"], "number");
+    let s = &ans["sentences"][0];
+    assert_eq!(
+        s["text"], "La coopérative agricole de Valensole emploie 42 saisonniers pour la récolte de lavande.",
+        "{a:#}"
+    );
+    assert_eq!(
+        (s["line_start"].as_u64(), s["line_end"].as_u64()),
+        (Some(6), Some(6)),
+        "{s:#}"
+    );
+    let span = |v: &Value| v["start"].as_u64().unwrap() as usize..v["end"].as_u64().unwrap() as usize;
+    assert_eq!(&article[span(s)], s["text"].as_str().unwrap());
+    let fact = &s["fact"];
+    assert_eq!(fact["text"], "42 saisonniers", "{s:#}");
+    assert_eq!(fact["kind"], "number");
+    assert_eq!(&article[span(fact)], "42 saisonniers");
+    let (fs, fe) = (
+        fact["sentence_start"].as_u64().unwrap() as usize,
+        fact["sentence_end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&s["text"].as_str().unwrap()[fs..fe], "42 saisonniers");
+
+    let plain = ok(sourcier_fast(&idx).args(["ask", q, "--color", "never"]));
+    assert!(
+        plain.contains("emploie 42 saisonniers pour") && !plain.contains('\u{1b}'),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("valensole.txt:6-6"),
+        "the source names the sentence's lines: {plain}"
+    );
+    let bold = ok(sourcier_fast(&idx).args(["ask", q, "--color", "always"]));
+    assert!(bold.contains("\u{1b}[1m42 saisonniers\u{1b}[0m"), "{bold}");
 }

@@ -393,6 +393,55 @@ pub fn answer_hit<S: AsRef<str>>(answer_text: &str, gold_answers: &[S]) -> bool 
     })
 }
 
+/// SQuAD's answer tokens: [`normalize_answer`]'s words without articles, French ones
+/// included (le, la, les, l', un, une, des, du, de la are dropped as the official script drops
+/// a, an, the).
+fn squad_tokens(s: &str) -> Vec<String> {
+    const ARTICLES: &[&str] = &["a", "an", "the", "le", "la", "les", "l", "un", "une", "des", "du"];
+    normalize_answer(s)
+        .split_whitespace()
+        .filter(|w| !ARTICLES.contains(w))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The best SQuAD token F1 and exact match of `guess` against any gold answer.
+pub fn squad_f1_em<S: AsRef<str>>(guess: &str, gold_answers: &[S]) -> (f64, bool) {
+    let g = squad_tokens(guess);
+    let mut best = (0.0f64, false);
+    for gold in gold_answers {
+        let t = squad_tokens(gold.as_ref());
+        if t.is_empty() {
+            continue;
+        }
+        let em = t == g;
+        let mut pool: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for w in &t {
+            *pool.entry(w.as_str()).or_default() += 1;
+        }
+        let mut common = 0usize;
+        for w in &g {
+            if let Some(n) = pool.get_mut(w.as_str())
+                && *n > 0
+            {
+                *n -= 1;
+                common += 1;
+            }
+        }
+        let f1 = if common == 0 {
+            0.0
+        } else {
+            let p = common as f64 / g.len() as f64;
+            let r = common as f64 / t.len() as f64;
+            2.0 * p * r / (p + r)
+        };
+        if f1 > best.0 || (em && !best.1) {
+            best = (f1.max(best.0), em || best.1);
+        }
+    }
+    best
+}
+
 /// Fraction of the distinct cited article ids that are relevant (gain > 0). `None` when
 /// nothing was cited, since precision is undefined there (abstentions are counted apart).
 pub fn citation_precision<S: AsRef<str>>(cited_article_ids: &[S], relevant: &Qrels) -> Option<f64> {
@@ -694,6 +743,16 @@ mod tests {
         assert!(!answer_hit("anything", &["", "  ", "?"]));
         let none: [&str; 0] = [];
         assert!(!answer_hit("anything", &none));
+    }
+
+    #[test]
+    fn squad_f1_drops_french_and_english_articles() {
+        let (f1, em) = squad_f1_em("la tour Eiffel", &["Tour Eiffel"]);
+        assert!(em && (f1 - 1.0).abs() < 1e-9);
+        let (f1, em) = squad_f1_em("25 consultants IBM", &["25 consultants"]);
+        assert!(!em && (f1 - 0.8).abs() < 1e-9, "{f1}");
+        assert_eq!(squad_f1_em("rien", &["25"]), (0.0, false));
+        assert_eq!(squad_f1_em("l'année 1987", &["", "1987"]).1, false);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! `ask` would read holds the answer, which article level cannot.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -35,6 +36,36 @@ pub struct EvalOptions {
     pub id_prefix: String,
     /// What a ranked item is: an article or a chunk.
     pub level: Level,
+    /// Score only the questions of one half (by position in the file), for honest tuning.
+    pub split: Option<Split>,
+    /// Write every candidate answer sentence's features and label here (JSONL), to train the
+    /// answer scorer (`examples/train_answer_scorer.rs`).
+    pub dump_answer_features: Option<std::path::PathBuf>,
+}
+
+/// One half of a query file, by position: tune on one, report the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Even,
+    Odd,
+}
+
+impl Split {
+    pub fn keeps(self, index: usize) -> bool {
+        (index % 2 == 0) == (self == Split::Even)
+    }
+}
+
+impl std::str::FromStr for Split {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Split, String> {
+        match s {
+            "even" => Ok(Split::Even),
+            "odd" => Ok(Split::Odd),
+            _ => Err(format!("`{s}` is not a split: use even or odd")),
+        }
+    }
 }
 
 /// The unit that retrieval is judged on.
@@ -84,6 +115,20 @@ pub struct AnswerResult {
     pub confidence: f32,
     /// Whether a gold answer string appears in the answer; `None` without gold answers.
     pub hit: Option<bool>,
+    /// Whether it appears in the answer's first sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_sentence_hit: Option<bool>,
+    /// Whether a relevant article was among the passages the answerer read.
+    pub gold_read: bool,
+    /// The fact marked in the first sentence, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fact: Option<String>,
+    /// SQuAD F1 and exact match of the fact (or of the first sentence when no fact is marked)
+    /// against the gold answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_f1: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_exact: Option<bool>,
     pub citation_precision: Option<f64>,
     pub cited: Vec<String>,
 }
@@ -111,6 +156,30 @@ pub struct AnswerReport {
     pub abstention_accuracy: Option<f64>,
     pub false_abstention_rate: Option<f64>,
     pub answer_p50_ms: Option<f64>,
+    /// Hit rate among the answerable questions whose relevant article was among the passages
+    /// read: the reader's accuracy apart from retrieval's misses.
+    pub reader_accuracy: Option<f64>,
+    pub reader_count: usize,
+    pub reader_total: usize,
+    /// Hit rate of the first answer sentence alone.
+    pub first_sentence_hit_rate: Option<f64>,
+    /// Mean SQuAD F1 and exact match of the marked fact (the first sentence when none is
+    /// marked) over answerable questions with gold strings; abstentions score 0.
+    pub span_f1: Option<f64>,
+    pub span_exact: Option<f64>,
+    /// Questions with a fact marked, of those answered.
+    pub facts_marked: usize,
+    /// Hit rate and count per question language.
+    pub per_lang: BTreeMap<String, LangAnswers>,
+}
+
+/// Answer hits of one language.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LangAnswers {
+    pub hit_count: usize,
+    pub hit_total: usize,
+    pub hit_rate: Option<f64>,
+    pub false_abstentions: usize,
 }
 
 /// A whole evaluation.
@@ -158,6 +227,12 @@ pub fn run(
     };
     let mut per_query = Vec::new();
     let mut modes = Vec::new();
+    let mut dump = match &opts.dump_answer_features {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(crate::Error::io("creating", p))?,
+        )),
+        None => None,
+    };
     progress.start("evaluating", Some((queries.len() * opts.modes.len()) as u64));
     for &mode in &opts.modes {
         let mut summary = Summary::new();
@@ -166,7 +241,13 @@ pub fn run(
         let (mut hits, mut hit_total) = (0usize, 0usize);
         let mut cit = Vec::new();
         let mut abst = AbstentionCounts::default();
+        let (mut reader, mut reader_total, mut first_hits, mut facts) = (0usize, 0usize, 0usize, 0usize);
+        let (mut f1_sum, mut em_sum) = (0f64, 0f64);
+        let mut per_lang: BTreeMap<String, LangAnswers> = BTreeMap::new();
         for (i, q) in queries.iter().enumerate() {
+            if opts.split.is_some_and(|s| !s.keeps(i)) {
+                continue;
+            }
             let t = Instant::now();
             let r = retrieve::retrieve(lib, embedder, &q.text, fetch, &Filters::default(), mode)?;
             lat.push(t.elapsed().as_secs_f64() * 1e3);
@@ -191,22 +272,77 @@ pub fn run(
             let scores = summary.add_ranking(q.lang.as_deref(), &ranked, qrels);
             let answer = if opts.answers {
                 let ta = Instant::now();
+                let aopts = AnswerOptions::default();
                 let a = answer::extractive_cached(
                     embedder,
                     lib.sentence_cache(),
                     &q.text,
                     &r.query_vector,
                     &r.hits,
-                    &AnswerOptions::default(),
+                    &aopts,
                 )?;
                 answer_lat.push(ta.elapsed().as_secs_f64() * 1e3);
+                let gold_read = r
+                    .hits
+                    .iter()
+                    .take(aopts.passages)
+                    .any(|h| q.relevant.contains_key(&strip(&h.article_id, &opts.id_prefix)));
+                if let Some(w) = dump.as_mut()
+                    && mode == opts.modes[0]
+                    && q.is_answerable()
+                    && !q.answers.is_empty()
+                {
+                    let cands = answer::candidates(
+                        embedder,
+                        lib.sentence_cache(),
+                        &q.text,
+                        &r.query_vector,
+                        &r.hits,
+                        &aopts,
+                    )?;
+                    for c in cands {
+                        let row = serde_json::json!({
+                            "q": i,
+                            "lang": q.lang,
+                            "gold_read": gold_read,
+                            "label": metrics::answer_hit(&c.text, &q.answers),
+                            "f": c.features,
+                        });
+                        writeln!(w, "{row}").map_err(crate::Error::io("writing", dump_path(opts)))?;
+                    }
+                }
                 let cited: Vec<String> = dedup(a.citations.iter().map(|c| strip(&c.article_id, &opts.id_prefix)));
                 let answerable = q.is_answerable();
                 abst.record(answerable, a.abstained);
                 let hit = (answerable && !q.answers.is_empty()).then(|| metrics::answer_hit(&a.text, &q.answers));
+                let first = a.sentences.first();
+                let first_sentence_hit = hit.map(|_| first.is_some_and(|s| metrics::answer_hit(&s.text, &q.answers)));
+                let fact = first.and_then(|s| s.fact.as_ref()).map(|f| f.text.clone());
+                facts += usize::from(fact.is_some());
+                let (span_f1, span_exact) = match hit {
+                    Some(_) => {
+                        let guess = fact.as_deref().or(first.map(|s| s.text.as_str())).unwrap_or("");
+                        let (f1, em) = metrics::squad_f1_em(guess, &q.answers);
+                        f1_sum += f1;
+                        em_sum += f64::from(u8::from(em));
+                        (Some(f1), Some(em))
+                    }
+                    None => (None, None),
+                };
                 if let Some(h) = hit {
                     hit_total += 1;
                     hits += usize::from(h);
+                    first_hits += usize::from(first_sentence_hit == Some(true));
+                    if gold_read {
+                        reader_total += 1;
+                        reader += usize::from(h);
+                    }
+                    let l = per_lang
+                        .entry(q.lang.clone().unwrap_or_else(|| "?".into()))
+                        .or_default();
+                    l.hit_total += 1;
+                    l.hit_count += usize::from(h);
+                    l.false_abstentions += usize::from(a.abstained);
                 }
                 let cp = if answerable {
                     metrics::citation_precision(&cited, &q.relevant)
@@ -219,6 +355,11 @@ pub fn run(
                     abstained: a.abstained,
                     confidence: a.confidence,
                     hit,
+                    first_sentence_hit,
+                    gold_read,
+                    fact,
+                    span_f1,
+                    span_exact,
                     citation_precision: cp,
                     cited,
                 })
@@ -245,6 +386,20 @@ pub fn run(
             false_abstention_rate: abst.false_abstention_rate(),
             abstention: abst,
             answer_p50_ms: metrics::percentile(&answer_lat, 50.0),
+            reader_accuracy: (reader_total > 0).then(|| reader as f64 / reader_total as f64),
+            reader_count: reader,
+            reader_total,
+            first_sentence_hit_rate: (hit_total > 0).then(|| first_hits as f64 / hit_total as f64),
+            span_f1: (hit_total > 0).then(|| f1_sum / hit_total as f64),
+            span_exact: (hit_total > 0).then(|| em_sum / hit_total as f64),
+            facts_marked: facts,
+            per_lang: per_lang
+                .into_iter()
+                .map(|(k, mut v)| {
+                    v.hit_rate = (v.hit_total > 0).then(|| v.hit_count as f64 / v.hit_total as f64);
+                    (k, v)
+                })
+                .collect(),
         });
         modes.push(ModeReport {
             mode,
@@ -255,11 +410,16 @@ pub fn run(
         });
     }
     progress.finish();
+    if let Some(mut w) = dump {
+        w.flush().map_err(crate::Error::io("writing", dump_path(opts)))?;
+    }
     Ok(EvalReport {
         embedder: embedder.name(),
         embedder_fingerprint: embedder.fingerprint(),
         index: lib.location(),
-        queries: queries.len(),
+        queries: (0..queries.len())
+            .filter(|&i| opts.split.is_none_or(|s| s.keeps(i)))
+            .count(),
         depth: opts.depth,
         level: opts.level,
         lexical_weight: retrieve::LEXICAL_WEIGHT,
@@ -268,6 +428,10 @@ pub fn run(
         per_query,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+fn dump_path(opts: &EvalOptions) -> std::path::PathBuf {
+    opts.dump_answer_features.clone().unwrap_or_default()
 }
 
 /// How a chunk is named in chunk-level rankings.
@@ -444,6 +608,29 @@ pub fn table(report: &EvalReport) -> String {
                     ),
                     format!("{}/{}", a.abstention.abstained_on_answerable, a.abstention.answerable),
                     format!("{:.0}ms", a.answer_p50_ms.unwrap_or(0.0)),
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "\n{:<8} {:>16} {:>11} {:>8} {:>8} {:>7}  per language\n",
+            "mode", "reader acc.", "1st sent.", "span F1", "span EM", "facts"
+        ));
+        for m in &report.modes {
+            if let Some(a) = &m.answers {
+                let langs: Vec<String> = a
+                    .per_lang
+                    .iter()
+                    .map(|(l, v)| format!("{l} {}/{} {}", v.hit_count, v.hit_total, f(v.hit_rate)))
+                    .collect();
+                out.push_str(&format!(
+                    "{:<8} {:>16} {:>11} {:>8} {:>8} {:>7}  {}\n",
+                    m.mode.as_str(),
+                    format!("{}/{} {}", a.reader_count, a.reader_total, f(a.reader_accuracy)),
+                    f(a.first_sentence_hit_rate),
+                    f(a.span_f1),
+                    f(a.span_exact),
+                    a.facts_marked,
+                    langs.join(", ")
                 ));
             }
         }

@@ -47,6 +47,9 @@ pub struct Cli {
     /// No progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Bold the fact inside an answer: `auto` (when stdout is a terminal), `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
     /// More logs on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -54,7 +57,26 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// When to style the text output.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
 impl Cli {
+    /// Whether text output may carry terminal styles. `NO_COLOR` turns them off in auto mode.
+    pub fn styled(&self) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout())
+            }
+        }
+    }
+
     /// Where the index and models are, from the global flags. The default `index/` of a fresh
     /// clone is filled from the bundled `examples/articles` on first `ask`.
     pub fn setup(&self) -> anyhow::Result<Setup> {
@@ -175,6 +197,17 @@ pub enum Command {
         /// answer (overlaps its span in SQuAD; contains an `answers` string in JSONL).
         #[arg(long)]
         chunk_level: bool,
+        /// Score only the even- or odd-numbered questions: tune on one half, report the other.
+        #[arg(long, value_name = "even|odd")]
+        split: Option<sourcier::eval::run::Split>,
+        /// SQuAD: leave this share (0-1) of the contexts out of the corpus so that their
+        /// questions are on topic but unanswerable, to measure abstention.
+        #[arg(long, value_name = "SHARE")]
+        drop_gold: Option<f64>,
+        /// Write each candidate answer sentence's features and label to FILE (JSONL), for
+        /// `examples/train_answer_scorer.rs`.
+        #[arg(long, value_name = "FILE", hide = true)]
+        dump_answer_features: Option<PathBuf>,
     },
     /// Serve the HTTP API and the web page (open the printed address in a browser).
     Serve(ServeArgs),

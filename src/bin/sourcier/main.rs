@@ -52,6 +52,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let setup = cli.setup()?;
     let bars = Bars::new(cli.quiet);
+    let styled = cli.styled();
     match cli.command {
         Command::Ingest {
             paths,
@@ -116,7 +117,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if json {
                     print_json(&r)?
                 } else {
-                    print!("{}", render::ask(&r))
+                    print!("{}", render::ask(&r, styled))
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -154,6 +155,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             lang,
             corpus_index,
             chunk_level,
+            split,
+            drop_gold,
+            dump_answer_features,
         } => {
             let level = if chunk_level { Level::Chunk } else { Level::Article };
             let req = EvalRequest {
@@ -166,6 +170,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 lang,
                 corpus_index,
                 level,
+                split,
+                drop_gold,
+                dump_answer_features,
             };
             let outcome = app::eval(&setup, &req, &bars)?;
             if let Some(c) = &outcome.corpus {

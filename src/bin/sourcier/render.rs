@@ -94,25 +94,51 @@ pub fn search(r: &SearchResult, filtered: bool) -> String {
     s
 }
 
-pub fn ask(r: &AskResult) -> String {
-    let mut s = format!("{}\n", safe(&r.answer.text));
-    if !r.answer.citations.is_empty() {
-        s.push('\n');
-        for c in &r.answer.citations {
-            s += &citation(c);
-        }
+/// An answer: each sentence with its citation, the fact in bold when `styled`; then each
+/// source with the lines of the sentences that cite it.
+pub fn ask(r: &AskResult, styled: bool) -> String {
+    let a = &r.answer;
+    if a.abstained || a.sentences.is_empty() {
+        return format!("{}\n", safe(&a.text));
+    }
+    let mut s = a
+        .sentences
+        .iter()
+        .map(|x| {
+            let body = match &x.fact {
+                Some(f) if styled => format!(
+                    "{}\x1b[1m{}\x1b[0m{}",
+                    safe(&x.text[..f.sentence_start]),
+                    safe(&f.text),
+                    safe(&x.text[f.sentence_end..])
+                ),
+                _ => safe(&x.text).into_owned(),
+            };
+            format!("{body} [{}]", x.citation)
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    s.push_str("\n\n");
+    for c in &a.citations {
+        let cited = a.sentences.iter().filter(|x| x.citation == c.n);
+        let lines = cited.fold(None, |acc: Option<(u32, u32)>, x| {
+            Some(acc.map_or((x.line_start, x.line_end), |(s, e)| {
+                (s.min(x.line_start), e.max(x.line_end))
+            }))
+        });
+        s += &citation(c, lines.unwrap_or((c.line_start, c.line_end)));
     }
     s
 }
 
-fn citation(c: &Citation) -> String {
+fn citation(c: &Citation, lines: (u32, u32)) -> String {
     source_line(
         c.n,
         c.title.as_deref(),
         &c.article_id,
         c.date.as_deref(),
         &c.path,
-        (c.line_start, c.line_end),
+        lines,
     ) + "\n"
 }
 

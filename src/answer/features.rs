@@ -1,0 +1,683 @@
+//! What a question asks for and what a sentence carries: the answer type a question word
+//! expects (combien / how many → a number, qui / who → a person, …), the evidence of each type
+//! in a sentence that the question does not already hold, and the feature vector the learned
+//! sentence scorer reads.
+//!
+//! Cosine similarity measures aboutness; an answer also carries something new of the asked
+//! kind. These cues are hand-written because they are French- and English-specific word lists,
+//! and cheap: a few string scans per candidate sentence.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of fact a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerType {
+    Number,
+    Person,
+    Date,
+    Place,
+    Cause,
+    /// What / which / quel … without a more precise cue.
+    Other,
+}
+
+impl AnswerType {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+fn words_lower(s: &str) -> Vec<String> {
+    s.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’' || c == '-'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase().replace('’', "'"))
+        .collect()
+}
+
+const NUMBER_NOUNS: &[&str] = &[
+    "nombre",
+    "population",
+    "superficie",
+    "taille",
+    "hauteur",
+    "longueur",
+    "distance",
+    "montant",
+    "somme",
+    "prix",
+    "pourcentage",
+    "part",
+    "âge",
+    "age",
+    "durée",
+    "poids",
+    "coût",
+    "cout",
+    "budget",
+    "chiffre",
+    "altitude",
+    "profondeur",
+    "capacité",
+    "number",
+    "size",
+    "height",
+    "length",
+    "amount",
+    "price",
+    "percentage",
+    "cost",
+    "weight",
+    "area",
+    "total",
+];
+const DATE_NOUNS: &[&str] = &[
+    "année",
+    "annee",
+    "date",
+    "siècle",
+    "siecle",
+    "époque",
+    "epoque",
+    "jour",
+    "mois",
+    "décennie",
+    "year",
+    "century",
+    "decade",
+    "day",
+    "month",
+    "period",
+];
+const PLACE_NOUNS: &[&str] = &[
+    "ville",
+    "pays",
+    "région",
+    "region",
+    "lieu",
+    "endroit",
+    "continent",
+    "île",
+    "ile",
+    "département",
+    "province",
+    "état",
+    "city",
+    "country",
+    "place",
+    "state",
+    "island",
+    "town",
+    "location",
+];
+const PERSON_NOUNS: &[&str] = &[
+    "personne",
+    "homme",
+    "femme",
+    "roi",
+    "reine",
+    "président",
+    "auteur",
+    "artiste",
+    "joueur",
+    "person",
+    "man",
+    "woman",
+    "king",
+    "queen",
+    "president",
+    "author",
+    "player",
+    "architect",
+    "composer",
+];
+
+/// The answer type a question expects, from its question words. Works on French and English
+/// whatever `lang` says, since users mix them.
+pub fn expected_type(question: &str) -> AnswerType {
+    let w = words_lower(question);
+    let has = |x: &str| w.iter().any(|t| t == x);
+    let after = |cue: &[&str]| -> Option<&str> {
+        w.iter()
+            .position(|t| cue.contains(&t.as_str()))
+            .and_then(|i| w.get(i + 1).map(|s| s.as_str()))
+    };
+    let noun_after_which = after(&[
+        "quel", "quelle", "quels", "quelles", "what", "which", "lequel", "laquelle",
+    ]);
+    if has("combien") || (has("how") && (has("many") || has("much") || has("old") || has("long") || has("far"))) {
+        return AnswerType::Number;
+    }
+    if has("pourquoi") || has("why") || w.windows(2).any(|p| p[0] == "quelle" && p[1] == "raison") {
+        return AnswerType::Cause;
+    }
+    if has("quand") || has("when") || w.iter().any(|t| t == "depuis") && has("quand") {
+        return AnswerType::Date;
+    }
+    if has("où") || has("where") || has("d'où") {
+        return AnswerType::Place;
+    }
+    if has("qui") && !w.iter().any(|t| t.starts_with("qu'est")) && w.first().is_some_and(|f| f != "ce")
+        || has("who")
+        || has("whom")
+        || has("whose")
+    {
+        // "Qui" after a noun is a relative pronoun ("le roi qui …"): only a question word when
+        // it opens the question or follows a preposition.
+        let opens = w
+            .first()
+            .is_some_and(|f| matches!(f.as_str(), "qui" | "who" | "whom" | "whose"))
+            || w.windows(2)
+                .any(|p| matches!(p[0].as_str(), "par" | "à" | "a" | "de" | "pour" | "avec" | "chez") && p[1] == "qui")
+            || has("who")
+            || has("whom")
+            || has("whose");
+        if opens {
+            return AnswerType::Person;
+        }
+    }
+    if let Some(n) = noun_after_which {
+        // "en quelle année", "quel pays", "quel âge", …
+        let singular = n.strip_suffix('s').unwrap_or(n);
+        let is = |list: &[&str]| list.contains(&n) || list.contains(&singular);
+        if is(DATE_NOUNS) {
+            return AnswerType::Date;
+        }
+        if is(NUMBER_NOUNS) {
+            return AnswerType::Number;
+        }
+        if is(PLACE_NOUNS) {
+            return AnswerType::Place;
+        }
+        if is(PERSON_NOUNS) {
+            return AnswerType::Person;
+        }
+    }
+    AnswerType::Other
+}
+
+const MONTHS: &[&str] = &[
+    "janvier",
+    "février",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+    "decembre",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+const DATE_WORDS: &[&str] = &[
+    "siècle",
+    "siècles",
+    "century",
+    "centuries",
+    "années",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+const NUMBER_WORDS: &[&str] = &[
+    "deux",
+    "trois",
+    "quatre",
+    "cinq",
+    "six",
+    "sept",
+    "huit",
+    "neuf",
+    "dix",
+    "onze",
+    "douze",
+    "quinze",
+    "vingt",
+    "trente",
+    "quarante",
+    "cinquante",
+    "soixante",
+    "cent",
+    "cents",
+    "mille",
+    "million",
+    "millions",
+    "milliard",
+    "milliards",
+    "dizaine",
+    "dizaines",
+    "centaine",
+    "centaines",
+    "two",
+    "three",
+    "four",
+    "five",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "fifteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "hundred",
+    "hundreds",
+    "thousand",
+    "thousands",
+    "billion",
+    "billions",
+    "dozen",
+    "dozens",
+    "%",
+];
+const CAUSE_MARKERS: &[&str] = &[
+    "parce que",
+    "parce qu'",
+    "car ",
+    "en raison",
+    "à cause",
+    "grâce à",
+    "grâce au",
+    "afin de",
+    "afin que",
+    "pour que",
+    "du fait",
+    "puisque",
+    "because",
+    "due to",
+    "owing to",
+    "as a result",
+    "in order to",
+    "so that",
+    "thanks to",
+    "since ",
+    "pour ",
+    "to ",
+];
+const PLACE_PREPS: &[&str] = &[
+    "à", "a", "au", "aux", "en", "dans", "de", "du", "des", "près", "vers", "in", "at", "from", "near", "to", "into",
+];
+
+/// Whether a token reads as a number, a year, or a number word.
+pub fn is_number_token(t: &str) -> bool {
+    t.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&t.to_lowercase().as_str())
+}
+
+/// Whether a token reads as part of a date: a year 1000–2199, a month, a day, a century.
+pub fn is_date_token(t: &str) -> bool {
+    let l = t.to_lowercase();
+    if MONTHS.contains(&l.as_str()) || DATE_WORDS.contains(&l.as_str()) {
+        return true;
+    }
+    let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
+    if digits.len() == 4 && digits.len() == t.trim_end_matches(['.', ',']).len() {
+        let y: u32 = digits.parse().unwrap_or(0);
+        return (1000..2200).contains(&y);
+    }
+    // Roman-numeral centuries: XIXe, XVIIIe siècle.
+    l.len() >= 2 && l.ends_with('e') && l[..l.len() - 1].chars().all(|c| "xvi".contains(c)) && t.starts_with('X')
+        || t.starts_with(['I', 'V', 'X']) && t.ends_with("e") && t[..t.len() - 1].chars().all(|c| "IVX".contains(c))
+}
+
+fn is_capitalised(t: &str) -> bool {
+    let mut cs = t.chars();
+    cs.next().is_some_and(|c| c.is_uppercase()) && t.chars().count() >= 2
+}
+
+/// A token of a sentence with its byte range.
+#[derive(Debug, Clone)]
+pub struct Token<'a> {
+    pub text: &'a str,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Word tokens of `s` (letters, digits and inner `'.,-%`), with byte ranges.
+pub fn tokens(s: &str) -> Vec<Token<'_>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        let next_alnum = chars.get(k + 1).is_some_and(|&(_, n)| n.is_alphanumeric());
+        let inner = matches!(c, '\'' | '’' | '-' | '.' | ',') && next_alnum && start.is_some();
+        let keep = c.is_alphanumeric() || inner || c == '%';
+        // Elided articles and prepositions (l', d', qu') are their own tokens.
+        let split_after = matches!(c, '\'' | '’') && start.is_some();
+        match (keep, start) {
+            (true, None) => start = Some(i),
+            (false, Some(st)) => {
+                out.push(Token {
+                    text: &s[st..i],
+                    start: st,
+                    end: i,
+                });
+                start = None;
+            }
+            _ => {}
+        }
+        if split_after {
+            let st = start.take().expect("checked");
+            let e = i + c.len_utf8();
+            out.push(Token {
+                text: &s[st..e],
+                start: st,
+                end: e,
+            });
+        }
+        // "12%" splits so the percent sign can stay with its number as a unit.
+        if c == '%'
+            && let Some(st) = start.take()
+        {
+            let e = i + 1;
+            out.push(Token {
+                text: &s[st..e],
+                start: st,
+                end: e,
+            });
+        }
+    }
+    if let Some(st) = start {
+        out.push(Token {
+            text: &s[st..],
+            start: st,
+            end: s.len(),
+        });
+    }
+    for t in &mut out {
+        // Trailing separators ("1987." / "3,") are punctuation, not part of the token.
+        let trimmed = t.text.trim_end_matches(['.', ',']);
+        t.end = t.start + trimmed.len();
+        t.text = trimmed;
+    }
+    out.retain(|t| !t.text.is_empty());
+    out
+}
+
+/// Lower-cased, accent-insensitive form for comparing a sentence's words with the question's.
+pub fn fold(t: &str) -> String {
+    t.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            '’' => '\'',
+            c => c,
+        })
+        .collect()
+}
+
+/// The question's folded words, for telling new content from repeated content.
+pub fn question_words(question: &str) -> HashSet<String> {
+    tokens(question).iter().map(|t| fold(t.text)).collect()
+}
+
+/// Evidence of each answer type in a sentence, counting only what the question lacks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evidence {
+    pub number: bool,
+    pub date: bool,
+    pub name: bool,
+    pub place: bool,
+    pub cause: bool,
+    /// Share of the sentence's words (3+ letters) absent from the question.
+    pub novelty: f32,
+}
+
+impl Evidence {
+    pub fn has(&self, t: AnswerType) -> bool {
+        match t {
+            AnswerType::Number => self.number,
+            AnswerType::Date => self.date,
+            AnswerType::Person => self.name,
+            AnswerType::Place => self.place || self.name,
+            AnswerType::Cause => self.cause,
+            AnswerType::Other => self.novelty > 0.3,
+        }
+    }
+}
+
+/// What `sentence` carries that the question (its folded words `q`) does not.
+pub fn evidence(sentence: &str, q: &HashSet<String>) -> Evidence {
+    let toks = tokens(sentence);
+    let mut e = Evidence::default();
+    let (mut long, mut new) = (0usize, 0usize);
+    for (i, t) in toks.iter().enumerate() {
+        let f = fold(t.text);
+        let novel = !q.contains(&f);
+        if t.text.chars().count() >= 3 {
+            long += 1;
+            new += usize::from(novel);
+        }
+        if !novel {
+            continue;
+        }
+        if is_date_token(t.text) {
+            e.date = true;
+        }
+        if is_number_token(t.text) {
+            e.number = true;
+        }
+        if i > 0 && is_capitalised(t.text) && !is_date_token(t.text) {
+            e.name = true;
+            let prev = fold(toks[i - 1].text);
+            if PLACE_PREPS.contains(&prev.trim_end_matches('\'')) || prev == "d'" || prev == "l'" {
+                e.place = true;
+            }
+        }
+    }
+    let low = format!(" {} ", sentence.to_lowercase().replace('’', "'"));
+    e.cause = CAUSE_MARKERS.iter().any(|m| low.contains(&format!(" {m}")));
+    e.novelty = if long == 0 { 0.0 } else { new as f32 / long as f32 };
+    e
+}
+
+/// Whether a sentence says that a fact was withheld ("n'en a pas révélé le montant", "terms
+/// were not disclosed").
+pub fn says_undisclosed(sentence: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "pas été révélé",
+        "pas été dévoilé",
+        "pas été divulgué",
+        "pas été communiqué",
+        "pas été précisé",
+        "pas révélé",
+        "pas dévoilé",
+        "pas divulgué",
+        "pas communiqué",
+        "pas précisé",
+        "n'en a révélé",
+        "n'a révélé",
+        "n'ont révélé",
+        "aucune des deux parties",
+        "reste secret",
+        "restent secrets",
+        "est resté secret",
+        "confidentiel",
+        "non divulgué",
+        "non communiqué",
+        "not disclosed",
+        "undisclosed",
+        "were not revealed",
+        "was not revealed",
+        "did not disclose",
+        "declined to disclose",
+        "declined to say",
+        "did not say",
+        "remain secret",
+        "remains secret",
+        "confidential",
+    ];
+    let low = sentence.to_lowercase().replace('’', "'");
+    MARKERS.iter().any(|m| low.contains(m))
+}
+
+/// Number of features [`features`] returns.
+pub const FEATURES: usize = 17;
+
+/// Names of the features, in order; the scorer file lists them so a stale file is refused.
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "cosine",
+    "cosine_gap",
+    "lexical_overlap",
+    "passage_similarity",
+    "passage_rank_inv",
+    "first_in_passage",
+    "cosine_prev",
+    "cosine_next",
+    "novelty",
+    "log_words",
+    "type_present",
+    "type_missing",
+    "type_other",
+    "novel_number",
+    "novel_name",
+    "novel_date",
+    "lang_mismatch",
+];
+
+/// The inputs of one candidate sentence's features.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidateInput {
+    pub cosine: f32,
+    pub best_cosine: f32,
+    pub lexical_overlap: f32,
+    pub passage_similarity: f32,
+    pub passage_index: usize,
+    pub first_in_passage: bool,
+    pub cosine_prev: Option<f32>,
+    pub cosine_next: Option<f32>,
+    pub words: usize,
+    pub lang_mismatch: bool,
+}
+
+/// The feature vector of a candidate sentence for a question expecting `expected`.
+pub fn features(c: &CandidateInput, ev: &Evidence, expected: AnswerType) -> [f32; FEATURES] {
+    let typed = expected != AnswerType::Other;
+    [
+        c.cosine,
+        c.cosine - c.best_cosine,
+        c.lexical_overlap,
+        c.passage_similarity,
+        1.0 / (1.0 + c.passage_index as f32),
+        f32::from(u8::from(c.first_in_passage)),
+        c.cosine_prev.unwrap_or(0.0),
+        c.cosine_next.unwrap_or(0.0),
+        ev.novelty,
+        (1.0 + c.words as f32).ln(),
+        f32::from(u8::from(typed && ev.has(expected))),
+        f32::from(u8::from(typed && !ev.has(expected))),
+        f32::from(u8::from(!typed)),
+        f32::from(u8::from(ev.number)),
+        f32::from(u8::from(ev.name)),
+        f32::from(u8::from(ev.date)),
+        f32::from(u8::from(c.lang_mismatch)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_words_give_answer_types() {
+        use AnswerType::*;
+        for (q, t) in [
+            ("Combien de consultants IBM envoie-t-il chez Huawei ?", Number),
+            ("How many consultants does IBM send?", Number),
+            ("Quel âge avait-il ?", Number),
+            ("Qui a fondé Huawei ?", Person),
+            ("Par qui le château a-t-il été construit ?", Person),
+            ("Who founded Huawei?", Person),
+            ("Quand la tour a-t-elle été construite ?", Date),
+            ("En quelle année la guerre a-t-elle commencé ?", Date),
+            ("When was the tower built?", Date),
+            ("What year did the war start?", Date),
+            ("Où se trouve le siège ?", Place),
+            ("Dans quel pays se trouve Armonk ?", Place),
+            ("Where is the headquarters?", Place),
+            ("Pourquoi Huawei fait-il appel à IBM ?", Cause),
+            ("Why did Huawei hire IBM?", Cause),
+            ("Quel est le nom du projet ?", Other),
+            ("What is the project called?", Other),
+            ("Quel est le rôle du roi qui règne ?", Other),
+        ] {
+            assert_eq!(expected_type(q), t, "{q}");
+        }
+    }
+
+    #[test]
+    fn evidence_counts_only_what_the_question_lacks() {
+        let q = question_words("Combien de consultants IBM envoie-t-il chez Huawei ?");
+        let e = evidence("IBM envoie 25 consultants chez Huawei.", &q);
+        assert!(e.number && !e.name);
+        let e = evidence("IBM envoie des consultants chez Huawei.", &q);
+        assert!(!e.number, "IBM and Huawei are in the question");
+        let e = evidence("Le groupe a été fondé en 1987 à Shenzhen par Ren Zhengfei.", &q);
+        assert!(e.date && e.place && e.name);
+        let e = evidence("Il a démissionné parce que la fusion a échoué.", &q);
+        assert!(e.cause);
+    }
+
+    #[test]
+    fn tokens_keep_numbers_and_split_elisions() {
+        let t: Vec<&str> = tokens("L'entreprise a payé 3,5 millions d'euros, soit 12% de plus en 1987.")
+            .iter()
+            .map(|t| t.text)
+            .collect();
+        assert_eq!(
+            t,
+            [
+                "L'",
+                "entreprise",
+                "a",
+                "payé",
+                "3,5",
+                "millions",
+                "d'",
+                "euros",
+                "soit",
+                "12%",
+                "de",
+                "plus",
+                "en",
+                "1987"
+            ]
+        );
+    }
+}

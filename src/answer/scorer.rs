@@ -1,0 +1,231 @@
+//! The learned sentence scorer: a logistic regression over [`features`](super::features)
+//! that estimates whether a candidate sentence holds the asked fact.
+//!
+//! Its weights ship as `src/answer/scorer.json` (compiled in), with a format version and the
+//! feature names, so a file that no longer matches the code is refused by a test rather than
+//! read wrongly. `cargo run --release --example train_answer_scorer` retrains it from a
+//! feature dump of `sourcier eval --answers --dump-answer-features` on PIAF v1.0's
+//! even-numbered questions and selects on the odd ones.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use super::features::{FEATURE_NAMES, FEATURES};
+
+/// Version of the scorer file format.
+pub const SCORER_FORMAT: u32 = 1;
+
+/// A trained scorer as stored: standardisation, weights, and where they came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScorerFile {
+    pub format: u32,
+    pub features: Vec<String>,
+    pub mean: Vec<f32>,
+    pub scale: Vec<f32>,
+    pub weights: Vec<f32>,
+    pub bias: f32,
+    /// How it was trained (data, split, regularisation), for the record.
+    pub trained_on: String,
+}
+
+/// A logistic regression over standardised features.
+#[derive(Debug, Clone)]
+pub struct Scorer {
+    mean: [f32; FEATURES],
+    scale: [f32; FEATURES],
+    weights: [f32; FEATURES],
+    bias: f32,
+}
+
+fn array(v: &[f32], what: &str) -> Result<[f32; FEATURES], String> {
+    v.try_into()
+        .map_err(|_| format!("{what} has {} values, the code has {FEATURES} features", v.len()))
+}
+
+impl Scorer {
+    /// Reads a scorer file, refusing one written for other features or another format.
+    pub fn from_file(f: &ScorerFile) -> Result<Scorer, String> {
+        if f.format != SCORER_FORMAT {
+            return Err(format!("scorer format {} (this build reads {SCORER_FORMAT})", f.format));
+        }
+        if f.features != FEATURE_NAMES {
+            return Err(format!("scorer features {:?} differ from the code's", f.features));
+        }
+        Ok(Scorer {
+            mean: array(&f.mean, "mean")?,
+            scale: array(&f.scale, "scale")?,
+            weights: array(&f.weights, "weights")?,
+            bias: f.bias,
+        })
+    }
+
+    /// The scorer compiled into this build.
+    pub fn bundled() -> &'static Scorer {
+        static S: OnceLock<Scorer> = OnceLock::new();
+        S.get_or_init(|| {
+            let f: ScorerFile = serde_json::from_str(include_str!("scorer.json")).expect("scorer.json parses");
+            Scorer::from_file(&f).expect("scorer.json matches the features; a test pins it")
+        })
+    }
+
+    /// Probability that the sentence with features `x` holds the answer.
+    pub fn prob(&self, x: &[f32; FEATURES]) -> f32 {
+        let mut z = self.bias;
+        for i in 0..FEATURES {
+            z += self.weights[i] * (x[i] - self.mean[i]) / self.scale[i];
+        }
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// The stored form, recording `trained_on`.
+    pub fn to_file(&self, trained_on: String) -> ScorerFile {
+        ScorerFile {
+            format: SCORER_FORMAT,
+            features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+            mean: self.mean.to_vec(),
+            scale: self.scale.to_vec(),
+            weights: self.weights.to_vec(),
+            bias: self.bias,
+            trained_on,
+        }
+    }
+
+    /// Fits a logistic regression with L2 penalty `l2` by Newton's method (17 features: the
+    /// Hessian is tiny, and Newton converges in a few exact steps where gradient descent
+    /// would need tuning).
+    pub fn train(rows: &[([f32; FEATURES], bool)], l2: f64) -> Scorer {
+        let n = rows.len().max(1) as f64;
+        let mut mean = [0f32; FEATURES];
+        let mut scale = [1f32; FEATURES];
+        for i in 0..FEATURES {
+            let m = rows.iter().map(|r| r.0[i] as f64).sum::<f64>() / n;
+            let v = rows.iter().map(|r| (r.0[i] as f64 - m).powi(2)).sum::<f64>() / n;
+            mean[i] = m as f32;
+            scale[i] = if v > 1e-12 { v.sqrt() as f32 } else { 1.0 };
+        }
+        const D: usize = FEATURES + 1;
+        let xs: Vec<[f64; D]> = rows
+            .iter()
+            .map(|r| {
+                let mut x = [1f64; D];
+                for i in 0..FEATURES {
+                    x[i] = ((r.0[i] - mean[i]) / scale[i]) as f64;
+                }
+                x
+            })
+            .collect();
+        let ys: Vec<f64> = rows.iter().map(|r| f64::from(u8::from(r.1))).collect();
+        let mut w = [0f64; D];
+        for _ in 0..25 {
+            let mut g = [0f64; D];
+            let mut h = [[0f64; D]; D];
+            for (x, y) in xs.iter().zip(&ys) {
+                let z: f64 = (0..D).map(|i| w[i] * x[i]).sum();
+                let p = 1.0 / (1.0 + (-z).exp());
+                let s = (p * (1.0 - p)).max(1e-9);
+                for i in 0..D {
+                    g[i] += (p - y) * x[i];
+                    for j in 0..D {
+                        h[i][j] += s * x[i] * x[j];
+                    }
+                }
+            }
+            // The bias (last) is not penalised.
+            for i in 0..FEATURES {
+                g[i] += l2 * w[i];
+                h[i][i] += l2;
+            }
+            let step = solve(h, g);
+            let mut change = 0.0f64;
+            for i in 0..D {
+                w[i] -= step[i];
+                change = change.max(step[i].abs());
+            }
+            if change < 1e-7 {
+                break;
+            }
+        }
+        let mut weights = [0f32; FEATURES];
+        for i in 0..FEATURES {
+            weights[i] = w[i] as f32;
+        }
+        Scorer {
+            mean,
+            scale,
+            weights,
+            bias: w[FEATURES] as f32,
+        }
+    }
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting (a small dense system).
+fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> [f64; D] {
+    for col in 0..D {
+        let piv = (col..D)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .expect("non-empty");
+        a.swap(col, piv);
+        b.swap(col, piv);
+        let d = a[col][col];
+        if d.abs() < 1e-12 {
+            continue;
+        }
+        for r in col + 1..D {
+            let f = a[r][col] / d;
+            for c in col..D {
+                a[r][c] -= f * a[col][c];
+            }
+            b[r] -= f * b[col];
+        }
+    }
+    let mut x = [0f64; D];
+    for r in (0..D).rev() {
+        let s: f64 = (r + 1..D).map(|c| a[r][c] * x[c]).sum();
+        x[r] = if a[r][r].abs() < 1e-12 {
+            0.0
+        } else {
+            (b[r] - s) / a[r][r]
+        };
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_scorer_matches_the_features() {
+        let s = Scorer::bundled();
+        let p = s.prob(&[0.0; FEATURES]);
+        assert!(p.is_finite() && (0.0..=1.0).contains(&p));
+    }
+
+    #[test]
+    fn training_separates_a_separable_feature_and_round_trips() {
+        // Feature 0 decides the label; the others are noise.
+        let mut rows = Vec::new();
+        let mut state = 7u64;
+        for i in 0..400 {
+            let mut x = [0f32; FEATURES];
+            for v in x.iter_mut() {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                *v = (state >> 40) as f32 / (1u64 << 24) as f32;
+            }
+            let y = i % 2 == 0;
+            x[0] = if y { 0.8 } else { 0.2 } + x[1] * 0.1;
+            rows.push((x, y));
+        }
+        let s = Scorer::train(&rows, 1.0);
+        let right = rows.iter().filter(|(x, y)| (s.prob(x) > 0.5) == *y).count();
+        assert_eq!(right, rows.len());
+        let back = Scorer::from_file(&s.to_file("test".into())).unwrap();
+        assert_eq!(back.prob(&rows[0].0), s.prob(&rows[0].0));
+        let mut f = s.to_file("test".into());
+        f.features.pop();
+        assert!(Scorer::from_file(&f).is_err(), "a stale feature list is refused");
+    }
+}

@@ -1,0 +1,228 @@
+//! The fact inside an answer sentence: the shortest span that answers the question's type
+//! (a number with its unit, a date, a name, a place, a causal clause), so that the CLI can
+//! print it in bold and the JSON can point at its bytes. The cited claim stays the sentence.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use super::features::{AnswerType, Token, fold, is_date_token, is_number_token, tokens};
+
+/// Words that may sit inside a multi-word name: "Jean de La Fontaine", "Ludwig van Beethoven".
+const NAME_LINKS: &[&str] = &[
+    "de", "du", "des", "d'", "la", "le", "van", "von", "der", "di", "da", "of", "the", "y",
+];
+/// Units and measure words that follow a number ("25 consultants", "3 millions d'euros").
+const NUMBER_JOIN: &[&str] = &["d'", "de", "of"];
+
+fn capitalised(t: &str) -> bool {
+    t.chars().next().is_some_and(|c| c.is_uppercase())
+}
+
+fn novel(t: &Token<'_>, q: &HashSet<String>) -> bool {
+    !q.contains(&fold(t.text))
+}
+
+/// Byte range in `sentence` of the fact a question of type `kind` asks for, or `None` when
+/// the sentence has none of that kind beyond what the question says.
+pub fn fact_span(sentence: &str, kind: AnswerType, q: &HashSet<String>) -> Option<Range<usize>> {
+    let toks = tokens(sentence);
+    let r = match kind {
+        AnswerType::Number => number_span(&toks, q, false).or_else(|| number_span(&toks, q, true)),
+        AnswerType::Date => date_span(&toks, q),
+        AnswerType::Person => name_span(&toks, q, false),
+        AnswerType::Place => name_span(&toks, q, true).or_else(|| name_span(&toks, q, false)),
+        AnswerType::Cause => cause_span(sentence),
+        AnswerType::Other => None,
+    }?;
+    (r.start < r.end && sentence.get(r.clone()).is_some()).then_some(r)
+}
+
+/// A number and its unit. Years are passed over first (`years` false), since "how many"
+/// rarely asks for one.
+fn number_span(toks: &[Token<'_>], q: &HashSet<String>, years: bool) -> Option<Range<usize>> {
+    let i = toks
+        .iter()
+        .position(|t| is_number_token(t.text) && novel(t, q) && (years || !is_date_token(t.text)))?;
+    let mut j = i;
+    while j + 1 < toks.len() && is_number_token(toks[j + 1].text) && !is_date_token(toks[j + 1].text) {
+        j += 1;
+    }
+    // One unit word, through "de"/"d'": "millions d'euros", "25 consultants".
+    let mut k = j + 1;
+    if k < toks.len() && NUMBER_JOIN.contains(&fold(toks[k].text).as_str()) && k + 1 < toks.len() {
+        k += 1;
+    }
+    if k < toks.len()
+        && toks[k].text.chars().all(char::is_alphabetic)
+        && !capitalised(toks[k].text)
+        && toks[k].text.chars().count() >= 2
+        && !toks[j].text.ends_with('%')
+    {
+        j = k;
+    }
+    Some(toks[i].start..toks[j].end)
+}
+
+/// A run of date words and day numbers: "12 avril 1987", "XIXe siècle", "1987".
+fn date_span(toks: &[Token<'_>], q: &HashSet<String>) -> Option<Range<usize>> {
+    let i = toks.iter().position(|t| is_date_token(t.text) && novel(t, q))?;
+    let day = |t: &Token<'_>| t.text.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d)) || t.text == "1er";
+    let mut s = i;
+    while s > 0 && (day(&toks[s - 1]) || is_date_token(toks[s - 1].text)) {
+        s -= 1;
+    }
+    let mut e = i;
+    while e + 1 < toks.len() && (is_date_token(toks[e + 1].text) || day(&toks[e + 1])) {
+        e += 1;
+    }
+    Some(toks[s].start..toks[e].end)
+}
+
+/// A run of capitalised words that the question lacks, joined by name particles. With
+/// `after_prep`, only a run that follows a place preposition counts.
+fn name_span(toks: &[Token<'_>], q: &HashSet<String>, after_prep: bool) -> Option<Range<usize>> {
+    const PREPS: &[&str] = &[
+        "a", "au", "aux", "en", "dans", "de", "du", "d'", "pres", "in", "at", "from", "near",
+    ];
+    let mut i = 1; // the first word is capitalised anyway
+    while i < toks.len() {
+        let t = &toks[i];
+        let prep_ok = !after_prep || PREPS.contains(&fold(toks[i - 1].text).as_str());
+        if capitalised(t.text) && novel(t, q) && !is_date_token(t.text) && t.text.chars().count() >= 2 && prep_ok {
+            let mut e = i;
+            loop {
+                if e + 1 < toks.len() && capitalised(toks[e + 1].text) {
+                    e += 1;
+                } else if e + 2 < toks.len()
+                    && NAME_LINKS.contains(&fold(toks[e + 1].text).as_str())
+                    && capitalised(toks[e + 2].text)
+                {
+                    e += 2;
+                } else {
+                    break;
+                }
+            }
+            return Some(t.start..toks[e].end);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// From the causal marker to the end of the sentence.
+fn cause_span(sentence: &str) -> Option<Range<usize>> {
+    const MARKERS: &[&str] = &[
+        "parce que",
+        "parce qu'",
+        "en raison",
+        "à cause",
+        "grâce à",
+        "grâce au",
+        "afin de",
+        "afin que",
+        "pour que",
+        "du fait",
+        "puisque",
+        "car ",
+        "because",
+        "due to",
+        "owing to",
+        "as a result",
+        "in order to",
+        "so that",
+        "thanks to",
+    ];
+    let low = sentence.to_lowercase();
+    // Lower-casing keeps byte offsets only for these ASCII and Latin-1 letters; check it.
+    if low.len() != sentence.len() {
+        return None;
+    }
+    let start = MARKERS.iter().filter_map(|m| low.find(m)).min()?;
+    let end = sentence
+        .trim_end_matches(|c: char| c == '.' || c == '!' || c.is_whitespace())
+        .len();
+    (start < end).then_some(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::features::question_words;
+
+    fn fact(sentence: &str, q: &str, kind: AnswerType) -> Option<String> {
+        fact_span(sentence, kind, &question_words(q)).map(|r| sentence[r].to_string())
+    }
+
+    #[test]
+    fn each_type_finds_its_fact() {
+        use AnswerType::*;
+        assert_eq!(
+            fact(
+                "IBM a envoyé 25 consultants chez Huawei en 1998.",
+                "Combien de consultants IBM a-t-il envoyés ?",
+                Number
+            )
+            .as_deref(),
+            Some("25 consultants")
+        );
+        assert_eq!(
+            fact(
+                "Le contrat valait 3,5 millions d'euros.",
+                "Combien valait le contrat ?",
+                Number
+            )
+            .as_deref(),
+            Some("3,5 millions d'euros")
+        );
+        assert_eq!(
+            fact(
+                "Huawei was founded in 1987 by Ren Zhengfei in Shenzhen.",
+                "Who founded Huawei?",
+                Person
+            )
+            .as_deref(),
+            Some("Ren Zhengfei")
+        );
+        assert_eq!(
+            fact(
+                "La tour fut achevée le 31 mars 1889 pour l'Exposition.",
+                "Quand la tour fut-elle achevée ?",
+                Date
+            )
+            .as_deref(),
+            Some("31 mars 1889")
+        );
+        assert_eq!(
+            fact(
+                "Le siège du groupe se trouve à Armonk, dans l'État de New York.",
+                "Où se trouve le siège du groupe ?",
+                Place
+            )
+            .as_deref(),
+            Some("Armonk")
+        );
+        assert_eq!(
+            fact(
+                "Le projet a été abandonné parce que les coûts avaient doublé.",
+                "Pourquoi le projet a-t-il été abandonné ?",
+                Cause
+            )
+            .as_deref(),
+            Some("parce que les coûts avaient doublé")
+        );
+        assert_eq!(
+            fact(
+                "Le roi Louis de Bourbon signa le traité.",
+                "Qui signa le traité ?",
+                Person
+            )
+            .as_deref(),
+            Some("Louis de Bourbon")
+        );
+        assert_eq!(
+            fact("IBM aide Huawei.", "Combien IBM aide-t-il Huawei ?", Number),
+            None,
+            "no number: no fact"
+        );
+    }
+}
