@@ -77,7 +77,8 @@ pub fn redact(url: &str) -> String {
 }
 
 /// The migrations, in order: entry `i` brings a schema from version `i` to `i + 1`. `{dims}`
-/// is replaced by the manifest's dimension (a number, never user text).
+/// is replaced by the manifest's dimension (a number, never user text), `{vt}` by the
+/// vector type ([`VectorType`]).
 const MIGRATIONS: &[&str] = &[
     // 0 → 1: the initial schema.
     r#"
@@ -111,10 +112,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX sourcier_chunks_tsv ON sourcier_chunks USING gin (tsv);
     CREATE TABLE sourcier_embeddings (
         chunk_id bigint PRIMARY KEY REFERENCES sourcier_chunks (id) ON DELETE CASCADE,
-        embedding vector({dims}) NOT NULL
+        embedding {vt}({dims}) NOT NULL
     );
     CREATE INDEX sourcier_embeddings_hnsw ON sourcier_embeddings
-        USING hnsw (embedding vector_cosine_ops) WITH (m = 24, ef_construction = 200);
+        USING hnsw (embedding {vt}_cosine_ops) WITH (m = 24, ef_construction = 200);
     CREATE TABLE sourcier_article_texts (
         article_id text PRIMARY KEY REFERENCES sourcier_articles (id) ON DELETE CASCADE,
         line_base int NOT NULL,
@@ -123,6 +124,33 @@ const MIGRATIONS: &[&str] = &[
     );
     "#,
 ];
+
+/// How vectors are stored: `vector` (4-byte floats) by default, or `halfvec` (2-byte floats:
+/// half the table and index, at a rounding cost `docs/benchmarks.md` measures). Chosen when
+/// the index is created, from `SOURCIER_PG_VECTOR` (`vector` or `halfvec`), and kept in
+/// `sourcier_meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorType {
+    Vector,
+    HalfVec,
+}
+
+impl VectorType {
+    fn sql(self) -> &'static str {
+        match self {
+            VectorType::Vector => "vector",
+            VectorType::HalfVec => "halfvec",
+        }
+    }
+
+    fn parse(s: &str) -> Option<VectorType> {
+        match s.trim() {
+            "" | "vector" => Some(VectorType::Vector),
+            "halfvec" => Some(VectorType::HalfVec),
+            _ => None,
+        }
+    }
+}
 
 type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 
@@ -144,6 +172,7 @@ pub struct PgLibrary {
     pool: Pool,
     location: String,
     pub manifest: IndexManifest,
+    vector_type: VectorType,
 }
 
 impl std::fmt::Debug for PgLibrary {
@@ -233,7 +262,10 @@ fn connect(url: &str) -> Result<(Pool, String)> {
     Ok((pool, location))
 }
 
-fn read_meta(client: &mut impl postgres::GenericClient, location: &str) -> Result<Option<(u32, IndexManifest)>> {
+fn read_meta(
+    client: &mut impl postgres::GenericClient,
+    location: &str,
+) -> Result<Option<(u32, IndexManifest, VectorType)>> {
     let exists: bool = client
         .query_one("SELECT to_regclass('sourcier_meta') IS NOT NULL", &[])
         .map_err(db_err(location))?
@@ -261,7 +293,11 @@ fn read_meta(client: &mut impl postgres::GenericClient, location: &str) -> Resul
             path: location.into(),
             detail: "sourcier_meta has no readable manifest".into(),
         })?;
-    Ok(Some((version, manifest)))
+    let vt = VectorType::parse(&get("vector_type").unwrap_or_default()).ok_or_else(|| Error::Corrupt {
+        path: location.into(),
+        detail: "sourcier_meta names an unknown vector_type".into(),
+    })?;
+    Ok(Some((version, manifest, vt)))
 }
 
 fn check_version(version: u32, location: &str) -> Result<()> {
@@ -276,10 +312,10 @@ fn check_version(version: u32, location: &str) -> Result<()> {
 }
 
 /// Applies the migrations from `from` up to [`SCHEMA_VERSION`] in `tx`.
-fn migrate(tx: &mut Transaction<'_>, from: u32, dims: usize, location: &str) -> Result<()> {
+fn migrate(tx: &mut Transaction<'_>, from: u32, dims: usize, vt: VectorType, location: &str) -> Result<()> {
     for (v, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         tracing::info!(location, from = v, to = v + 1, "migrating the PostgreSQL schema");
-        tx.batch_execute(&sql.replace("{dims}", &dims.to_string()))
+        tx.batch_execute(&sql.replace("{dims}", &dims.to_string()).replace("{vt}", vt.sql()))
             .map_err(db_err(location))?;
     }
     tx.execute(
@@ -296,7 +332,7 @@ impl PgLibrary {
     pub fn open(url: &str) -> Result<PgLibrary> {
         let (pool, location) = connect(url)?;
         let mut client = pool.get().map_err(pool_err(&location))?;
-        let Some((version, manifest)) = read_meta(&mut *client, &location)? else {
+        let Some((version, manifest, vector_type)) = read_meta(&mut *client, &location)? else {
             return Err(Error::IndexMissing { path: location.into() });
         };
         check_version(version, &location)?;
@@ -312,6 +348,7 @@ impl PgLibrary {
             pool,
             location,
             manifest,
+            vector_type,
         })
     }
 
@@ -319,7 +356,7 @@ impl PgLibrary {
     pub fn read_manifest(url: &str) -> Result<Option<IndexManifest>> {
         let (pool, location) = connect(url)?;
         let mut client = pool.get().map_err(pool_err(&location))?;
-        Ok(read_meta(&mut *client, &location)?.map(|(_, m)| m))
+        Ok(read_meta(&mut *client, &location)?.map(|(_, m, _)| m))
     }
 
     /// Opens an index for writing, creating the extensions and tables with `manifest` when the
@@ -331,13 +368,13 @@ impl PgLibrary {
         let mut tx = client.transaction().map_err(db_err(&location))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .map_err(db_err(&location))?;
-        let stored = match read_meta(&mut tx, &location)? {
-            Some((version, stored)) => {
+        let (stored, vector_type) = match read_meta(&mut tx, &location)? {
+            Some((version, stored, vt)) => {
                 check_version(version, &location)?;
                 if version < SCHEMA_VERSION {
-                    migrate(&mut tx, version, stored.dims, &location)?;
+                    migrate(&mut tx, version, stored.dims, vt, &location)?;
                 }
-                stored
+                (stored, vt)
             }
             None => {
                 for ext in ["vector", "unaccent"] {
@@ -351,14 +388,20 @@ impl PgLibrary {
                 }
                 tx.batch_execute("CREATE TABLE sourcier_meta (key text PRIMARY KEY, value text NOT NULL)")
                     .map_err(db_err(&location))?;
+                let choice = std::env::var("SOURCIER_PG_VECTOR").unwrap_or_default();
+                let vt = VectorType::parse(&choice).ok_or_else(|| Error::InvalidOption {
+                    name: "SOURCIER_PG_VECTOR",
+                    detail: format!("`{choice}` is not a vector type: use vector or halfvec"),
+                })?;
                 let json = serde_json::to_string(&manifest).expect("a manifest serialises");
                 tx.execute(
-                    "INSERT INTO sourcier_meta (key, value) VALUES ('schema_version', '0'), ('manifest', $1)",
-                    &[&json],
+                    "INSERT INTO sourcier_meta (key, value) VALUES ('schema_version', '0'), ('manifest', $1), \
+                     ('vector_type', $2)",
+                    &[&json, &vt.sql()],
                 )
                 .map_err(db_err(&location))?;
-                migrate(&mut tx, 0, manifest.dims, &location)?;
-                manifest.clone()
+                migrate(&mut tx, 0, manifest.dims, vt, &location)?;
+                (manifest.clone(), vt)
             }
         };
         tx.commit().map_err(db_err(&location))?;
@@ -375,6 +418,7 @@ impl PgLibrary {
             pool,
             location,
             manifest: stored,
+            vector_type,
         })
     }
 
@@ -450,7 +494,7 @@ impl PgLibrary {
         let rows = c
             .query(
                 &format!(
-                    "SELECT {CHUNK_COLS}, e.embedding FROM sourcier_chunks c \
+                    "SELECT {CHUNK_COLS}, e.embedding::vector FROM sourcier_chunks c \
                  JOIN sourcier_embeddings e ON e.chunk_id = c.id ORDER BY c.article_id, c.ordinal"
                 ),
                 &[],
@@ -637,10 +681,14 @@ impl SearchBackend for PgLibrary {
         let mut c = self.client()?;
         let v = Vector::from(q.to_vec());
         let k = k as i64;
+        // The query vector is sent as `vector` and cast to the column's type.
+        let vt = self.vector_type.sql();
         let rows = match selection {
             Selection::All => c.query(
-                "SELECT chunk_id, (1 - (embedding <=> $1))::real FROM sourcier_embeddings \
-                 ORDER BY embedding <=> $1 LIMIT $2",
+                &format!(
+                    "SELECT chunk_id, (1 - (embedding <=> $1::vector::{vt}))::real FROM sourcier_embeddings \
+                     ORDER BY embedding <=> $1::vector::{vt} LIMIT $2"
+                ),
                 &[&v, &k],
             ),
             Selection::Filters(f) => {
@@ -650,9 +698,9 @@ impl SearchBackend for PgLibrary {
                 params.push(&k);
                 c.query(
                     &format!(
-                        "SELECT e.chunk_id, (1 - (e.embedding <=> $1))::real FROM sourcier_embeddings e \
+                        "SELECT e.chunk_id, (1 - (e.embedding <=> $1::vector::{vt}))::real FROM sourcier_embeddings e \
                          JOIN sourcier_chunks c ON c.id = e.chunk_id JOIN sourcier_articles a ON a.id = c.article_id \
-                         WHERE {FILTER_SQL} ORDER BY e.embedding <=> $1 LIMIT $10"
+                         WHERE {FILTER_SQL} ORDER BY e.embedding <=> $1::vector::{vt} LIMIT $10"
                     ),
                     &params,
                 )
@@ -660,8 +708,10 @@ impl SearchBackend for PgLibrary {
             Selection::Chunks(ids) => {
                 let ids: Vec<i64> = ids.iter().copied().collect();
                 c.query(
-                    "SELECT chunk_id, (1 - (embedding <=> $1))::real FROM sourcier_embeddings \
-                     WHERE chunk_id = ANY($3) ORDER BY embedding <=> $1 LIMIT $2",
+                    &format!(
+                        "SELECT chunk_id, (1 - (embedding <=> $1::vector::{vt}))::real FROM sourcier_embeddings \
+                         WHERE chunk_id = ANY($3) ORDER BY embedding <=> $1::vector::{vt} LIMIT $2"
+                    ),
                     &[&v, &k, &ids],
                 )
             }
@@ -743,7 +793,7 @@ impl SearchBackend for PgLibrary {
         let rows = self
             .client()?
             .query(
-                "SELECT chunk_id, embedding FROM sourcier_embeddings WHERE chunk_id = ANY($1)",
+                "SELECT chunk_id, embedding::vector FROM sourcier_embeddings WHERE chunk_id = ANY($1)",
                 &[&ids],
             )
             .map_err(self.err())?;
@@ -906,7 +956,10 @@ impl IngestBackend for PgLibrary {
         let ids: Vec<i64> = ordinals.iter().map(|o| by_ordinal[o]).collect();
         let vectors: Vec<Vector> = chunks.iter().map(|c| Vector::from(c.embedding.clone())).collect();
         tx.execute(
-            "INSERT INTO sourcier_embeddings (chunk_id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[])",
+            &format!(
+                "INSERT INTO sourcier_embeddings (chunk_id, embedding) SELECT * FROM unnest($1::bigint[], $2::vector[]::{}[])",
+                self.vector_type.sql()
+            ),
             &[&ids, &vectors],
         )
         .map_err(self.err())?;
