@@ -165,7 +165,7 @@ pub fn should_abstain(passages: &[&Hit], confidence: f32, opts: &AnswerOptions) 
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    crate::index::dot(a, b)
+    crate::vecmath::dot(a, b)
 }
 
 /// Where the answerer keeps sentence vectors between questions. Embedding the candidate
@@ -184,24 +184,6 @@ impl SentenceCache for NoCache {
         None
     }
     fn put(&self, _: &[(String, Vec<f32>)]) {}
-}
-
-impl SentenceCache for crate::store::Store {
-    fn get(&self, key: &str) -> Option<Vec<f32>> {
-        self.cached_sentence_vector(key).unwrap_or_else(|e| {
-            tracing::debug!(error = %e, "sentence cache read failed");
-            None
-        })
-    }
-    fn put(&self, items: &[(String, Vec<f32>)]) {
-        // Reads never write: a read-only store (every `ask`) only uses what eval cached.
-        if self.is_read_only() {
-            return;
-        }
-        if let Err(e) = self.cache_sentence_vectors(items) {
-            tracing::debug!(error = %e, "sentence cache write failed");
-        }
-    }
 }
 
 /// Cache key of a sentence's document vector: the embedder fingerprint, title and text.

@@ -243,11 +243,7 @@ pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Re
     // an empty index behind.
     for p in &req.paths {
         if std::fs::symlink_metadata(p).is_err() {
-            return Err(Error::Io {
-                action: "reading",
-                path: p.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
-            });
+            return Err(Error::NotFound { path: p.clone() });
         }
         if p.is_file() && crate::corpus::Format::from_path(p).is_none() {
             return Err(crate::corpus::unsupported_file(p));

@@ -267,10 +267,7 @@ pub fn discover_with(paths: &[PathBuf], follow_links: bool) -> Result<Discovery>
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::Invalid(format!(
-                    "{} does not exist; give existing files or folders to ingest",
-                    path.display()
-                )));
+                return Err(Error::NotFound { path: path.clone() });
             }
             Err(e) => return Err(Error::io("reading", path)(e)),
         };

@@ -201,11 +201,9 @@ pub enum Error {
     #[error("{path} holds no usable {what}")]
     EmptyInput { path: PathBuf, what: &'static str },
 
-    /// Invalid input, described in words only. Its one remaining user is `corpus.rs` (a
-    /// missing path given to ingest), whose module is being changed on another branch; new
-    /// code uses a variant a caller can match on.
-    #[error("{0}")]
-    Invalid(String),
+    /// A path given to read from does not exist.
+    #[error("{path} does not exist")]
+    NotFound { path: PathBuf },
 }
 
 impl Error {

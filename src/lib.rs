@@ -8,6 +8,8 @@
 //! - [`ingest`] (files → chunks → vectors → store), [`retrieve`] (dense, lexical, hybrid top-k
 //!   with filters), [`answer`] (extractive answers, abstention, citation checks), [`generate`]
 //!   (a local GGUF language model), [`eval`] (query sets, SQuAD files, metrics).
+//! - [`answer`] scores candidate sentences with a small learned model over answer-type cues
+//!   (`answer/features.rs`, `answer/scorer.rs`) and marks the fact (`answer/span.rs`).
 //! - [`backend`]: the storage seam those use ([`backend::SearchBackend`],
 //!   [`backend::IngestBackend`]); [`library`] is its embedded implementation: [`store`]
 //!   (SQLite, the source of truth), [`index`] (HNSW, derived) and [`lexical`] (tantivy BM25,
@@ -16,7 +18,8 @@
 //!   [`embed`] turns text into vectors (EmbeddingGemma, or the hashing embedder of the fast
 //!   tests), with weights provisioned by [`models`].
 //! - Small types shared by all: [`date`] (partial dates), [`lang`] (one language
-//!   normaliser), [`error`], [`fsx`] (atomic writes, locks), [`progress`] (the reporting trait).
+//!   normaliser, question language), [`vecmath`] (dot product), [`error`], [`fsx`] (atomic
+//!   writes, locks), [`progress`] (the reporting trait).
 //!
 //! Nothing here touches the terminal: the binary in `src/bin/sourcier` owns arguments,
 //! logging and progress drawing, behind the `cli` feature, and talks to the library through
@@ -46,5 +49,6 @@ pub mod retrieve;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod store;
+pub mod vecmath;
 
 pub use error::{Error, Result};

@@ -369,7 +369,7 @@ pub fn retrieve(
     let vectors = lib.embeddings(&ids)?;
     for h in &mut hits {
         if let Some(v) = vectors.get(&h.chunk_id) {
-            h.similarity = Some(crate::index::dot(&q, v));
+            h.similarity = Some(crate::vecmath::dot(&q, v));
         }
     }
     let search_ms = ts.elapsed().as_secs_f64() * 1e3;

@@ -278,7 +278,7 @@ impl From<Error> for ApiError {
             Error::EmptyQuery => (StatusCode::BAD_REQUEST, "empty_query"),
             Error::QueryTooLong { .. } => (StatusCode::BAD_REQUEST, "query_too_long"),
             Error::BadInput { .. }
-            | Error::Invalid(_)
+            | Error::NotFound { .. }
             | Error::InvalidOption { .. }
             | Error::EmptyInput { .. }
             | Error::Parse { .. } => (StatusCode::BAD_REQUEST, "bad_request"),

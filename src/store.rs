@@ -967,6 +967,26 @@ fn decode_vector(blob: &[u8], out: &mut Vec<f32>) -> bool {
     true
 }
 
+/// The store keeps the answerer's sentence vectors (its own table), so eval and later
+/// answers reuse them.
+impl crate::answer::SentenceCache for Store {
+    fn get(&self, key: &str) -> Option<Vec<f32>> {
+        self.cached_sentence_vector(key).unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "sentence cache read failed");
+            None
+        })
+    }
+    fn put(&self, items: &[(String, Vec<f32>)]) {
+        // Reads never write: a read-only store (every `ask`) only uses what eval cached.
+        if self.is_read_only() {
+            return;
+        }
+        if let Err(e) = self.cache_sentence_vectors(items) {
+            tracing::debug!(error = %e, "sentence cache write failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -330,7 +330,10 @@ fn error_paths_say_what_happened_and_what_to_do() {
     );
     fails(sourcier_fast(&idx).args(["ask", "Huawei ?"]), &["no index at"]);
     // A path that does not exist is refused before anything is created.
-    fails(sourcier_fast(&idx).arg("ingest").arg(t.path().join("nope")), &["nope"]);
+    fails(
+        sourcier_fast(&idx).arg("ingest").arg(t.path().join("nope")),
+        &["nope", "does not exist", "give existing files"],
+    );
     assert!(!idx.exists(), "a failed ingest left {}", idx.display());
     // So is a file named on purpose that sourcier cannot read.
     let pdf = t.path().join("notes.pdf");

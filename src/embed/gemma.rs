@@ -114,7 +114,7 @@ fn small_linear_t(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
         .for_each(|(out, wrows)| {
             for (orow, wrow) in out.chunks_mut(n).zip(wrows.chunks(k)) {
                 for (i, v) in orow.iter_mut().enumerate() {
-                    *v = crate::index::dot(&xv[i * k..(i + 1) * k], wrow);
+                    *v = crate::vecmath::dot(&xv[i * k..(i + 1) * k], wrow);
                 }
             }
         });

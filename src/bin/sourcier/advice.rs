@@ -42,6 +42,7 @@ pub fn advice(e: &E) -> Option<String> {
         ),
         E::NotAStore { .. } => "pass another --index directory, or move that file away".into(),
         E::ReadOnly { .. } => "make the index directory writable, or pass another --index".into(),
+        E::NotFound { .. } => "give existing files or folders to ingest".into(),
         E::EmptyQuery => "type what you are looking for, e.g. sourcier search \"Huawei IBM consultants\"".into(),
         E::UnknownModel { .. } => "run `sourcier model list` to see the known models, or pass --model PATH to a local sentence-transformers folder".into(),
         E::Download { .. } => format!("check that the package registry is reachable and {fetch}"),
