@@ -1,5 +1,6 @@
-//! Side-by-side search latency of the two storage backends on the same corpus, and the
-//! recall@10 of each backend's HNSW index against exact search.
+//! Side-by-side search latency of the two storage backends on the same corpus, the recall@10
+//! of each backend's HNSW index against exact search, and nDCG@10 per mode (article level,
+//! as `sourcier eval` scores SQuAD files) from one embedding of the questions.
 //!
 //! `cargo run --release --example backend_bench -- --index DIR --backend URL --squad FILE
 //! [--lang fr] [--queries 300]`
@@ -21,6 +22,11 @@ fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// The article id of a SQuAD corpus chunk, as `sourcier eval` names contexts.
+fn article_of(id: &str) -> String {
+    id.rsplit_once('#').map_or(id, |(_, a)| a).to_string()
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -81,8 +87,10 @@ fn main() {
         questions.len(),
         cpu_flags()
     );
-    println!("| backend | mode | p50 ms | p95 ms | recall@10 vs exact |");
-    println!("|---|---|---|---|---|");
+    let qrels: Vec<sourcier::eval::metrics::Qrels> =
+        set.to_query_set().queries.into_iter().map(|q| q.relevant).collect();
+    println!("| backend | mode | p50 ms | p95 ms | recall@10 vs exact | nDCG@10 |");
+    println!("|---|---|---|---|---|---|");
     for (name, b) in backends {
         let mut recall = 0.0;
         for (q, v) in questions.iter().zip(&vectors) {
@@ -104,29 +112,38 @@ fn main() {
         recall /= questions.len() as f64;
         for mode in ["dense", "lexical", "hybrid"] {
             let mut lat = Vec::new();
-            for (q, v) in questions.iter().zip(&vectors) {
+            let mut ndcg = 0.0;
+            for ((q, v), rel) in questions.iter().zip(&vectors).zip(&qrels) {
                 let t = Instant::now();
-                let mut ids: Vec<i64> = Vec::new();
-                if mode != "lexical" {
-                    ids.extend(
-                        b.dense_top_k(v, if mode == "hybrid" { 50 } else { 10 }, &Selection::All)
-                            .unwrap()
-                            .iter()
-                            .map(|s| s.0),
-                    );
-                }
-                if mode != "dense" {
-                    ids.extend(
-                        b.lexical_top_k(q, if mode == "hybrid" { 50 } else { 10 }, &Selection::All)
-                            .unwrap()
-                            .iter()
-                            .map(|s| s.0),
-                    );
-                }
-                ids.truncate(10);
-                let _ = b.chunks_by_ids(&ids).unwrap();
-                let _ = b.embeddings(&ids).unwrap();
+                // Articles are ranked from the top 30 chunks, as eval does.
+                let depth = if mode == "hybrid" { 50 } else { 30 };
+                let dense = if mode != "lexical" {
+                    b.dense_top_k(v, depth, &Selection::All).unwrap()
+                } else {
+                    Vec::new()
+                };
+                let lexical = if mode != "dense" {
+                    b.lexical_top_k(q, depth, &Selection::All).unwrap()
+                } else {
+                    Vec::new()
+                };
+                let (wd, wl) = sourcier::retrieve::fusion_weights(q);
+                let scored = sourcier::retrieve::rrf_weighted(&[(&dense, wd), (&lexical, wl)], 30);
+                let ids: Vec<i64> = scored.iter().map(|s| s.0).collect();
+                let rows = b.chunks_by_ids(&ids).unwrap();
+                let _ = b.embeddings(&ids[..ids.len().min(10)]).unwrap();
                 lat.push(t.elapsed().as_secs_f64() * 1e3);
+                let article: std::collections::HashMap<i64, String> =
+                    rows.into_iter().map(|(c, a)| (c.id, article_of(&a.id))).collect();
+                let mut ranked: Vec<String> = Vec::new();
+                for id in &ids {
+                    if let Some(a) = article.get(id)
+                        && !ranked.contains(a)
+                    {
+                        ranked.push(a.clone());
+                    }
+                }
+                ndcg += sourcier::eval::metrics::ndcg_at(&ranked, rel, 10).unwrap_or(0.0);
             }
             let r = if mode == "dense" {
                 format!("{recall:.3}")
@@ -134,9 +151,10 @@ fn main() {
                 String::new()
             };
             println!(
-                "| {name} | {mode} | {:.2} | {:.2} | {r} |",
+                "| {name} | {mode} | {:.2} | {:.2} | {r} | {:.4} |",
                 pct(&mut lat, 50.0),
-                pct(&mut lat, 95.0)
+                pct(&mut lat, 95.0),
+                ndcg / questions.len() as f64
             );
         }
     }

@@ -374,7 +374,7 @@ pub fn tokens(s: &str) -> Vec<Token<'_>> {
         let inner = matches!(c, '\'' | '’' | '-' | '.' | ',') && next_alnum && start.is_some();
         let keep = c.is_alphanumeric() || inner || c == '%';
         // Elided articles and prepositions (l', d', qu') are their own tokens.
-        let split_after = matches!(c, '\'' | '’') && start.is_some();
+        let split_after = matches!(c, '\'' | '’') && inner;
         match (keep, start) {
             (true, None) => start = Some(i),
             (false, Some(st)) => {
@@ -387,8 +387,7 @@ pub fn tokens(s: &str) -> Vec<Token<'_>> {
             }
             _ => {}
         }
-        if split_after {
-            let st = start.take().expect("checked");
+        if split_after && let Some(st) = start.take() {
             let e = i + c.len_utf8();
             out.push(Token {
                 text: &s[st..e],
@@ -652,6 +651,41 @@ mod tests {
         assert!(e.date && e.place && e.name);
         let e = evidence("Il a démissionné parce que la fusion a échoué.", &q);
         assert!(e.cause);
+    }
+
+    proptest::proptest! {
+        /// Tokens, evidence and fact spans of arbitrary text never panic, and every span is
+        /// a slice of the text.
+        #[test]
+        fn arbitrary_sentences_never_panic(s in "\\PC{0,80}", q in "\\PC{0,40}") {
+            for t in tokens(&s) {
+                proptest::prop_assert_eq!(s.get(t.start..t.end), Some(t.text));
+            }
+            let qw = question_words(&q);
+            let _ = evidence(&s, &qw);
+            let kind = expected_type(&q);
+            for k in [kind, AnswerType::Number, AnswerType::Date, AnswerType::Person, AnswerType::Place, AnswerType::Cause] {
+                if let Some(r) = crate::answer::span::fact_span(&s, k, &qw) {
+                    proptest::prop_assert!(s.get(r).is_some());
+                }
+            }
+        }
+
+        /// Apostrophes, quotes and punctuation in every position, as article text has them.
+        #[test]
+        fn punctuation_heavy_sentences_never_panic(parts in proptest::collection::vec(
+            proptest::sample::select(vec!["l'", "’", "'", " ", "d’", "12", "%", ",", ".", "É", "à", "Paris", "qu'", "-", "1987", "XIXe", "ﬁ", "İ"]), 0..30)) {
+            let s = parts.concat();
+            for t in tokens(&s) {
+                proptest::prop_assert_eq!(s.get(t.start..t.end), Some(t.text));
+            }
+            let _ = evidence(&s, &question_words("Combien ?"));
+            for k in [AnswerType::Number, AnswerType::Date, AnswerType::Person, AnswerType::Place, AnswerType::Cause] {
+                if let Some(r) = crate::answer::span::fact_span(&s, k, &question_words("Qui ?")) {
+                    proptest::prop_assert!(s.get(r).is_some());
+                }
+            }
+        }
     }
 
     #[test]

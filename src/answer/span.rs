@@ -82,7 +82,7 @@ fn date_span(toks: &[Token<'_>], q: &HashSet<String>) -> Option<Range<usize>> {
 /// `after_prep`, only a run that follows a place preposition counts.
 fn name_span(toks: &[Token<'_>], q: &HashSet<String>, after_prep: bool) -> Option<Range<usize>> {
     const PREPS: &[&str] = &[
-        "a", "au", "aux", "en", "dans", "de", "du", "d'", "pres", "in", "at", "from", "near",
+        "a", "au", "aux", "en", "dans", "de", "du", "d'", "pres", "in", "at", "from", "near", "to", "into",
     ];
     let mut i = 1; // the first word is capitalised anyway
     while i < toks.len() {
@@ -218,6 +218,37 @@ mod tests {
             )
             .as_deref(),
             Some("Louis de Bourbon")
+        );
+        assert_eq!(
+            fact(
+                "The company hired 300 engineers in 2019.",
+                "How many engineers did the company hire?",
+                Number
+            )
+            .as_deref(),
+            Some("300 engineers")
+        );
+        assert_eq!(
+            fact("The bridge opened on 12 May 1937.", "When did the bridge open?", Date).as_deref(),
+            Some("12 May 1937")
+        );
+        assert_eq!(
+            fact(
+                "In 1964 the headquarters moved to Armonk, north of the city.",
+                "Where did the headquarters move?",
+                Place
+            )
+            .as_deref(),
+            Some("Armonk")
+        );
+        assert_eq!(
+            fact(
+                "The launch was delayed because the weather was bad.",
+                "Why was the launch delayed?",
+                Cause
+            )
+            .as_deref(),
+            Some("because the weather was bad")
         );
         assert_eq!(
             fact("IBM aide Huawei.", "Combien IBM aide-t-il Huawei ?", Number),
