@@ -18,7 +18,9 @@ use sourcier::backend::{SearchBackend, Selection};
 use sourcier::progress::NoProgress;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -50,7 +52,9 @@ fn main() {
     }
     .open_index()
     .unwrap();
-    let OpenIndex::Embedded(lib) = &embedded else { unreachable!() };
+    let OpenIndex::Embedded(lib) = &embedded else {
+        unreachable!()
+    };
     let text = std::fs::read_to_string(&squad).unwrap();
     let set = sourcier::eval::input::parse_squad(&text, Some(n), &lang).unwrap();
     let questions: Vec<&str> = set.queries.iter().map(|q| q.text.as_str()).collect();
@@ -88,7 +92,12 @@ fn main() {
                 .map(|(id, _)| id)
                 .collect();
             let want = keys(embedded.backend(), &exact);
-            let got: Vec<i64> = b.dense_top_k(v, 10, &Selection::All).unwrap().iter().map(|s| s.0).collect();
+            let got: Vec<i64> = b
+                .dense_top_k(v, 10, &Selection::All)
+                .unwrap()
+                .iter()
+                .map(|s| s.0)
+                .collect();
             recall += keys(b, &got).intersection(&want).count() as f64 / want.len().max(1) as f64;
             let _ = q;
         }
@@ -99,17 +108,31 @@ fn main() {
                 let t = Instant::now();
                 let mut ids: Vec<i64> = Vec::new();
                 if mode != "lexical" {
-                    ids.extend(b.dense_top_k(v, if mode == "hybrid" { 50 } else { 10 }, &Selection::All).unwrap().iter().map(|s| s.0));
+                    ids.extend(
+                        b.dense_top_k(v, if mode == "hybrid" { 50 } else { 10 }, &Selection::All)
+                            .unwrap()
+                            .iter()
+                            .map(|s| s.0),
+                    );
                 }
                 if mode != "dense" {
-                    ids.extend(b.lexical_top_k(q, if mode == "hybrid" { 50 } else { 10 }, &Selection::All).unwrap().iter().map(|s| s.0));
+                    ids.extend(
+                        b.lexical_top_k(q, if mode == "hybrid" { 50 } else { 10 }, &Selection::All)
+                            .unwrap()
+                            .iter()
+                            .map(|s| s.0),
+                    );
                 }
                 ids.truncate(10);
                 let _ = b.chunks_by_ids(&ids).unwrap();
                 let _ = b.embeddings(&ids).unwrap();
                 lat.push(t.elapsed().as_secs_f64() * 1e3);
             }
-            let r = if mode == "dense" { format!("{recall:.3}") } else { String::new() };
+            let r = if mode == "dense" {
+                format!("{recall:.3}")
+            } else {
+                String::new()
+            };
             println!(
                 "| {name} | {mode} | {:.2} | {:.2} | {r} |",
                 pct(&mut lat, 50.0),
