@@ -83,14 +83,19 @@ pub struct Article {
     /// ISO 639-1 code (`fr`, `en`, ...).
     pub lang: Option<String>,
     pub url: Option<String>,
-    /// Decoded text; its `\n` count matches the source lines (from `line_base`). Plain text and
-    /// JSONL keep the source as is; Markdown and HTML hold their visible text, each piece on the
-    /// line it came from.
+    /// Decoded text; its `\n` count matches the source lines (from `line_base`) except past
+    /// `last_line`. Plain text and JSONL keep the source as is; Markdown and HTML hold their
+    /// visible text, each piece on the line it came from.
     pub text: String,
     /// Sorted, non-overlapping byte ranges of `text` holding body content.
     pub blocks: Vec<Range<usize>>,
     /// 1-based source line of the first line of `text`.
     pub line_base: u32,
+    /// Last source line the article comes from (0: not known). Chunk lines never go past it:
+    /// a JSONL record's text can hold `\n`s on its one line, and the paragraphs of a
+    /// minified page get line breaks its file does not have.
+    #[serde(default)]
+    pub last_line: u32,
     /// sha256 hex of the raw file bytes (JSONL: of the record's line).
     pub hash: String,
     pub format: Format,
@@ -434,6 +439,7 @@ pub fn parse_bytes(id: &str, source_path: &Path, format: Format, bytes: &[u8]) -
             id: id.to_string(),
             source_path: source_path.to_path_buf(),
             line_base: 1,
+            last_line: u32::try_from(text.matches('\n').count() + 1).unwrap_or(u32::MAX),
             hash: sha256_hex(bytes),
             format,
             ..Article::default()
@@ -682,6 +688,7 @@ fn parse_jsonl(
             blocks: lay.blocks,
             text: body,
             line_base: line_no,
+            last_line: line_no,
             format: Format::Jsonl,
         });
     }

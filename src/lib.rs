@@ -48,3 +48,6 @@ pub mod server;
 pub mod store;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod test_support;
