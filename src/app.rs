@@ -758,6 +758,11 @@ pub struct EvalRequest {
 pub struct SquadCorpus {
     pub contexts: usize,
     pub questions: usize,
+    /// Answers of those questions, and how many had an `answer_start` that did not point at
+    /// their text: moved to where the text occurs, or not in the context at all.
+    pub answers: usize,
+    pub fixed_offsets: usize,
+    pub unmatched_answers: usize,
     pub chunks: usize,
     pub ingest_seconds: f64,
     pub chunks_per_second: f64,
@@ -811,6 +816,10 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         for p in &set.problems {
             warn(format!("{}: {p}", req.file.display()));
         }
+        // One line however many: PIAF-sized files can hold thousands of shifted offsets.
+        if let Some(summary) = set.bad_answer_summary() {
+            warn(format!("{}: {summary}", req.file.display()));
+        }
         let dir = match &req.corpus_index {
             Some(d) => d.clone(),
             None => {
@@ -852,6 +861,9 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         corpus = Some(SquadCorpus {
             contexts: set.docs.len(),
             questions: set.queries.len(),
+            answers: set.stats.answers,
+            fixed_offsets: set.stats.fixed_offsets,
+            unmatched_answers: set.stats.unmatched_answers,
             chunks: report.chunks,
             ingest_seconds: report.seconds,
             chunks_per_second: report.chunks_per_second(),

@@ -572,6 +572,47 @@ fn eval_use_case_returns_gate_failures() {
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
 }
 
+/// Issue 14: a SQuAD file whose `answer_start`s miss their text (shifted, past the end,
+/// negative, absent from the context) is scored without a panic, and the eval says so in one
+/// warning (the count and the first example) and in its corpus counts, never silently.
+#[test]
+fn a_squad_file_with_bad_answer_starts_is_reported_once() {
+    let t = tempfile::tempdir().unwrap();
+    let context = "Le vélo électrique gagne Bordeaux, où 40 000 trajets sont comptés chaque jour.";
+    let qa = |id: &str, q: &str, text: &str, start: i64| serde_json::json!({"id": id, "question": q, "answers": [{"text": text, "answer_start": start}]});
+    let squad = serde_json::json!({"version": "1.1", "data": [{"title": "Vélo", "paragraphs": [{"context": context, "qas": [
+        qa("ok", "Quelle ville gagne le vélo ?", "Bordeaux", 25),
+        qa("late", "Combien de trajets ?", "40 000", 39),
+        qa("past", "Quel vélo ?", "électrique", 5000),
+        qa("neg", "Quand les trajets sont-ils comptés ?", "chaque jour", -1),
+        qa("absent", "Quel fleuve ?", "la Garonne", 3),
+    ]}]}]});
+    let file = t.path().join("squad-bad.json");
+    std::fs::write(&file, squad.to_string()).unwrap();
+    let req = EvalRequest {
+        file: file.clone(),
+        modes: vec![Mode::Lexical],
+        answers: false,
+        min_ndcg: None,
+        min_recall: None,
+        limit: None,
+        lang: Some("fr".into()),
+        corpus_index: None,
+        level: sourcier::eval::run::Level::Chunk,
+    };
+    let out = app::eval(&setup(&t.path().join("unused-index")), &req, &NoProgress).unwrap();
+    assert_eq!(out.report.queries, 5);
+    let corpus = out.corpus.as_ref().unwrap();
+    assert_eq!(
+        (corpus.answers, corpus.fixed_offsets, corpus.unmatched_answers),
+        (5, 3, 1)
+    );
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    let w = &out.warnings[0];
+    assert!(w.contains("squad-bad.json") && w.contains("4 of 5 answers"), "{w}");
+    assert!(w.contains("first: question late"), "{w}");
+}
+
 /// Issue 14 B6: the vector and BM25 indexes are derived from the store, so damage to either
 /// costs a warning, not the search; the read path still writes nothing, and `index rebuild`
 /// (or the next ingest) repairs the disk.
