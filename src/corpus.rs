@@ -119,6 +119,9 @@ pub enum Problem {
     Empty,
     /// The file could not be read; skipped.
     Unreadable(String),
+    /// A folder below an ingested one could not be listed (no permission, say); the files in
+    /// it are skipped, and `--prune` leaves their stored articles alone.
+    UnreadableFolder(String),
     /// One JSONL line is not a usable record; the other lines are still read.
     MalformedJsonl { line: u32, detail: String },
     /// A known JSONL field holds a value of the wrong type (`"title": 12`); the field is
@@ -179,6 +182,7 @@ impl fmt::Display for Problem {
             Problem::Binary => f.write_str("looks like a binary file, skipped"),
             Problem::Empty => f.write_str("empty file, skipped"),
             Problem::Unreadable(e) => write!(f, "could not be read ({e}), skipped"),
+            Problem::UnreadableFolder(e) => write!(f, "folder could not be read ({e}), the files in it are skipped"),
             Problem::MalformedJsonl { detail, .. } => {
                 write!(f, "malformed JSONL record ({detail}), line skipped")
             }
@@ -318,9 +322,11 @@ fn is_hidden(path: &Path) -> bool {
 /// they stay inside `dir` (walkdir detects loops); links that lead out of it are followed only
 /// with `follow_links`, and reported in `skipped` otherwise. A supported file that cannot even
 /// be inspected (a dangling link, no permission) is kept: `read_file` then reports it to the
-/// user as unreadable.
+/// user as unreadable. A folder that cannot be listed is reported in `skipped`.
 fn walk(dir: &Path, follow_links: bool, files: &mut Vec<PathBuf>, skipped: &mut Vec<FileReport>) -> Result<()> {
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    // `skipped` is lent to the entry filter for the whole walk: collect these apart.
+    let mut unreadable = Vec::new();
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
@@ -368,10 +374,18 @@ fn walk(dir: &Path, follow_links: bool, files: &mut Vec<PathBuf>, skipped: &mut 
             Err(e) if e.loop_ancestor().is_some() => {}
             Err(e) => match e.path() {
                 Some(p) if Format::from_path(p).is_some() => files.push(p.to_path_buf()),
+                Some(p) if p.is_dir() => {
+                    let cause = e.io_error().map_or_else(|| e.to_string(), |io| io.to_string());
+                    unreadable.push(FileReport {
+                        path: p.to_path_buf(),
+                        problem: Problem::UnreadableFolder(cause),
+                    });
+                }
                 _ => tracing::warn!("skipping: {e}"),
             },
         }
     }
+    skipped.extend(unreadable);
     Ok(())
 }
 

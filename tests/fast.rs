@@ -935,6 +935,39 @@ fn a_deleted_store_takes_its_derived_indexes_with_it() {
     }
 }
 
+/// True when the tests run as root, whom permission bits do not stop.
+#[cfg(unix)]
+fn as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// `inner` (its program, arguments, environment and folder) run through `outer`, a command
+/// that ends in `--` or takes the program as its next argument.
+#[cfg(unix)]
+fn through(mut outer: std::process::Command, inner: &std::process::Command) -> std::process::Command {
+    outer
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    if let Some(dir) = inner.get_current_dir() {
+        outer.current_dir(dir);
+    }
+    outer
+}
+
+/// `c` as it is, or run as `nobody` through setpriv when the tests run as root, so that the
+/// kernel really applies permission bits.
+#[cfg(unix)]
+fn unprivileged(c: std::process::Command) -> std::process::Command {
+    if !as_root() {
+        return c;
+    }
+    let mut outer = std::process::Command::new("setpriv");
+    outer.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+    through(outer, &c)
+}
+
 /// Issue 9: reads work on an index nobody may write to. Directories become r-x and files
 /// r--; as root (who ignores modes) the commands run as `nobody` through setpriv, so the
 /// kernel really refuses every write. Search, ask and stats still answer, the same as before;
@@ -966,26 +999,10 @@ fn reads_work_on_a_read_only_index() {
     };
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     set_modes(0o555, 0o444);
-    let as_root = String::from_utf8(std::process::Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        == "0";
     let reader = |args: &[&str]| {
         let mut c = sourcier_fast(&idx);
-        if as_root {
-            let inner = c;
-            let mut outer = std::process::Command::new("setpriv");
-            outer
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(inner.get_program())
-                .args(args)
-                .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-                .current_dir(inner.get_current_dir().unwrap());
-            c = outer;
-        } else {
-            c.args(args);
-        }
-        run(&mut c)
+        c.args(args);
+        run(&mut unprivileged(c))
     };
     let (success, stdout, stderr) = reader(&["search", q, "--json"]);
     let (ask_ok, ask_out, ask_err) = reader(&["ask", "Combien de demandes pour commercer avec Huawei ?", "--json"]);
@@ -1004,4 +1021,69 @@ fn reads_work_on_a_read_only_index() {
         1,
         "the cause is said once: {ingest_err}"
     );
+}
+
+/// Issue 14: a folder that cannot be listed and a file that cannot be read are skipped and
+/// listed in the ingest report, and `--prune` keeps their stored articles: out of sight is not
+/// gone. As root (whom modes do not stop) the ingests run as `nobody` through setpriv.
+#[cfg(unix)]
+#[test]
+fn unreadable_folders_and_files_are_listed_and_kept_by_prune() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let docs = docs_with_one_article(t.path());
+    let locked = docs.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(
+        locked.join("b.txt"),
+        "Les cigales chantent dans les pins de la garrigue.",
+    )
+    .unwrap();
+    let closed = docs.join("c.txt");
+    std::fs::write(&closed, "Le mistral souffle fort dans la vallée du Rhône.").unwrap();
+    if as_root() {
+        for e in walkdir::WalkDir::new(t.path()) {
+            std::os::unix::fs::chown(e.unwrap().path(), Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let idx = t.path().join("index");
+    let ingest = || {
+        let mut c = sourcier_fast(&idx);
+        c.arg("ingest").arg(&docs).args(["--prune", "--json", "--quiet"]);
+        json(&ok(&mut unprivileged(c)))
+    };
+    assert_eq!(ingest()["added"].as_u64(), Some(3));
+    let set_mode = |p: &Path, mode: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    set_mode(&locked, 0o000);
+    set_mode(&closed, 0o000);
+    let r = ingest();
+    set_mode(&locked, 0o755);
+    set_mode(&closed, 0o644);
+    assert_eq!(
+        (
+            r["skipped_files"].as_u64(),
+            r["pruned"].as_u64(),
+            r["unchanged"].as_u64()
+        ),
+        (Some(2), Some(0), Some(1)),
+        "{r:#}"
+    );
+    let problems: Vec<&str> = r["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let folder = format!(
+        "{}: folder could not be read",
+        std::fs::canonicalize(&locked).unwrap().display()
+    );
+    assert!(problems.iter().any(|p| p.starts_with(&folder)), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("c.txt: could not be read")),
+        "{problems:?}"
+    );
+    for word in ["cigales", "mistral"] {
+        assert_eq!(ids(&search(&idx, word, &["--mode", "lexical"])).len(), 1, "{word}");
+    }
 }
