@@ -337,7 +337,17 @@ impl Library {
         let n = v.len();
         self.vectors = OnceLock::from(v);
         self.live = OnceLock::new();
+        self.keep_private();
         Ok(n)
+    }
+
+    /// Takes group and other access off everything in the index folder: tantivy's segments
+    /// and the folders made by libraries follow the umask, and they all hold article text. A
+    /// failure costs a warning: the data is written, only its modes are not as tight.
+    fn keep_private(&self) {
+        if let Err(e) = crate::fsx::make_tree_private(&self.dir) {
+            tracing::warn!("{e}; the index files may be readable by other users");
+        }
     }
 
     /// Adds new stored chunks to the HNSW index and saves it; rebuilds instead when more than
@@ -362,6 +372,7 @@ impl Library {
             }
             self.vectors = OnceLock::from(v);
         }
+        self.keep_private();
         Ok(())
     }
 
@@ -449,7 +460,10 @@ impl Library {
             None => self.load_lexical(progress)?,
         };
         lexical::sync_from_store(&mut lex, &self.store, progress)?;
+        // Merges finish before the modes are set, so no segment is written after that.
+        lex.close_writer()?;
         self.lexical = OnceLock::from(lex);
+        self.keep_private();
         Ok(())
     }
 
@@ -459,6 +473,7 @@ impl Library {
         self.lexical = OnceLock::new();
         let lex = lexical::rebuild_from_store(&self.lexical_dir(), &self.store, progress)?;
         self.lexical = OnceLock::from(lex);
+        self.keep_private();
         Ok(())
     }
 

@@ -1087,3 +1087,42 @@ fn unreadable_folders_and_files_are_listed_and_kept_by_prune() {
         assert_eq!(ids(&search(&idx, word, &["--mode", "lexical"])).len(), 1, "{word}");
     }
 }
+
+/// Issue 14: every file and folder of an index is private to its user (the store, the vector
+/// files and the lexical segments all hold article text), whatever the umask, after a first
+/// ingest and after an update that writes new segments and a new vector generation.
+#[cfg(unix)]
+#[test]
+fn index_files_are_private_to_their_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let docs = docs_with_one_article(t.path());
+    let idx = t.path().join("index");
+    let ingest = || {
+        let mut c = sourcier_fast(&idx);
+        c.arg("ingest").arg(&docs).arg("--quiet");
+        let mut sh = std::process::Command::new("sh");
+        sh.args(["-c", "umask 022 && exec \"$0\" \"$@\""]);
+        ok(&mut through(sh, &c));
+    };
+    let open = || -> Vec<String> {
+        walkdir::WalkDir::new(&idx)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| !e.path_is_symlink() && e.metadata().unwrap().permissions().mode() & 0o077 != 0)
+            .map(|e| {
+                format!(
+                    "{} {:o}",
+                    e.path().display(),
+                    e.metadata().unwrap().permissions().mode()
+                )
+            })
+            .collect()
+    };
+    ingest();
+    assert!(walkdir::WalkDir::new(&idx).into_iter().count() > 5);
+    assert_eq!(open(), Vec::<String>::new());
+    std::fs::write(docs.join("new.txt"), "La lavande de Valensole est récoltée en juillet.").unwrap();
+    ingest();
+    assert_eq!(open(), Vec::<String>::new());
+}
