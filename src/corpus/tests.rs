@@ -841,10 +841,16 @@ fn chunk_lines_stay_inside_the_source() {
     let (articles, _) = parse_bytes("r.jsonl", Path::new("r.jsonl"), Format::Jsonl, jsonl.as_bytes());
     let chunks = chunk_article(&articles[1], &cfg, &WhitespaceCounter);
     assert!(chunks.len() >= 3, "{chunks:?}");
-    assert!(chunks.iter().all(|c| (c.line_start, c.line_end) == (2, 2)), "{chunks:?}");
+    assert!(
+        chunks.iter().all(|c| (c.line_start, c.line_end) == (2, 2)),
+        "{chunks:?}"
+    );
     let page: String = (0..20).map(|i| format!("<p>Paragraphe {i} du texte.</p>")).collect();
     let (articles, _) = parse_bytes("p.html", Path::new("p.html"), Format::Html, page.as_bytes());
     let chunks = chunk_article(&articles[0], &cfg, &WhitespaceCounter);
     assert!(chunks.len() >= 10, "{chunks:?}");
-    assert!(chunks.iter().all(|c| (c.line_start, c.line_end) == (1, 1)), "{chunks:?}");
+    assert!(
+        chunks.iter().all(|c| (c.line_start, c.line_end) == (1, 1)),
+        "{chunks:?}"
+    );
 }
