@@ -617,6 +617,9 @@ impl Session {
         let Some((row, text)) = self.lib.backend().article(id)? else {
             return Ok(None);
         };
+        // A JSONL record sits on one line of its file, whatever `\n`s its text holds.
+        let one_line =
+            crate::corpus::Format::from_path(Path::new(&row.source_path)) == Some(crate::corpus::Format::Jsonl);
         let (exact, blocks) = match text {
             Some(t) => {
                 let mut blocks = Vec::with_capacity(t.blocks.len());
@@ -626,11 +629,16 @@ impl Session {
                     line += t.text[at..start].matches('\n').count() as u32;
                     let body = &t.text[start..end];
                     let line_end = line + body.matches('\n').count() as u32;
+                    let (shown_start, shown_end) = if one_line {
+                        (t.line_base, t.line_base)
+                    } else {
+                        (line, line_end)
+                    };
                     blocks.push(ViewBlock {
                         start,
                         end,
-                        line_start: line,
-                        line_end,
+                        line_start: shown_start,
+                        line_end: shown_end,
                         text: body.to_string(),
                     });
                     line = line_end;

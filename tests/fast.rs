@@ -1136,3 +1136,52 @@ fn index_files_are_private_to_their_user() {
     ingest();
     assert_eq!(open(), Vec::<String>::new());
 }
+
+/// Issue 14 (found by the fuzz corpus): a JSONL record whose text holds paragraphs (`\n`s
+/// inside its one line) is cited on its own line, in search hits and in the article view,
+/// never on lines the file does not have.
+#[test]
+fn a_multi_paragraph_jsonl_record_is_cited_on_its_own_line() {
+    let t = tempfile::tempdir().unwrap();
+    let docs = t.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let para = |word: &str| format!("Le {word} pousse dans les jardins du Midi depuis des siècles. ").repeat(30);
+    write_jsonl(
+        &docs.join("records.jsonl"),
+        &[
+            serde_json::json!({"id": "a", "title": "Court", "text": "Une seule ligne sur le thym."}),
+            serde_json::json!({"id": "b", "title": "Long", "text": format!("{}\n\n{}\n\n{}", para("romarin"), para("basilic"), para("laurier"))}),
+        ],
+    );
+    let s = setup(&t.path().join("index"));
+    app::ingest(
+        &s,
+        &IngestRequest {
+            paths: vec![docs],
+            ..Default::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let hits = search(
+        &t.path().join("index"),
+        "laurier jardins",
+        &["--mode", "lexical", "-k", "20"],
+    );
+    let lines: Vec<(u64, u64)> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["article_id"] == "records.jsonl#b")
+        .map(|h| (h["line_start"].as_u64().unwrap(), h["line_end"].as_u64().unwrap()))
+        .collect();
+    assert!(lines.len() > 1, "{hits:#}");
+    assert!(lines.iter().all(|&l| l == (2, 2)), "{lines:?}");
+    let session = Session::open(&s, &NoProgress).unwrap();
+    let view = session.article("records.jsonl#b").unwrap().unwrap();
+    assert_eq!(view.blocks.len(), 3, "{view:#?}");
+    assert!(
+        view.blocks.iter().all(|b| (b.line_start, b.line_end) == (2, 2)),
+        "{view:#?}"
+    );
+}
