@@ -626,6 +626,9 @@ impl Session {
         let Some((row, text)) = self.lib.backend().article(id)? else {
             return Ok(None);
         };
+        // A JSONL record sits on one line of its file, whatever `\n`s its text holds.
+        let one_line =
+            crate::corpus::Format::from_path(Path::new(&row.source_path)) == Some(crate::corpus::Format::Jsonl);
         let (exact, blocks) = match text {
             Some(t) => {
                 let mut blocks = Vec::with_capacity(t.blocks.len());
@@ -635,11 +638,16 @@ impl Session {
                     line += t.text[at..start].matches('\n').count() as u32;
                     let body = &t.text[start..end];
                     let line_end = line + body.matches('\n').count() as u32;
+                    let (shown_start, shown_end) = if one_line {
+                        (t.line_base, t.line_base)
+                    } else {
+                        (line, line_end)
+                    };
                     blocks.push(ViewBlock {
                         start,
                         end,
-                        line_start: line,
-                        line_end,
+                        line_start: shown_start,
+                        line_end: shown_end,
                         text: body.to_string(),
                     });
                     line = line_end;
@@ -775,6 +783,11 @@ pub struct EvalRequest {
 pub struct SquadCorpus {
     pub contexts: usize,
     pub questions: usize,
+    /// Answers of those questions, and how many had an `answer_start` that did not point at
+    /// their text: moved to where the text occurs, or not in the context at all.
+    pub answers: usize,
+    pub fixed_offsets: usize,
+    pub unmatched_answers: usize,
     pub chunks: usize,
     pub ingest_seconds: f64,
     pub chunks_per_second: f64,
@@ -836,6 +849,10 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         for p in &set.problems {
             warn(format!("{}: {p}", req.file.display()));
         }
+        // One line however many: PIAF-sized files can hold thousands of shifted offsets.
+        if let Some(summary) = set.bad_answer_summary() {
+            warn(format!("{}: {summary}", req.file.display()));
+        }
         let dir = match &req.corpus_index {
             Some(d) => d.clone(),
             None => {
@@ -886,6 +903,9 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         corpus = Some(SquadCorpus {
             contexts: set.docs.len(),
             questions: set.queries.len(),
+            answers: set.stats.answers,
+            fixed_offsets: set.stats.fixed_offsets,
+            unmatched_answers: set.stats.unmatched_answers,
             chunks: report.chunks,
             ingest_seconds: report.seconds,
             chunks_per_second: report.chunks_per_second(),

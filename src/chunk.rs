@@ -99,9 +99,14 @@ pub fn chunk_article(article: &Article, cfg: &ChunkerConfig, counter: &dyn Token
 
     let newlines: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
     let base = article.line_base.max(1);
+    let last = if article.last_line >= base {
+        article.last_line
+    } else {
+        u32::MAX
+    };
     let line_of = |offset: usize| {
         let before = newlines.partition_point(|&p| p < offset);
-        base.saturating_add(u32::try_from(before).unwrap_or(u32::MAX))
+        base.saturating_add(u32::try_from(before).unwrap_or(u32::MAX)).min(last)
     };
 
     pack(text, &units, cfg, counter)

@@ -83,14 +83,19 @@ pub struct Article {
     /// ISO 639-1 code (`fr`, `en`, ...).
     pub lang: Option<String>,
     pub url: Option<String>,
-    /// Decoded text; its `\n` count matches the source lines (from `line_base`). Plain text and
-    /// JSONL keep the source as is; Markdown and HTML hold their visible text, each piece on the
-    /// line it came from.
+    /// Decoded text; its `\n` count matches the source lines (from `line_base`) except past
+    /// `last_line`. Plain text and JSONL keep the source as is; Markdown and HTML hold their
+    /// visible text, each piece on the line it came from.
     pub text: String,
     /// Sorted, non-overlapping byte ranges of `text` holding body content.
     pub blocks: Vec<Range<usize>>,
     /// 1-based source line of the first line of `text`.
     pub line_base: u32,
+    /// Last source line the article comes from (0: not known). Chunk lines never go past it:
+    /// a JSONL record's text can hold `\n`s on its one line, and the paragraphs of a
+    /// minified page get line breaks its file does not have.
+    #[serde(default)]
+    pub last_line: u32,
     /// sha256 hex of the raw file bytes (JSONL: of the record's line).
     pub hash: String,
     pub format: Format,
@@ -114,6 +119,9 @@ pub enum Problem {
     Empty,
     /// The file could not be read; skipped.
     Unreadable(String),
+    /// A folder below an ingested one could not be listed (no permission, say); the files in
+    /// it are skipped, and `--prune` leaves their stored articles alone.
+    UnreadableFolder(String),
     /// One JSONL line is not a usable record; the other lines are still read.
     MalformedJsonl { line: u32, detail: String },
     /// A known JSONL field holds a value of the wrong type (`"title": 12`); the field is
@@ -174,6 +182,7 @@ impl fmt::Display for Problem {
             Problem::Binary => f.write_str("looks like a binary file, skipped"),
             Problem::Empty => f.write_str("empty file, skipped"),
             Problem::Unreadable(e) => write!(f, "could not be read ({e}), skipped"),
+            Problem::UnreadableFolder(e) => write!(f, "folder could not be read ({e}), the files in it are skipped"),
             Problem::MalformedJsonl { detail, .. } => {
                 write!(f, "malformed JSONL record ({detail}), line skipped")
             }
@@ -310,9 +319,11 @@ fn is_hidden(path: &Path) -> bool {
 /// they stay inside `dir` (walkdir detects loops); links that lead out of it are followed only
 /// with `follow_links`, and reported in `skipped` otherwise. A supported file that cannot even
 /// be inspected (a dangling link, no permission) is kept: `read_file` then reports it to the
-/// user as unreadable.
+/// user as unreadable. A folder that cannot be listed is reported in `skipped`.
 fn walk(dir: &Path, follow_links: bool, files: &mut Vec<PathBuf>, skipped: &mut Vec<FileReport>) -> Result<()> {
     let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    // `skipped` is lent to the entry filter for the whole walk: collect these apart.
+    let mut unreadable = Vec::new();
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
@@ -360,10 +371,18 @@ fn walk(dir: &Path, follow_links: bool, files: &mut Vec<PathBuf>, skipped: &mut 
             Err(e) if e.loop_ancestor().is_some() => {}
             Err(e) => match e.path() {
                 Some(p) if Format::from_path(p).is_some() => files.push(p.to_path_buf()),
+                Some(p) if p.is_dir() => {
+                    let cause = e.io_error().map_or_else(|| e.to_string(), |io| io.to_string());
+                    unreadable.push(FileReport {
+                        path: p.to_path_buf(),
+                        problem: Problem::UnreadableFolder(cause),
+                    });
+                }
                 _ => tracing::warn!("skipping: {e}"),
             },
         }
     }
+    skipped.extend(unreadable);
     Ok(())
 }
 
@@ -431,6 +450,7 @@ pub fn parse_bytes(id: &str, source_path: &Path, format: Format, bytes: &[u8]) -
             id: id.to_string(),
             source_path: source_path.to_path_buf(),
             line_base: 1,
+            last_line: u32::try_from(text.matches('\n').count() + 1).unwrap_or(u32::MAX),
             hash: sha256_hex(bytes),
             format,
             ..Article::default()
@@ -679,6 +699,7 @@ fn parse_jsonl(
             blocks: lay.blocks,
             text: body,
             line_base: line_no,
+            last_line: line_no,
             format: Format::Jsonl,
         });
     }

@@ -58,6 +58,63 @@ pub fn create_dir_private(dir: &Path) -> Result<()> {
     b.create(dir).map_err(Error::io("creating", dir))
 }
 
+/// Takes the group and other permission bits off `path` (a no-op off Unix), keeping the
+/// user's. Links are left alone.
+pub fn make_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(path).map_err(Error::io("reading", path))?;
+        let mode = meta.permissions().mode();
+        if !meta.file_type().is_symlink() && mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & !0o077))
+                .map_err(Error::io("restricting the permissions of", path))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// [`make_private`] on `dir` and everything below it. SQLite and tantivy create their files
+/// with the process umask (often leaving them readable by all), and an index holds article
+/// text, so the index folder is made private after each write, whatever the umask.
+pub fn make_tree_private(dir: &Path) -> Result<()> {
+    for entry in walkdir::WalkDir::new(dir) {
+        match entry {
+            Ok(e) => make_private(e.path())?,
+            // Removed while walking (an old generation, a lock released): nothing to protect.
+            Err(e) if e.io_error().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) => {}
+            Err(e) => {
+                let path = e.path().unwrap_or(dir).to_path_buf();
+                let source = e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("cannot walk"));
+                return Err(Error::io("listing", path)(source));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates an empty file private to the user (0600 on Unix) unless `path` exists already.
+/// SQLite gives a database's journal and WAL files the database file's own mode, so a store
+/// created this way stays private from its first write.
+pub fn create_file_private(path: &Path) -> Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("creating", path)(e)),
+    }
+}
+
 /// Total size in bytes of the files below `dir` (0 for what cannot be read).
 pub fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
@@ -86,12 +143,14 @@ pub fn lock_exclusive(path: &Path, waiting: &mut dyn FnMut()) -> Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
     }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(Error::io("opening", path))?;
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let f = o.open(path).map_err(Error::io("opening", path))?;
     match f.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -121,6 +180,41 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
         }
+    }
+
+    /// Files and folders made with a permissive mode (as SQLite and tantivy make theirs
+    /// under a 022 umask) lose their group and other bits; the user's stay.
+    #[cfg(unix)]
+    #[test]
+    fn a_tree_is_made_private_and_new_files_start_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("index");
+        std::fs::create_dir_all(dir.join("lexical")).unwrap();
+        let seg = dir.join("lexical/seg.idx");
+        std::fs::write(&seg, b"text").unwrap();
+        std::fs::set_permissions(&seg, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(dir.join("lexical"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.join("link")).unwrap();
+        make_tree_private(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("lexical")), 0o700);
+        assert_eq!(mode(&seg), 0o600);
+        let store = dir.join("store.sqlite3");
+        create_file_private(&store).unwrap();
+        assert_eq!(mode(&store), 0o600);
+        std::fs::write(&store, b"kept").unwrap();
+        create_file_private(&store).unwrap();
+        assert_eq!(
+            std::fs::read(&store).unwrap(),
+            b"kept",
+            "an existing file is left as it is"
+        );
+        let lock = lock_exclusive(&dir.join("writer.lock"), &mut || {}).unwrap();
+        assert_eq!(mode(&dir.join("writer.lock")), 0o600);
+        drop(lock);
     }
 
     #[test]

@@ -420,6 +420,8 @@ impl VectorIndex {
             File::open(&from)
                 .and_then(|f| f.sync_all())
                 .map_err(Error::io("syncing", &from))?;
+            // hnsw_rs creates its files with the umask; they hold the article vectors.
+            crate::fsx::make_private(&from)?;
             std::fs::rename(&from, &to).map_err(Error::io("renaming into place", &to))?;
             *bytes = len;
             *sum = checksum_hex(hash);

@@ -114,6 +114,13 @@ pub fn ingest(
     for r in &found.skipped {
         note(r, &mut report);
     }
+    // Articles from a folder that could not be listed are out of sight, not gone.
+    let unlisted: Vec<&Path> = found
+        .skipped
+        .iter()
+        .filter(|r| matches!(r.problem, corpus::Problem::UnreadableFolder(_)))
+        .map(|r| r.path.as_path())
+        .collect();
 
     // Read everything first: cheap next to embedding, and it gives the progress bar a total.
     progress.start("reading", Some(files.len() as u64));
@@ -125,7 +132,14 @@ pub fn ingest(
         for p in &problems {
             note(p, &mut report);
         }
-        read_sources.insert(file.to_string_lossy().into_owned());
+        // A file that could not be read says nothing about which articles it holds, so
+        // `--prune` must not take its stored articles for dropped.
+        if !problems
+            .iter()
+            .any(|p| matches!(p.problem, corpus::Problem::Unreadable(_)))
+        {
+            read_sources.insert(file.to_string_lossy().into_owned());
+        }
         for a in articles {
             report.articles += 1;
             if !seen_ids.insert(a.id.clone()) {
@@ -267,6 +281,9 @@ pub fn ingest(
 
     if opts.prune {
         for (id, source) in lib.articles_by_source()? {
+            if unlisted.iter().any(|dir| Path::new(&source).starts_with(dir)) {
+                continue;
+            }
             let gone = !Path::new(&source).exists();
             let dropped_from_file = read_sources.contains(&source) && !seen_ids.contains(&id);
             if (gone || dropped_from_file) && lib.delete_article(&id)? {

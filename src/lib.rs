@@ -52,3 +52,6 @@ pub mod store;
 pub mod vecmath;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod test_support;

@@ -337,7 +337,37 @@ impl Library {
         let n = v.len();
         self.vectors = OnceLock::from(v);
         self.live = OnceLock::new();
+        self.keep_private();
         Ok(n)
+    }
+
+    /// Takes group and other access off the index's own files: tantivy's segments and the
+    /// files made by libraries follow the umask, and they all hold article text. Only what
+    /// the index made is touched, since an index may live in a folder that holds other files.
+    /// A failure costs a warning: the data is written, only its modes are not as tight.
+    fn keep_private(&self) {
+        let result = std::fs::read_dir(&self.dir)
+            .map_err(Error::io("reading", &self.dir))
+            .and_then(|entries| {
+                for e in entries {
+                    let e = e.map_err(Error::io("reading", &self.dir))?;
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name == lexical::LEXICAL_DIR {
+                        crate::fsx::make_tree_private(&e.path())?;
+                    } else if name == MANIFEST_FILE
+                        || name == WRITER_LOCK_FILE
+                        || name == index::POINTER_FILE
+                        || name.starts_with(STORE_FILE_NAME)
+                        || name.starts_with("hnsw-")
+                    {
+                        crate::fsx::make_private(&e.path())?;
+                    }
+                }
+                Ok(())
+            });
+        if let Err(e) = result {
+            tracing::warn!("{e}; the index files may be readable by other users");
+        }
     }
 
     /// Adds new stored chunks to the HNSW index and saves it; rebuilds instead when more than
@@ -362,6 +392,7 @@ impl Library {
             }
             self.vectors = OnceLock::from(v);
         }
+        self.keep_private();
         Ok(())
     }
 
@@ -449,7 +480,10 @@ impl Library {
             None => self.load_lexical(progress)?,
         };
         lexical::sync_from_store(&mut lex, &self.store, progress)?;
+        // Merges finish before the modes are set, so no segment is written after that.
+        lex.close_writer()?;
         self.lexical = OnceLock::from(lex);
+        self.keep_private();
         Ok(())
     }
 
@@ -459,6 +493,7 @@ impl Library {
         self.lexical = OnceLock::new();
         let lex = lexical::rebuild_from_store(&self.lexical_dir(), &self.store, progress)?;
         self.lexical = OnceLock::from(lex);
+        self.keep_private();
         Ok(())
     }
 
@@ -655,6 +690,28 @@ mod tests {
         assert!(!lib.is_writable());
         assert!(lib.check_embedder("toy", "bbb").is_err());
         assert!(lib.check_embedder("toy", "aaa").is_ok());
+    }
+
+    /// An index made in a folder that holds other files makes its own files private and
+    /// leaves the others as they were.
+    #[cfg(unix)]
+    #[test]
+    fn only_the_index_files_are_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let t = tempfile::tempdir().unwrap();
+        let notes = t.path().join("notes.txt");
+        std::fs::write(&notes, "mine").unwrap();
+        std::fs::set_permissions(&notes, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::create_dir(t.path().join("sub")).unwrap();
+        std::fs::set_permissions(t.path().join("sub"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut lib = Library::open_for_ingest(t.path(), manifest("aaa")).unwrap();
+        lib.commit(&NoProgress).unwrap();
+        drop(lib);
+        assert_eq!((mode(&notes), mode(&t.path().join("sub"))), (0o644, 0o755));
+        for name in [STORE_FILE_NAME, MANIFEST_FILE, WRITER_LOCK_FILE, lexical::LEXICAL_DIR] {
+            assert_eq!(mode(&t.path().join(name)) & 0o077, 0, "{name}");
+        }
     }
 
     #[test]

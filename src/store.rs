@@ -166,6 +166,9 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
         }
+        // The store holds article text: private from the start (SQLite gives its journal and
+        // WAL the same mode), whatever the umask.
+        crate::fsx::create_file_private(path)?;
         let db = db_err(path);
         let conn = Connection::open(path).map_err(db)?;
         let mut store = Store {

@@ -407,6 +407,16 @@ fn a_closed_stdout_ends_quietly() {
         !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
         "{stderr}"
     );
+    // Ended by SIGPIPE, as `head` expects of a Unix tool (the shell's 141), or done in time.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            out.status.success() || out.status.signal() == Some(13),
+            "{:?}: {stderr}",
+            out.status
+        );
+    }
 }
 
 #[test]
@@ -576,6 +586,50 @@ fn eval_use_case_returns_gate_failures() {
     assert_eq!(out.gate_failures.len(), 1, "{:?}", out.gate_failures);
     assert!(out.gate_failures[0].contains("nDCG@10"));
     assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+}
+
+/// Issue 14: a SQuAD file whose `answer_start`s miss their text (shifted, past the end,
+/// negative, absent from the context) is scored without a panic, and the eval says so in one
+/// warning (the count and the first example) and in its corpus counts, never silently.
+#[test]
+fn a_squad_file_with_bad_answer_starts_is_reported_once() {
+    let t = tempfile::tempdir().unwrap();
+    let context = "Le vélo électrique gagne Bordeaux, où 40 000 trajets sont comptés chaque jour.";
+    let qa = |id: &str, q: &str, text: &str, start: i64| serde_json::json!({"id": id, "question": q, "answers": [{"text": text, "answer_start": start}]});
+    let squad = serde_json::json!({"version": "1.1", "data": [{"title": "Vélo", "paragraphs": [{"context": context, "qas": [
+        qa("ok", "Quelle ville gagne le vélo ?", "Bordeaux", 25),
+        qa("late", "Combien de trajets ?", "40 000", 39),
+        qa("past", "Quel vélo ?", "électrique", 5000),
+        qa("neg", "Quand les trajets sont-ils comptés ?", "chaque jour", -1),
+        qa("absent", "Quel fleuve ?", "la Garonne", 3),
+    ]}]}]});
+    let file = t.path().join("squad-bad.json");
+    std::fs::write(&file, squad.to_string()).unwrap();
+    let req = EvalRequest {
+        file: file.clone(),
+        modes: vec![Mode::Lexical],
+        answers: false,
+        min_ndcg: None,
+        min_recall: None,
+        limit: None,
+        lang: Some("fr".into()),
+        corpus_index: None,
+        level: sourcier::eval::run::Level::Chunk,
+        split: None,
+        drop_gold: None,
+        dump_answer_features: None,
+    };
+    let out = app::eval(&setup(&t.path().join("unused-index")), &req, &NoProgress).unwrap();
+    assert_eq!(out.report.queries, 5);
+    let corpus = out.corpus.as_ref().unwrap();
+    assert_eq!(
+        (corpus.answers, corpus.fixed_offsets, corpus.unmatched_answers),
+        (5, 3, 1)
+    );
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    let w = &out.warnings[0];
+    assert!(w.contains("squad-bad.json") && w.contains("4 of 5 answers"), "{w}");
+    assert!(w.contains("first: question late"), "{w}");
 }
 
 /// Issue 14 B6: the vector and BM25 indexes are derived from the store, so damage to either
@@ -900,6 +954,39 @@ fn a_deleted_store_takes_its_derived_indexes_with_it() {
     }
 }
 
+/// True when the tests run as root, whom permission bits do not stop.
+#[cfg(unix)]
+fn as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// `inner` (its program, arguments, environment and folder) run through `outer`, a command
+/// that ends in `--` or takes the program as its next argument.
+#[cfg(unix)]
+fn through(mut outer: std::process::Command, inner: &std::process::Command) -> std::process::Command {
+    outer
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
+    if let Some(dir) = inner.get_current_dir() {
+        outer.current_dir(dir);
+    }
+    outer
+}
+
+/// `c` as it is, or run as `nobody` through setpriv when the tests run as root, so that the
+/// kernel really applies permission bits.
+#[cfg(unix)]
+fn unprivileged(c: std::process::Command) -> std::process::Command {
+    if !as_root() {
+        return c;
+    }
+    let mut outer = std::process::Command::new("setpriv");
+    outer.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+    through(outer, &c)
+}
+
 /// Issue 9: reads work on an index nobody may write to. Directories become r-x and files
 /// r--; as root (who ignores modes) the commands run as `nobody` through setpriv, so the
 /// kernel really refuses every write. Search, ask and stats still answer, the same as before;
@@ -931,26 +1018,10 @@ fn reads_work_on_a_read_only_index() {
     };
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     set_modes(0o555, 0o444);
-    let as_root = String::from_utf8(std::process::Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        == "0";
     let reader = |args: &[&str]| {
         let mut c = sourcier_fast(&idx);
-        if as_root {
-            let inner = c;
-            let mut outer = std::process::Command::new("setpriv");
-            outer
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(inner.get_program())
-                .args(args)
-                .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-                .current_dir(inner.get_current_dir().unwrap());
-            c = outer;
-        } else {
-            c.args(args);
-        }
-        run(&mut c)
+        c.args(args);
+        run(&mut unprivileged(c))
     };
     let (success, stdout, stderr) = reader(&["search", q, "--json"]);
     let (ask_ok, ask_out, ask_err) = reader(&["ask", "Combien de demandes pour commercer avec Huawei ?", "--json"]);
@@ -1025,4 +1096,157 @@ fn answer_json_gives_sentence_lines_and_the_fact_span() {
     );
     let bold = ok(sourcier_fast(&idx).args(["ask", q, "--color", "always"]));
     assert!(bold.contains("\u{1b}[1m42 saisonniers\u{1b}[0m"), "{bold}");
+}
+
+/// Issue 14: a folder that cannot be listed and a file that cannot be read are skipped and
+/// listed in the ingest report, and `--prune` keeps their stored articles: out of sight is not
+/// gone. As root (whom modes do not stop) the ingests run as `nobody` through setpriv.
+#[cfg(unix)]
+#[test]
+fn unreadable_folders_and_files_are_listed_and_kept_by_prune() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let docs = docs_with_one_article(t.path());
+    let locked = docs.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(
+        locked.join("b.txt"),
+        "Les cigales chantent dans les pins de la garrigue.",
+    )
+    .unwrap();
+    let closed = docs.join("c.txt");
+    std::fs::write(&closed, "Le mistral souffle fort dans la vallée du Rhône.").unwrap();
+    if as_root() {
+        for e in walkdir::WalkDir::new(t.path()) {
+            std::os::unix::fs::chown(e.unwrap().path(), Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let idx = t.path().join("index");
+    let ingest = || {
+        let mut c = sourcier_fast(&idx);
+        c.arg("ingest").arg(&docs).args(["--prune", "--json", "--quiet"]);
+        json(&ok(&mut unprivileged(c)))
+    };
+    assert_eq!(ingest()["added"].as_u64(), Some(3));
+    let set_mode = |p: &Path, mode: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    set_mode(&locked, 0o000);
+    set_mode(&closed, 0o000);
+    let r = ingest();
+    set_mode(&locked, 0o755);
+    set_mode(&closed, 0o644);
+    assert_eq!(
+        (
+            r["skipped_files"].as_u64(),
+            r["pruned"].as_u64(),
+            r["unchanged"].as_u64()
+        ),
+        (Some(2), Some(0), Some(1)),
+        "{r:#}"
+    );
+    let problems: Vec<&str> = r["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let folder = format!(
+        "{}: folder could not be read",
+        std::fs::canonicalize(&locked).unwrap().display()
+    );
+    assert!(problems.iter().any(|p| p.starts_with(&folder)), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.contains("c.txt: could not be read")),
+        "{problems:?}"
+    );
+    for word in ["cigales", "mistral"] {
+        assert_eq!(ids(&search(&idx, word, &["--mode", "lexical"])).len(), 1, "{word}");
+    }
+}
+
+/// Issue 14: every file and folder of an index is private to its user (the store, the vector
+/// files and the lexical segments all hold article text), whatever the umask, after a first
+/// ingest and after an update that writes new segments and a new vector generation.
+#[cfg(unix)]
+#[test]
+fn index_files_are_private_to_their_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let docs = docs_with_one_article(t.path());
+    let idx = t.path().join("index");
+    let ingest = || {
+        let mut c = sourcier_fast(&idx);
+        c.arg("ingest").arg(&docs).arg("--quiet");
+        let mut sh = std::process::Command::new("sh");
+        sh.args(["-c", "umask 022 && exec \"$0\" \"$@\""]);
+        ok(&mut through(sh, &c));
+    };
+    let open = || -> Vec<String> {
+        walkdir::WalkDir::new(&idx)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| !e.path_is_symlink() && e.metadata().unwrap().permissions().mode() & 0o077 != 0)
+            .map(|e| {
+                format!(
+                    "{} {:o}",
+                    e.path().display(),
+                    e.metadata().unwrap().permissions().mode()
+                )
+            })
+            .collect()
+    };
+    ingest();
+    assert!(walkdir::WalkDir::new(&idx).into_iter().count() > 5);
+    assert_eq!(open(), Vec::<String>::new());
+    std::fs::write(docs.join("new.txt"), "La lavande de Valensole est récoltée en juillet.").unwrap();
+    ingest();
+    assert_eq!(open(), Vec::<String>::new());
+}
+
+/// Issue 14 (found by the fuzz corpus): a JSONL record whose text holds paragraphs (`\n`s
+/// inside its one line) is cited on its own line, in search hits and in the article view,
+/// never on lines the file does not have.
+#[test]
+fn a_multi_paragraph_jsonl_record_is_cited_on_its_own_line() {
+    let t = tempfile::tempdir().unwrap();
+    let docs = t.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let para = |word: &str| format!("Le {word} pousse dans les jardins du Midi depuis des siècles. ").repeat(30);
+    write_jsonl(
+        &docs.join("records.jsonl"),
+        &[
+            serde_json::json!({"id": "a", "title": "Court", "text": "Une seule ligne sur le thym."}),
+            serde_json::json!({"id": "b", "title": "Long", "text": format!("{}\n\n{}\n\n{}", para("romarin"), para("basilic"), para("laurier"))}),
+        ],
+    );
+    let s = setup(&t.path().join("index"));
+    app::ingest(
+        &s,
+        &IngestRequest {
+            paths: vec![docs],
+            ..Default::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let hits = search(
+        &t.path().join("index"),
+        "laurier jardins",
+        &["--mode", "lexical", "-k", "20"],
+    );
+    let lines: Vec<(u64, u64)> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["article_id"] == "records.jsonl#b")
+        .map(|h| (h["line_start"].as_u64().unwrap(), h["line_end"].as_u64().unwrap()))
+        .collect();
+    assert!(lines.len() > 1, "{hits:#}");
+    assert!(lines.iter().all(|&l| l == (2, 2)), "{lines:?}");
+    let session = Session::open(&s, &NoProgress).unwrap();
+    let view = session.article("records.jsonl#b").unwrap().unwrap();
+    assert_eq!(view.blocks.len(), 3, "{view:#?}");
+    assert!(
+        view.blocks.iter().all(|b| (b.line_start, b.line_end) == (2, 2)),
+        "{view:#?}"
+    );
 }

@@ -240,7 +240,7 @@ fn check_properties(a: &Article, cfg: &ChunkerConfig) -> Result<(), TestCaseErro
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(crate::test_support::fuzz_cases(200)))]
 
     #[test]
     fn chunk_properties(a in article_strategy(), max in 1usize..40, overlap in 0usize..3) {
@@ -274,5 +274,86 @@ proptest! {
             prev = r.end;
         }
         prop_assert!(text[prev..].trim().is_empty());
+    }
+}
+
+/// Any characters, control and combining ones included, weighted towards what the sentence
+/// splitter and the packer look at (terminators, quotes, line breaks, multi-byte text).
+fn noisy_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                ".", "!", "?", "…", "...", " ", "  ", "\n", "\r", "\r\n", "\n\n", "\t", "\u{a0}", "\u{202f}",
+                "«", "»", "\"", "“", "”", "(", ")", "M.", "1.", "e.g.", "é", "😀", "日本", "e\u{301}",
+                "\u{200d}", "\u{2028}", "\u{85}", "\u{0}", "\u{feff}", "Œ", "ß",
+            ])
+            .prop_map(str::to_string),
+            2 => "[a-zA-Zé]{1,12}",
+            1 => any::<String>(),
+        ],
+        0..80,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(crate::test_support::fuzz_cases(200)))]
+
+    /// Noisy text cut into blocks at arbitrary char boundaries: the chunks cover every
+    /// non-blank block byte, stay in budget, and their spans and lines are right.
+    #[test]
+    fn chunk_properties_noisy_text(
+        text in noisy_text(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        max in 1usize..16,
+        overlap in 0usize..3,
+        line_base in 0u32..5,
+    ) {
+        let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect();
+        let mut points: Vec<usize> = cuts.iter().map(|c| bounds[c.index(bounds.len())]).collect();
+        points.push(0);
+        points.push(text.len());
+        points.sort_unstable();
+        points.dedup();
+        let blocks: Vec<Range<usize>> = points.windows(2).step_by(2).map(|w| w[0]..w[1]).collect();
+        check_properties(&article(&text, blocks, line_base), &cfg(max, overlap))?;
+    }
+
+    /// Blocks as a damaged store or a buggy parser could hand them over (out of bounds, inside
+    /// a character, reversed, overlapping): no panic, and every chunk is still a valid span
+    /// of the text with ordered lines.
+    #[test]
+    fn chunking_survives_any_blocks(
+        text in noisy_text(),
+        blocks in prop::collection::vec((0usize..400, 0usize..400), 0..8),
+        max in 1usize..16,
+    ) {
+        let blocks: Vec<Range<usize>> = blocks.into_iter().map(|(a, b)| a..b).collect();
+        let a = article(&text, blocks, 1);
+        let chunks = chunk_article(&a, &cfg(max, 1), &CharCounter);
+        let mut prev_line = 1;
+        for c in &chunks {
+            prop_assert!(c.start < c.end && c.end <= text.len());
+            prop_assert!(text.is_char_boundary(c.start) && text.is_char_boundary(c.end));
+            prop_assert!(c.line_start >= prev_line && c.line_start <= c.line_end);
+            prop_assert!(c.line_end as usize <= 1 + text.matches('\n').count());
+            prev_line = c.line_start;
+        }
+    }
+
+    /// Sentences of any char-boundary sub-range stay inside it, trimmed and in order.
+    #[test]
+    fn sentences_of_a_sub_range_stay_inside_it(text in noisy_text(), a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>()) {
+        let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect();
+        let (x, y) = (bounds[a.index(bounds.len())], bounds[b.index(bounds.len())]);
+        let range = x.min(y)..x.max(y);
+        let mut prev = range.start;
+        for r in split_sentences(&text, range.clone()) {
+            prop_assert!(r.start >= prev && r.start < r.end && r.end <= range.end);
+            prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
+            let t = &text[r.clone()];
+            prop_assert_eq!(t, t.trim());
+            prev = r.end;
+        }
     }
 }

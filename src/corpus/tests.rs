@@ -601,7 +601,7 @@ fn fragment() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(crate::test_support::fuzz_cases(300)))]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), format in formats()) {
@@ -750,4 +750,107 @@ fn discover_walks_links_loops_and_hidden_entries() {
     let (files, skipped) = ids(true);
     assert_eq!(files, ["a.txt", "dangling.txt", "linked/e.txt", "sub/b.md"]);
     assert!(skipped.is_empty());
+}
+
+/// The checked-in fuzz corpus (`tests/fuzz-corpus`, see its README): every file through every
+/// parser, whatever its extension, and every article through the chunker at a tiny, a small
+/// and the default budget. Nothing may panic; blocks and chunks are byte spans on char
+/// boundaries inside the text; chunk lines are ordered and inside the file; reported lines
+/// are lines of the file.
+#[test]
+fn fuzz_corpus_through_every_parser_and_the_chunker() {
+    use crate::chunk::{ChunkerConfig, WhitespaceCounter, chunk_article};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-corpus");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "the fuzz corpus is missing from {}", dir.display());
+    let mut articles_seen = 0;
+    for file in &files {
+        let bytes = fs::read(file).unwrap();
+        // Lines as the file has them: decoded (UTF-16 has 0x0a inside other characters), CRLF
+        // counted once, a lone CR not a line break (as the parsers treat it).
+        let file_lines = match decode(&bytes, Format::Txt) {
+            Ok((text, _)) => text.matches('\n').count() as u32 + 1,
+            Err(_) => bytes.iter().filter(|&&b| b == b'\n').count() as u32 + 1,
+        };
+        for format in [Format::Txt, Format::Markdown, Format::Html, Format::Jsonl] {
+            let what = format!("{} as {format}", file.display());
+            let (articles, reports) = parse_bytes("x", file, format, &bytes);
+            for r in &reports {
+                if let Some(line) = r.problem.line() {
+                    assert!((1..=file_lines).contains(&line), "{what}: {r}");
+                }
+            }
+            for a in &articles {
+                articles_seen += 1;
+                assert_blocks_valid(a);
+                assert!(
+                    a.line_base >= 1 && a.line_base <= file_lines,
+                    "{what}: line base {}",
+                    a.line_base
+                );
+                for max_tokens in [1, 7, 256] {
+                    let cfg = ChunkerConfig {
+                        max_tokens,
+                        overlap_sentences: 1,
+                    };
+                    let chunks = chunk_article(a, &cfg, &WhitespaceCounter);
+                    assert!(!chunks.is_empty(), "{what}: an article with blocks gave no chunk");
+                    let mut prev = (0, 0);
+                    for (i, c) in chunks.iter().enumerate() {
+                        assert_eq!(c.ordinal as usize, i, "{what}");
+                        assert!(c.start < c.end && c.end <= a.text.len(), "{what}: {c:?}");
+                        assert!(
+                            a.text.is_char_boundary(c.start) && a.text.is_char_boundary(c.end),
+                            "{what}: {c:?}"
+                        );
+                        assert!(c.start >= prev.0, "{what}: chunks out of order");
+                        assert!(
+                            1 <= c.line_start && c.line_start <= c.line_end && c.line_end <= file_lines,
+                            "{what}: lines {}-{} of a {file_lines}-line file",
+                            c.line_start,
+                            c.line_end
+                        );
+                        assert!(c.line_start >= prev.1, "{what}: lines out of order");
+                        prev = (c.start, c.line_start);
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        articles_seen > 50,
+        "the corpus should also produce articles ({articles_seen})"
+    );
+}
+
+/// Chunk lines stay on the lines the article comes from: a JSONL record whose text holds
+/// `\n`s is cited on its own line, a minified page on its one line.
+#[test]
+fn chunk_lines_stay_inside_the_source() {
+    use crate::chunk::{ChunkerConfig, WhitespaceCounter, chunk_article};
+    let cfg = ChunkerConfig {
+        max_tokens: 4,
+        overlap_sentences: 0,
+    };
+    let jsonl = "{\"text\": \"Un.\"}\n{\"title\": \"Titre\", \"text\": \"Le premier paragraphe est ici.\\n\\nLe deuxième paragraphe est là.\\n\\nLe troisième paragraphe suit.\"}\n";
+    let (articles, _) = parse_bytes("r.jsonl", Path::new("r.jsonl"), Format::Jsonl, jsonl.as_bytes());
+    let chunks = chunk_article(&articles[1], &cfg, &WhitespaceCounter);
+    assert!(chunks.len() >= 3, "{chunks:?}");
+    assert!(
+        chunks.iter().all(|c| (c.line_start, c.line_end) == (2, 2)),
+        "{chunks:?}"
+    );
+    let page: String = (0..20).map(|i| format!("<p>Paragraphe {i} du texte.</p>")).collect();
+    let (articles, _) = parse_bytes("p.html", Path::new("p.html"), Format::Html, page.as_bytes());
+    let chunks = chunk_article(&articles[0], &cfg, &WhitespaceCounter);
+    assert!(chunks.len() >= 10, "{chunks:?}");
+    assert!(
+        chunks.iter().all(|c| (c.line_start, c.line_end) == (1, 1)),
+        "{chunks:?}"
+    );
 }

@@ -311,6 +311,8 @@ pub struct SquadStats {
     pub duplicate_questions: usize,
     /// Questions dropped because they are marked `is_impossible` or are empty.
     pub skipped_questions: usize,
+    /// Non-empty answers of the kept queries.
+    pub answers: usize,
     /// Answers of the kept queries whose offset was wrong and was moved to the nearest place
     /// where the answer text does occur.
     pub fixed_offsets: usize,
@@ -323,13 +325,32 @@ pub struct SquadStats {
 pub struct SquadSet {
     pub docs: Vec<SquadDoc>,
     pub queries: Vec<SquadQuery>,
-    /// Data issues met while building the kept queries (bad offsets, repeated questions
-    /// with a different context, …), one sentence each.
+    /// Data issues met while building the kept queries (repeated questions with a different
+    /// context, renamed ids, empty answers), one sentence each.
     pub problems: Vec<String>,
+    /// Answers whose `answer_start` does not point at their text (wrong, out of range or
+    /// negative), one sentence each; counted in `stats.fixed_offsets` and
+    /// `stats.unmatched_answers`. A big file can hold thousands, so they are kept apart from
+    /// `problems` and shown as one summary ([`SquadSet::bad_answer_summary`]).
+    pub bad_answers: Vec<String>,
     pub stats: SquadStats,
 }
 
 impl SquadSet {
+    /// One sentence on the answers whose `answer_start` was wrong: how many, what became of
+    /// them, and the first example. `None` when every offset was right.
+    pub fn bad_answer_summary(&self) -> Option<String> {
+        let first = self.bad_answers.first()?;
+        let s = &self.stats;
+        Some(format!(
+            "{} of {} answers are not at their answer_start ({} moved to where their text occurs, {} not in their context and judged by their text only); first: {first}",
+            s.fixed_offsets + s.unmatched_answers,
+            s.answers,
+            s.fixed_offsets,
+            s.unmatched_answers
+        ))
+    }
+
     /// The queries in the generic form: each relevant to its document with gain 1, answers
     /// as distinct texts in order, and the byte spans of those found at their offset.
     pub fn to_query_set(&self) -> QuerySet {
@@ -454,6 +475,7 @@ pub fn parse_squad(text: &str, limit: Option<usize>, lang: &str) -> std::result:
     stats.contexts = all_docs.len();
 
     let mut problems = Vec::new();
+    let mut bad_answers = Vec::new();
     let mut queries = Vec::new();
     let mut kept_articles = BTreeSet::new();
     // question text → (query id, doc index, kept?)
@@ -507,7 +529,8 @@ pub fn parse_squad(text: &str, limit: Option<usize>, lang: &str) -> std::result:
                         problems.push(format!("question {id}: an answer is empty; dropped"));
                         continue;
                     }
-                    let offset = locate_answer(&p.context, &a.text, a.answer_start, &id, &mut stats, &mut problems);
+                    stats.answers += 1;
+                    let offset = locate_answer(&p.context, &a.text, a.answer_start, &id, &mut stats, &mut bad_answers);
                     if !answers.iter().any(|(t, o)| *t == a.text && *o == offset) {
                         answers.push((a.text.clone(), offset));
                     }
@@ -544,6 +567,7 @@ pub fn parse_squad(text: &str, limit: Option<usize>, lang: &str) -> std::result:
         docs,
         queries,
         problems,
+        bad_answers,
         stats,
     })
 }
@@ -713,6 +737,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::test_support::fuzz_cases(256)))]
+
         #[test]
         fn parse_jsonl_never_panics(s in any::<String>()) {
             let set = parse_jsonl(&s);
@@ -741,6 +767,241 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A SQuAD-like document from generated parts: contexts with multi-byte text, answers
+    /// taken from the context or made up, `answer_start` right, shifted, negative, past the
+    /// end or huge, repeated questions, impossible ones, ids of any JSON type.
+    fn squad_doc() -> impl Strategy<Value = Value> {
+        let answer = (
+            any::<prop::sample::Index>(),
+            0usize..6,
+            -3i64..4,
+            prop_oneof![
+                6 => Just(None),
+                1 => Just(Some(-7i64)),
+                1 => Just(Some(10_000)),
+                1 => Just(Some(i64::MAX)),
+                1 => Just(Some(i64::MIN)),
+            ],
+            "[a-zé]{0,3}",
+            any::<bool>(),
+        );
+        let qa = (
+            "[a-c?é ]{0,4}",
+            prop_oneof![
+                Just(Value::Null),
+                Just(Value::from(1)),
+                Just(Value::from("q")),
+                Just(Value::from(1.5)),
+                Just(Value::from(vec![1]))
+            ],
+            prop::collection::vec(answer, 0..4),
+            prop::option::of(any::<bool>()),
+        );
+        let paragraph = ("[a-zé😀 .]{0,30}", prop::collection::vec(qa, 0..4));
+        prop::collection::vec(prop::collection::vec(paragraph, 0..3), 0..3).prop_map(|articles| {
+            let data: Vec<Value> = articles
+                .into_iter()
+                .map(|paragraphs| {
+                    let paragraphs: Vec<Value> = paragraphs
+                        .into_iter()
+                        .map(|(context, qas)| {
+                            let chars: Vec<char> = context.chars().collect();
+                            let qas: Vec<Value> = qas
+                                .into_iter()
+                                .map(|(question, id, answers, impossible)| {
+                                    let answers: Vec<Value> = answers
+                                        .into_iter()
+                                        .map(|(at, len, shift, odd_start, made_up, from_context)| {
+                                            let start = at.index(chars.len() + 1);
+                                            let end = (start + len).min(chars.len());
+                                            let text: String = if from_context {
+                                                chars[start..end].iter().collect()
+                                            } else {
+                                                made_up
+                                            };
+                                            let answer_start = odd_start.unwrap_or(start as i64 + shift);
+                                            serde_json::json!({"text": text, "answer_start": answer_start})
+                                        })
+                                        .collect();
+                                    let mut qa = serde_json::json!({"question": question, "answers": answers});
+                                    if !id.is_null() {
+                                        qa["id"] = id;
+                                    }
+                                    if let Some(i) = impossible {
+                                        qa["is_impossible"] = Value::from(i);
+                                    }
+                                    qa
+                                })
+                                .collect();
+                            serde_json::json!({"context": context, "qas": qas})
+                        })
+                        .collect();
+                    serde_json::json!({"title": "t", "paragraphs": paragraphs})
+                })
+                .collect();
+            serde_json::json!({"data": data})
+        })
+    }
+
+    /// Answers of the kept questions whose `answer_start` does not point at their text,
+    /// counted independently of `parse_squad`.
+    fn misplaced_answers(doc: &Value) -> usize {
+        let mut seen = HashSet::new();
+        let mut bad = 0;
+        for article in doc["data"].as_array().unwrap() {
+            for p in article["paragraphs"].as_array().unwrap() {
+                let context = p["context"].as_str().unwrap();
+                for qa in p["qas"].as_array().unwrap() {
+                    let question = qa["question"].as_str().unwrap();
+                    if qa["is_impossible"] == Value::Bool(true) || question.trim().is_empty() || !seen.insert(question)
+                    {
+                        continue;
+                    }
+                    for a in qa["answers"].as_array().unwrap() {
+                        let text = a["text"].as_str().unwrap();
+                        let start = a["answer_start"].as_i64().unwrap();
+                        let at = usize::try_from(start).ok().filter(|&c| c <= context.chars().count());
+                        let rest: Option<String> = at.map(|c| context.chars().skip(c).collect());
+                        if !text.is_empty() && !rest.is_some_and(|r| r.starts_with(text)) {
+                            bad += 1;
+                        }
+                    }
+                }
+            }
+        }
+        bad
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(crate::test_support::fuzz_cases(256)))]
+
+        /// Structured SQuAD files: never a panic, every answer offset on a char boundary
+        /// inside its context, every misplaced `answer_start` counted and listed (none
+        /// silently), and only answers found at their offset give spans.
+        #[test]
+        fn structured_squad_never_panics_and_counts_every_bad_offset(doc in squad_doc(), limit in prop::option::of(0usize..5)) {
+            let set = parse_squad(&doc.to_string(), limit, "fr").unwrap();
+            if limit.is_none() {
+                let bad = misplaced_answers(&doc);
+                prop_assert_eq!(set.stats.fixed_offsets + set.stats.unmatched_answers, bad);
+                prop_assert_eq!(set.bad_answers.len(), bad);
+                prop_assert_eq!(set.bad_answer_summary().is_some(), bad > 0);
+            }
+            let texts: HashMap<&str, &str> = set.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+            for q in &set.queries {
+                let ctx = texts[q.doc_id.as_str()];
+                for (_, b) in &q.answers {
+                    prop_assert!(*b <= ctx.len() && ctx.is_char_boundary(*b));
+                }
+            }
+            for q in set.to_query_set().queries {
+                for span in &q.answer_spans {
+                    let ctx = texts[span.article.as_str()];
+                    prop_assert!(ctx.get(span.start..span.end).is_some_and(|t| q.answers.iter().any(|a| a == t)));
+                }
+            }
+        }
+
+        /// Files of arbitrary bytes: both readers return a value or an [`Error::Parse`] that
+        /// names the file, never a panic.
+        #[test]
+        fn reading_arbitrary_files_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let t = tempfile::tempdir().unwrap();
+            let path = t.path().join("q.json");
+            std::fs::write(&path, &bytes).unwrap();
+            match read_jsonl(&path) {
+                Ok(set) => prop_assert!(std::str::from_utf8(&bytes).is_ok() && set.problems.iter().all(|p| p.line >= 1)),
+                Err(Error::Parse { path: p, .. }) => prop_assert_eq!(p, path.clone()),
+                Err(e) => prop_assert!(false, "unexpected error {}", e),
+            }
+            match read_squad(&path, None, "en") {
+                Ok(_) => {}
+                Err(Error::Parse { path: p, .. }) => prop_assert_eq!(p, path.clone()),
+                Err(e) => prop_assert!(false, "unexpected error {}", e),
+            }
+        }
+
+        /// Query lines whose fields hold values of every JSON type: each line that is not
+        /// blank or a comment becomes a query or a numbered problem.
+        #[test]
+        fn query_lines_of_any_field_types(lines in prop::collection::vec(prop::collection::vec((
+            prop::sample::select(vec!["id", "query", "lang", "relevant", "answers", "note"]),
+            prop_oneof![
+                Just(Value::Null), any::<bool>().prop_map(Value::from), any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+                "[a-zé ]{0,5}".prop_map(Value::from),
+                prop::collection::vec("[a-z]{0,3}", 0..3).prop_map(Value::from),
+                prop::collection::btree_map("[a-z]{1,3}", -2i64..3, 0..3).prop_map(|m| serde_json::json!(m)),
+            ],
+        ), 0..6), 0..8)) {
+            let text: Vec<String> = lines
+                .iter()
+                .map(|fields| Value::Object(fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()).to_string())
+                .collect();
+            let set = parse_jsonl(&text.join("\n"));
+            prop_assert_eq!(set.queries.len() + set.problems.len(), lines.len());
+            for q in &set.queries {
+                prop_assert!(!q.id.is_empty() && !q.text.trim().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn bad_answer_starts_are_counted_and_summarised() {
+        // Answers: right; one character late; past the end; negative; huge and absent from
+        // the context; a byte offset where a character offset was due ("é" is two bytes).
+        let doc = serde_json::json!({"data": [{"title": "t", "paragraphs": [{
+        "context": "Été : le vélo gagne Lyon.",
+        "qas": [
+            {"id": "ok", "question": "Quoi ?", "answers": [{"text": "vélo", "answer_start": 9}]},
+            {"id": "late", "question": "Où ?", "answers": [{"text": "Lyon", "answer_start": 21}]},
+            {"id": "past", "question": "Quand ?", "answers": [{"text": "Été", "answer_start": 1000}]},
+            {"id": "neg", "question": "Qui ?", "answers": [{"text": "gagne", "answer_start": -4}]},
+            {"id": "huge", "question": "Combien ?", "answers": [{"text": "Paris", "answer_start": i64::MAX}]},
+            {"id": "bytes", "question": "Comment ?", "answers": [{"text": "le", "answer_start": 8}]},
+        ]}]}]});
+        let set = parse_squad(&doc.to_string(), None, "fr").unwrap();
+        assert_eq!(set.stats.answers, 6);
+        assert_eq!((set.stats.fixed_offsets, set.stats.unmatched_answers), (4, 1));
+        assert_eq!(set.bad_answers.len(), 5, "{:?}", set.bad_answers);
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
+        let summary = set.bad_answer_summary().unwrap();
+        assert!(
+            summary.starts_with("5 of 6 answers are not at their answer_start (4 moved"),
+            "{summary}"
+        );
+        assert!(summary.contains("1 not in their context"), "{summary}");
+        assert!(
+            summary.ends_with(&format!("first: {}", set.bad_answers[0])),
+            "{summary}"
+        );
+        assert!(set.bad_answers[0].contains("question late"), "{summary}");
+        // Moved answers give spans at their text; the absent one gives none.
+        let ctx = set.docs[0].text.as_str();
+        for q in set.to_query_set().queries {
+            let spans: Vec<&str> = q.answer_spans.iter().map(|s| &ctx[s.start..s.end]).collect();
+            let expected: Vec<&str> = if q.id == "huge" {
+                vec![]
+            } else {
+                vec![q.answers[0].as_str()]
+            };
+            assert_eq!(spans, expected, "{}", q.id);
+        }
+        // A clean file has no summary.
+        let clean = parse_squad(
+            SMALL_SQUAD
+                .replace(
+                    r#"{"text": "absent", "answer_start": 1}"#,
+                    r#"{"text": "Third", "answer_start": 0}"#,
+                )
+                .as_str(),
+            None,
+            "fr",
+        )
+        .unwrap();
+        assert!(clean.bad_answer_summary().is_none(), "{:?}", clean.bad_answers);
     }
 
     const SMALL_SQUAD: &str = r#"{"version": "x", "data": [
@@ -794,12 +1055,19 @@ mod tests {
                 unique_questions: 5,
                 duplicate_questions: 1,
                 skipped_questions: 1,
+                answers: 6,
                 fixed_offsets: 0,
                 unmatched_answers: 1,
             }
         );
-        assert_eq!(set.problems.len(), 3, "{:?}", set.problems);
+        assert_eq!(set.problems.len(), 2, "{:?}", set.problems);
         assert!(set.problems[0].contains("question d repeats the text of question a"));
+        assert_eq!(set.bad_answers.len(), 1, "{:?}", set.bad_answers);
+        assert!(
+            set.bad_answers[0].contains("\"absent\" does not occur"),
+            "{:?}",
+            set.bad_answers
+        );
 
         let qset = set.to_query_set();
         assert_eq!(qset.queries[0].relevant, BTreeMap::from([("c0".to_string(), 1)]));
@@ -823,8 +1091,17 @@ mod tests {
         // "Ç" is 2 bytes, so character 4 is byte 5; the other occurrence (byte 17) is farther.
         assert_eq!(set.queries[0].answers, [("sa voiture".to_string(), 5)]);
         assert_eq!(set.stats.fixed_offsets, 1);
-        assert!(set.problems[0].contains("not at character 5"), "{:?}", set.problems);
-        assert!(set.problems[0].contains("using character 4"), "{:?}", set.problems);
+        assert!(
+            set.bad_answers[0].contains("not at character 5"),
+            "{:?}",
+            set.bad_answers
+        );
+        assert!(
+            set.bad_answers[0].contains("using character 4"),
+            "{:?}",
+            set.bad_answers
+        );
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
     }
 
     #[test]
@@ -902,9 +1179,10 @@ mod tests {
         assert_eq!(s.unmatched_answers, 0);
         // The file has 2 answers one character off, both on one question asked twice on the
         // same paragraph: only the kept copy is fixed.
-        assert_eq!(s.fixed_offsets, 1, "{:?}", set.problems);
-        // 3 questions repeated on another paragraph + that fix.
-        assert_eq!(set.problems.len(), 3 + 1, "{:?}", set.problems);
+        assert_eq!(s.fixed_offsets, 1, "{:?}", set.bad_answers);
+        assert_eq!(set.bad_answers.len(), 1, "{:?}", set.bad_answers);
+        // 3 questions repeated on another paragraph.
+        assert_eq!(set.problems.len(), 3, "{:?}", set.problems);
         check_offsets(&set);
 
         let small = read_squad(piaf, Some(10), "fr").unwrap();
@@ -928,7 +1206,11 @@ mod tests {
         );
         assert_eq!((set.docs.len(), set.queries.len()), (240, 1187));
         assert_eq!((s.fixed_offsets, s.unmatched_answers), (0, 0));
-        assert!(set.problems.is_empty(), "{:?}", set.problems);
+        assert!(
+            set.problems.is_empty() && set.bad_answers.is_empty(),
+            "{:?}",
+            set.problems
+        );
         check_offsets(&set);
         assert!(set.queries.iter().all(|q| q.lang == "en" && q.answers.len() == 1));
 
