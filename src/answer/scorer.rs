@@ -7,6 +7,9 @@
 //! feature dump of `sourcier eval --answers --dump-answer-features` on PIAF v1.0's
 //! even-numbered questions and selects on the odd ones.
 
+// Small dense linear algebra reads best with indices.
+#![allow(clippy::needless_range_loop)]
+
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};

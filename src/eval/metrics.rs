@@ -752,7 +752,7 @@ mod tests {
         let (f1, em) = squad_f1_em("25 consultants IBM", &["25 consultants"]);
         assert!(!em && (f1 - 0.8).abs() < 1e-9, "{f1}");
         assert_eq!(squad_f1_em("rien", &["25"]), (0.0, false));
-        assert_eq!(squad_f1_em("l'année 1987", &["", "1987"]).1, false);
+        assert!(!squad_f1_em("l'année 1987", &["", "1987"]).1);
     }
 
     #[test]

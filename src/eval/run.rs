@@ -53,7 +53,7 @@ pub enum Split {
 
 impl Split {
     pub fn keeps(self, index: usize) -> bool {
-        (index % 2 == 0) == (self == Split::Even)
+        index.is_multiple_of(2) == (self == Split::Even)
     }
 }
 
