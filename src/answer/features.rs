@@ -443,7 +443,15 @@ pub fn fold(t: &str) -> String {
 
 /// The question's folded words, for telling new content from repeated content.
 pub fn question_words(question: &str) -> HashSet<String> {
-    tokens(question).iter().map(|t| fold(t.text)).collect()
+    // "Huawei's" tokenises as "Huawei'" + "s": keep the name itself too.
+    tokens(question)
+        .iter()
+        .flat_map(|t| {
+            let f = fold(t.text);
+            let bare = f.trim_end_matches('\'').to_string();
+            [f, bare]
+        })
+        .collect()
 }
 
 /// Evidence of each answer type in a sentence, counting only what the question lacks.

@@ -40,9 +40,21 @@ pub fn fact_span(sentence: &str, kind: AnswerType, q: &HashSet<String>) -> Optio
 /// A number and its unit. Years are passed over first (`years` false), since "how many"
 /// rarely asks for one.
 fn number_span(toks: &[Token<'_>], q: &HashSet<String>, years: bool) -> Option<Range<usize>> {
-    let i = toks
-        .iter()
-        .position(|t| is_number_token(t.text) && novel(t, q) && (years || !is_date_token(t.text)))?;
+    let candidate = |t: &Token<'_>| is_number_token(t.text) && novel(t, q) && (years || !is_date_token(t.text));
+    // A number whose unit the question names ("combien de salariés" → "13.000 salariés")
+    // beats the first number of the sentence; units compare on their first five letters.
+    let stem = |w: &str| fold(w).chars().take(5).collect::<String>();
+    let asked: HashSet<String> = q.iter().filter(|w| w.chars().count() >= 4).map(|w| stem(w)).collect();
+    // The unit is the next word, past "de"/"d'"/"of" and number words ("3 millions d'euros").
+    let names_unit = |i: usize| {
+        toks[i + 1..]
+            .iter()
+            .find(|u| !NUMBER_JOIN.contains(&fold(u.text).as_str()) && !is_number_token(u.text))
+            .is_some_and(|u| u.text.chars().count() >= 4 && asked.contains(&stem(u.text)))
+    };
+    let i = (0..toks.len())
+        .find(|&i| candidate(&toks[i]) && names_unit(i))
+        .or_else(|| toks.iter().position(candidate))?;
     let mut j = i;
     while j + 1 < toks.len() && is_number_token(toks[j + 1].text) && !is_date_token(toks[j + 1].text) {
         j += 1;
@@ -249,6 +261,25 @@ mod tests {
             )
             .as_deref(),
             Some("because the weather was bad")
+        );
+        assert_eq!(
+            fact(
+                "Le groupe a crû de 22% et emploie 13.000 salariés en Europe.",
+                "Combien de salariés le groupe emploie-t-il ?",
+                Number
+            )
+            .as_deref(),
+            Some("13.000 salariés"),
+            "the number whose unit the question names"
+        );
+        assert_eq!(
+            fact(
+                "Huawei's rotating chairman Ken Hu spoke in Paris.",
+                "Who is Huawei's rotating chairman?",
+                Person
+            )
+            .as_deref(),
+            Some("Ken Hu")
         );
         assert_eq!(
             fact("IBM aide Huawei.", "Combien IBM aide-t-il Huawei ?", Number),
