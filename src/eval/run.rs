@@ -120,6 +120,10 @@ pub struct AnswerResult {
     pub first_sentence_hit: Option<bool>,
     /// Whether a relevant article was among the passages the answerer read.
     pub gold_read: bool,
+    /// The scorer's score of the first answer sentence (none when it abstained), to study
+    /// abstention thresholds from a report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_score: Option<f32>,
     /// The fact marked in the first sentence, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fact: Option<String>,
@@ -357,6 +361,7 @@ pub fn run(
                     hit,
                     first_sentence_hit,
                     gold_read,
+                    best_score: first.map(|s| s.score),
                     fact,
                     span_f1,
                     span_exact,
