@@ -173,7 +173,7 @@ pub struct PgLibrary {
     location: String,
     pub manifest: IndexManifest,
     vector_type: VectorType,
-    /// Chunk count and mean distinct lexemes per chunk, for BM25: read once per open (a scan
+    /// Chunk count and mean tokens per chunk, for BM25: read once per open (a scan
     /// of every chunk), so a query never pays for it.
     lexical_stats: std::sync::OnceLock<(f64, f64)>,
 }
@@ -330,7 +330,7 @@ fn migrate(tx: &mut Transaction<'_>, from: u32, dims: usize, vt: VectorType, loc
 }
 
 impl PgLibrary {
-    /// BM25's corpus statistics: the chunk count and the mean number of distinct lexemes.
+    /// BM25's corpus statistics: the chunk count and the mean number of tokens per chunk.
     fn lexical_stats(&self) -> Result<(f64, f64)> {
         if let Some(s) = self.lexical_stats.get() {
             return Ok(*s);
@@ -338,7 +338,8 @@ impl PgLibrary {
         let row = self
             .client()?
             .query_one(
-                "SELECT count(*)::float8, coalesce(avg(length(tsv)), 1)::float8 FROM sourcier_chunks",
+                "SELECT count(*)::float8, coalesce(avg((SELECT sum(coalesce(array_length(positions, 1), 1)) \
+                 FROM unnest(tsv))), 1)::float8 FROM sourcier_chunks",
                 &[],
             )
             .map_err(self.err())?;
@@ -573,27 +574,36 @@ const FILTER_SQL: &str = "($2::text IS NULL OR a.lang_norm = $2) \
 
 /// BM25 (k1 1.2, b 0.75, tantivy's IDF) computed in SQL, so that the lexical leg ranks as
 /// the embedded index's tantivy does; `ts_rank` has no IDF, and ranked PIAF 0.10 nDCG@10
-/// lower (`docs/benchmarks.md`). The query is analysed with both the `french` and `english`
-/// configurations and its lexemes OR-ed; the best 2,000 matches by `ts_rank` (a GIN scan) are
-/// rescored from their term frequencies, document frequencies come from the GIN index one
-/// term at a time, and the length of a chunk is its number of distinct lexemes. Both are
-/// `MATERIALIZED`: inlined, the per-term counts ran once per joined row (650 ms a query). `$1` is the
-/// query; `from` and `and` select the candidates; `k`, `n` (chunk count) and `avgdl` name
-/// their parameters.
-fn bm25_sql(from: &str, and: &str, k: &str, n: &str, avgdl: &str) -> String {
+/// lower (`docs/benchmarks.md`). The query is analysed with the text-search configuration of
+/// its language (`config`, a constant: `french`, `english`, or `both` for keyword queries), its
+/// lexemes OR-ed; the best
+/// 2,000 matches by `ts_rank` (a GIN scan) are rescored from their term frequencies, document
+/// frequencies come from the GIN index one term at a time, and a chunk's length is its token
+/// count. Analysing with both configurations, or measuring length in distinct lexemes, each
+/// cost 0.005-0.01 nDCG@10 on PIAF. `df` and `cand` are `MATERIALIZED`: inlined, the per-term
+/// counts ran once per joined row (650 ms a query). `$1` is the query; `from` and `and` select
+/// the candidates; `k`, `n` (chunk count) and `avgdl` name their parameters.
+fn bm25_sql(config: &str, from: &str, and: &str, k: &str, n: &str, avgdl: &str) -> String {
+    let lexemes = match config {
+        "both" => "tsvector_to_array(to_tsvector('french', unaccent($1))) \
+                   || tsvector_to_array(to_tsvector('english', unaccent($1)))"
+            .to_string(),
+        c => format!("tsvector_to_array(to_tsvector('{c}', unaccent($1)))"),
+    };
     const QUOTE: &str = "'''' || replace(replace(term, '\\', '\\\\'), '''', '''''') || ''''";
     format!(
         "WITH terms AS (SELECT DISTINCT l AS term FROM \
-             unnest(tsvector_to_array(to_tsvector('french', unaccent($1))) \
-             || tsvector_to_array(to_tsvector('english', unaccent($1)))) AS l), \
+             unnest({lexemes}) AS l), \
          q AS (SELECT to_tsquery('simple', NULLIF(string_agg({QUOTE}, ' | '), '')) AS q FROM terms), \
          df AS MATERIALIZED (SELECT term, (SELECT count(*) FROM sourcier_chunks d \
              WHERE d.tsv @@ to_tsquery('simple', {QUOTE}))::float8 AS n FROM terms), \
          cand AS MATERIALIZED (SELECT c.id, c.tsv FROM {from}, q WHERE q.q IS NOT NULL AND c.tsv @@ q.q {and} \
              ORDER BY ts_rank(c.tsv, q.q) DESC, c.id LIMIT 2000) \
          SELECT cand.id, sum(ln(1 + ({n}::float8 - df.n + 0.5) / (df.n + 0.5)) * u.tf * 2.2 \
-             / (u.tf + 1.2 * (0.25 + 0.75 * length(cand.tsv) / {avgdl}::float8)))::real AS r \
-         FROM cand CROSS JOIN LATERAL (SELECT lexeme, coalesce(array_length(positions, 1), 1)::float8 AS tf \
+             / (u.tf + 1.2 * (0.25 + 0.75 * dl.len / {avgdl}::float8)))::real AS r \
+         FROM cand CROSS JOIN LATERAL (SELECT sum(coalesce(array_length(positions, 1), 1))::float8 AS len \
+             FROM unnest(cand.tsv)) dl \
+         CROSS JOIN LATERAL (SELECT lexeme, coalesce(array_length(positions, 1), 1)::float8 AS tf \
              FROM unnest(cand.tsv)) u JOIN df ON df.term = u.lexeme \
          GROUP BY cand.id ORDER BY r DESC, cand.id LIMIT {k}"
     )
@@ -773,11 +783,19 @@ impl SearchBackend for PgLibrary {
     }
     fn lexical_top_k(&self, query: &str, k: usize, selection: &Selection) -> Result<Scored> {
         let (n, avgdl) = self.lexical_stats()?;
+        // A keyword query ("Xiaomi brevets Nokia") says little about its language: both.
+        let config = if query.split_whitespace().count() <= crate::retrieve::KEYWORD_QUERY_WORDS {
+            "both"
+        } else if crate::lang::question_lang(query) == "fr" {
+            "french"
+        } else {
+            "english"
+        };
         let mut c = self.client()?;
         let k = k as i64;
         let rows = match selection {
             Selection::All => c.query(
-                &bm25_sql("sourcier_chunks c", "", "$2", "$3", "$4"),
+                &bm25_sql(config, "sourcier_chunks c", "", "$2", "$3", "$4"),
                 &[&query, &k, &n, &avgdl],
             ),
             Selection::Filters(f) => {
@@ -789,6 +807,7 @@ impl SearchBackend for PgLibrary {
                 params.push(&avgdl);
                 c.query(
                     &bm25_sql(
+                        config,
                         "sourcier_chunks c JOIN sourcier_articles a ON a.id = c.article_id",
                         &format!("AND {FILTER_SQL}"),
                         "$10",
@@ -801,7 +820,7 @@ impl SearchBackend for PgLibrary {
             Selection::Chunks(ids) => {
                 let ids: Vec<i64> = ids.iter().copied().collect();
                 c.query(
-                    &bm25_sql("sourcier_chunks c", "AND c.id = ANY($5)", "$2", "$3", "$4"),
+                    &bm25_sql(config, "sourcier_chunks c", "AND c.id = ANY($5)", "$2", "$3", "$4"),
                     &[&query, &k, &n, &avgdl, &ids],
                 )
             }
