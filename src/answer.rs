@@ -380,12 +380,8 @@ pub fn extractive_cached(
     }
     // On topic, but no sentence carries the kind of fact asked for: say so, or answer with the
     // sentence that says the fact was not disclosed, which is the honest answer.
-    let type_missing = features::FEATURE_NAMES
-        .iter()
-        .position(|n| *n == "type_missing")
-        .expect("a feature");
     let mut scored = scored;
-    if scored.iter().all(|c| c.features[type_missing] > 0.5) {
+    if scored.iter().all(|c| c.features[features::TYPE_MISSING] > 0.5) {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {
                 let c = scored.remove(i);

@@ -302,7 +302,8 @@ const NUMBER_WORDS: &[&str] = &[
     "dozens",
     "%",
 ];
-const CAUSE_MARKERS: &[&str] = &[
+/// Words that open a causal clause; [`super::span`] marks the clause from there.
+pub const CAUSE_MARKERS: &[&str] = &[
     "parce que",
     "parce qu'",
     "car ",
@@ -322,10 +323,9 @@ const CAUSE_MARKERS: &[&str] = &[
     "in order to",
     "so that",
     "thanks to",
-    "since ",
-    "pour ",
-    "to ",
 ];
+/// Looser cues that count as causal evidence but are too common to open the marked clause.
+const LOOSE_CAUSE_MARKERS: &[&str] = &["since ", "pour ", "to "];
 const PLACE_PREPS: &[&str] = &[
     "à", "a", "au", "aux", "en", "dans", "de", "du", "des", "près", "vers", "in", "at", "from", "near", "to", "into",
 ];
@@ -509,7 +509,10 @@ pub fn evidence(sentence: &str, q: &HashSet<String>) -> Evidence {
         }
     }
     let low = format!(" {} ", sentence.to_lowercase().replace('’', "'"));
-    e.cause = CAUSE_MARKERS.iter().any(|m| low.contains(&format!(" {m}")));
+    e.cause = CAUSE_MARKERS
+        .iter()
+        .chain(LOOSE_CAUSE_MARKERS)
+        .any(|m| low.contains(&format!(" {m}")));
     e.novelty = if long == 0 { 0.0 } else { new as f32 / long as f32 };
     e
 }
@@ -556,6 +559,9 @@ pub fn says_undisclosed(sentence: &str) -> bool {
 
 /// Number of features [`features`] returns.
 pub const FEATURES: usize = 17;
+
+/// Index of `type_missing` in the feature vector.
+pub const TYPE_MISSING: usize = 11;
 
 /// Names of the features, in order; the scorer file lists them so a stale file is refused.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
@@ -620,6 +626,11 @@ pub fn features(c: &CandidateInput, ev: &Evidence, expected: AnswerType) -> [f32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_missing_index_names_its_feature() {
+        assert_eq!(FEATURE_NAMES[TYPE_MISSING], "type_missing");
+    }
 
     #[test]
     fn question_words_give_answer_types() {

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::features::{AnswerType, Token, fold, is_date_token, is_number_token, tokens};
+use super::features::{AnswerType, CAUSE_MARKERS, Token, fold, is_date_token, is_number_token, tokens};
 
 /// Words that may sit inside a multi-word name: "Jean de La Fontaine", "Ludwig van Beethoven".
 const NAME_LINKS: &[&str] = &[
@@ -123,33 +123,12 @@ fn name_span(toks: &[Token<'_>], q: &HashSet<String>, after_prep: bool) -> Optio
 
 /// From the causal marker to the end of the sentence.
 fn cause_span(sentence: &str) -> Option<Range<usize>> {
-    const MARKERS: &[&str] = &[
-        "parce que",
-        "parce qu'",
-        "en raison",
-        "à cause",
-        "grâce à",
-        "grâce au",
-        "afin de",
-        "afin que",
-        "pour que",
-        "du fait",
-        "puisque",
-        "car ",
-        "because",
-        "due to",
-        "owing to",
-        "as a result",
-        "in order to",
-        "so that",
-        "thanks to",
-    ];
     let low = sentence.to_lowercase();
     // Lower-casing keeps byte offsets only for these ASCII and Latin-1 letters; check it.
     if low.len() != sentence.len() {
         return None;
     }
-    let start = MARKERS.iter().filter_map(|m| low.find(m)).min()?;
+    let start = CAUSE_MARKERS.iter().filter_map(|m| low.find(m)).min()?;
     let end = sentence
         .trim_end_matches(|c: char| c == '.' || c == '!' || c.is_whitespace())
         .len();
