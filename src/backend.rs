@@ -100,6 +100,35 @@ pub trait IngestBackend {
     fn delete_article(&mut self, id: &str) -> Result<bool>;
     /// Brings the derived indexes (vectors, BM25) up to date with the stored chunks.
     fn commit(&mut self, progress: &dyn crate::progress::Progress) -> Result<()>;
+    /// Vectors already paid for, for the chunks of `article_id`, keyed by [`chunk_key`]:
+    /// those an interrupted ingest staged for it, and those of its stored chunks (an edited
+    /// article re-embeds only the chunks whose title or text changed).
+    fn reusable_vectors(&self, article_id: &str) -> Result<HashMap<ChunkKey, Vec<f32>>>;
+    /// Commits the vectors of part of a long article before the article itself is stored, so
+    /// that a kill loses at most one batch of embedding work. Readers never see them; the
+    /// article's `replace_article` or `delete_article` drops them.
+    fn stage_vectors(&mut self, article_id: &str, vectors: &[(ChunkKey, &[f32])]) -> Result<()>;
+}
+
+/// Identifies what a chunk's vector was computed from: the article title and the chunk text
+/// (the index pins the embedder, so the model need not be part of it).
+pub type ChunkKey = [u8; 32];
+
+/// The [`ChunkKey`] of a chunk of text under `title`.
+pub fn chunk_key(title: Option<&str>, text: &str) -> ChunkKey {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    // The tag tells "no title" from an empty one; the length keeps title and text apart.
+    match title {
+        Some(t) => {
+            h.update([1u8]);
+            h.update((t.len() as u64).to_le_bytes());
+            h.update(t.as_bytes());
+        }
+        None => h.update([0u8]),
+    }
+    h.update(text.as_bytes());
+    h.finalize().into()
 }
 
 /// Refuses an embedder whose fingerprint differs from the one that built the index at

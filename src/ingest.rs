@@ -1,9 +1,15 @@
 //! Ingest: files → articles → chunks → embeddings → store → HNSW.
 //!
+//! It streams: a first pass reads every file to plan (new, changed, unchanged; how many chunks
+//! to embed) and keeps no text; a second pass reads the planned files again and embeds them in
+//! bounded groups. Memory follows the largest article in flight, not the corpus.
+//!
 //! Each article is written in its own store transaction once all its chunks are embedded, so a
 //! kill at any moment loses at most the articles in flight; the next run skips every article
-//! whose hash is already stored. Problems with single files are collected and reported, never
-//! fatal to the run.
+//! whose hash is already stored. A long article also commits its vectors group by group to a
+//! staging area readers never see, and vectors are reused by chunk (title and text): a killed
+//! run resumes where it stopped, and an edited article re-embeds only the chunks that changed.
+//! Problems with single files are collected and reported, never fatal to the run.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -12,7 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::Result;
-use crate::backend::IngestBackend;
+use crate::backend::{ChunkKey, IngestBackend, chunk_key};
 use crate::chunk::{self, TokenCounter};
 use crate::corpus::{self, Article, FileReport};
 use crate::embed::{Document, Embedder};
@@ -44,13 +50,16 @@ pub struct IngestReport {
     pub problems: Vec<String>,
     pub seconds: f64,
     pub embed_seconds: f64,
+    /// Chunks stored with a vector an earlier run computed (an edited article's unchanged
+    /// chunks, or an interrupted run's staged ones) instead of embedding them again.
+    pub reused: usize,
 }
 
 impl IngestReport {
     /// Embedded chunks per second of embedding time.
     pub fn chunks_per_second(&self) -> f64 {
         if self.embed_seconds > 0.0 {
-            self.chunks as f64 / self.embed_seconds
+            self.chunks.saturating_sub(self.reused) as f64 / self.embed_seconds
         } else {
             0.0
         }
@@ -80,6 +89,14 @@ impl TokenCounter for EmbedderTokens<'_> {
 /// Chunks embedded per forward pass group: large enough for efficient matmuls, small enough
 /// that a kill loses little work.
 const EMBED_GROUP: usize = 32;
+
+/// Articles with more chunks than this commit their vectors group by group while they are
+/// embedded (a 50 MB file is hours of work with the real model), instead of only once whole.
+const STAGE_ABOVE: usize = 4 * EMBED_GROUP;
+
+/// Unchanged articles' texts are written in batches of this many, so a corpus of small files
+/// neither holds every text nor pays one transaction per file.
+const KEPT_BATCH: usize = 256;
 
 /// Ingests files and folders into `lib`.
 pub fn ingest(
@@ -122,12 +139,18 @@ pub fn ingest(
         .map(|r| r.path.as_path())
         .collect();
 
-    // Read everything first: cheap next to embedding, and it gives the progress bar a total.
+    // Pass 1 reads every file, tells new, changed and unchanged articles apart and counts
+    // the chunks to embed (the progress bar's total). Texts are dropped once planned, so
+    // memory does not grow with the corpus: pass 2 reads the planned files again.
     progress.start("reading", Some(files.len() as u64));
+    let sources: HashMap<String, String> = lib.articles_by_source()?.into_iter().collect();
+    let counter = EmbedderTokens(embedder);
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut read_sources: HashSet<String> = HashSet::new();
-    let mut read: Vec<Article> = Vec::new();
-    for (root, file) in &files {
+    let mut plan: Vec<(usize, HashMap<String, bool>)> = Vec::new();
+    let mut total_chunks = 0usize;
+    let mut kept = KeptBuffer::default();
+    for (fi, (root, file)) in files.iter().enumerate() {
         let (articles, problems) = corpus::read_file(root, file);
         for p in &problems {
             note(p, &mut report);
@@ -140,6 +163,7 @@ pub fn ingest(
         {
             read_sources.insert(file.to_string_lossy().into_owned());
         }
+        let mut fresh = Vec::with_capacity(articles.len());
         for a in articles {
             report.articles += 1;
             if !seen_ids.insert(a.id.clone()) {
@@ -150,134 +174,101 @@ pub fn ingest(
                 note(&r, &mut report);
                 continue;
             }
-            read.push(a);
+            fresh.push(a);
+        }
+        let ids: Vec<&str> = fresh.iter().map(|a| a.id.as_str()).collect();
+        let stored = lib.article_hashes(&ids)?;
+        let mut todo = HashMap::new();
+        for a in fresh {
+            let path = a.source_path.to_string_lossy();
+            // Same id, other content, and another file that is still there: a different
+            // article whose relative path collides (`a/x.txt` then `b/x.txt`), not a new
+            // version. Keep the stored one. (Same content from a copy is the same article:
+            // it just moves.)
+            if let Some(old) = sources.get(&a.id)
+                && stored.get(&a.id).is_some_and(|h| *h != a.hash)
+                && *old != path
+                && !read_sources.contains(old.as_str())
+                && other_file_exists(old, &a.source_path)
+            {
+                let r = FileReport {
+                    path: a.source_path.clone(),
+                    problem: corpus::Problem::IdTaken {
+                        id: a.id.clone(),
+                        stored: old.clone(),
+                    },
+                };
+                note(&r, &mut report);
+                continue;
+            }
+            match stored.get(&a.id) {
+                Some(h) if *h == a.hash => {
+                    report.unchanged += 1;
+                    kept.push(&a);
+                }
+                existed => {
+                    let n = chunk_article(lib, embedder, &counter, &a).len();
+                    if n == 0 {
+                        let r = FileReport {
+                            path: a.source_path.clone(),
+                            problem: corpus::Problem::NoBody { line: None },
+                        };
+                        note(&r, &mut report);
+                        continue;
+                    }
+                    total_chunks += n;
+                    todo.insert(a.id, existed.is_some());
+                }
+            }
+        }
+        if kept.is_full() {
+            kept.flush(lib)?;
+        }
+        if !todo.is_empty() {
+            plan.push((fi, todo));
         }
         progress.inc(1);
     }
+    kept.flush(lib)?;
     progress.finish();
 
-    // One batch lookup tells new, changed and unchanged articles apart.
-    let ids: Vec<&str> = read.iter().map(|a| a.id.as_str()).collect();
-    let stored = lib.article_hashes(&ids)?;
-    let sources: HashMap<String, String> = lib.articles_by_source()?.into_iter().collect();
-    let mut todo: Vec<(Article, bool)> = Vec::new();
-    let mut moves: Vec<(String, String)> = Vec::new();
-    let mut kept_texts: Vec<(String, ArticleText)> = Vec::new();
-    for a in read {
-        let path = a.source_path.to_string_lossy();
-        // Same id, other content, and another file that is still there: a different article
-        // whose relative path collides (`a/x.txt` then `b/x.txt`), not a new version. Keep
-        // the stored one. (Same content from a copy is the same article: it just moves.)
-        if let Some(old) = sources.get(&a.id)
-            && stored.get(&a.id).is_some_and(|h| *h != a.hash)
-            && *old != path
-            && !read_sources.contains(old.as_str())
-            && other_file_exists(old, &a.source_path)
-        {
-            let r = FileReport {
-                path: a.source_path.clone(),
-                problem: corpus::Problem::IdTaken {
-                    id: a.id.clone(),
-                    stored: old.clone(),
-                },
-            };
-            note(&r, &mut report);
-            continue;
-        }
-        match stored.get(&a.id) {
-            Some(h) if *h == a.hash => {
-                report.unchanged += 1;
-                kept_texts.push((a.id.clone(), article_text(&a)));
-                moves.push((a.id.clone(), a.source_path.to_string_lossy().into_owned()));
-            }
-            Some(_) => todo.push((a, true)),
-            None => todo.push((a, false)),
-        }
-    }
-    let moves: Vec<(&str, &str)> = moves.iter().map(|(id, p)| (id.as_str(), p.as_str())).collect();
-    lib.set_source_paths(&moves)?;
-    // An index built before texts were kept gains them without re-embedding anything.
-    let kept: Vec<(&str, &ArticleText)> = kept_texts.iter().map(|(id, t)| (id.as_str(), t)).collect();
-    lib.put_article_texts(&kept, false)?;
-    drop(kept);
-    drop(kept_texts);
-
-    // Chunk what changed.
-    let counter = EmbedderTokens(embedder);
-    let mut pending: Vec<(Article, bool, Vec<chunk::Chunk>)> = Vec::with_capacity(todo.len());
-    for (a, existed) in todo {
-        let overhead = embedder.document_overhead(a.title.as_deref());
-        let cfg = lib.manifest().chunker(overhead);
-        let chunks = chunk::chunk_article(&a, &cfg, &counter);
-        if chunks.is_empty() {
-            let r = FileReport {
-                path: a.source_path.clone(),
-                problem: corpus::Problem::NoBody { line: None },
-            };
-            note(&r, &mut report);
-            continue;
-        }
-        pending.push((a, existed, chunks));
-    }
-
-    // Embed in groups of chunks spanning articles; store each article once complete.
-    let total: usize = pending.iter().map(|p| p.2.len()).sum();
-    progress.start("embedding chunks", Some(total as u64));
-    let mut embed_time = 0.0;
-    let mut i = 0;
-    while i < pending.len() {
-        let mut j = i;
-        let mut n = 0;
-        while j < pending.len() && (j == i || n + pending[j].2.len() <= EMBED_GROUP) {
-            n += pending[j].2.len();
-            j += 1;
-        }
-        let docs: Vec<Document<'_>> = pending[i..j]
+    // Pass 2 embeds in groups of chunks spanning articles, and stores each article once
+    // complete; a long article stages its vectors batch by batch (see `embed_and_store`).
+    progress.start("embedding chunks", Some(total_chunks as u64));
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut pending_chunks = 0;
+    for (fi, mut todo) in plan {
+        let (root, file) = &files[fi];
+        let (articles, problems) = corpus::read_file(root, file);
+        // Problems were reported by pass 1; a file that became unreadable since is new news.
+        for p in problems
             .iter()
-            .flat_map(|(a, _, chunks)| {
-                chunks.iter().map(move |c| Document {
-                    title: a.title.as_deref(),
-                    text: &c.text,
-                })
-            })
-            .collect();
-        // One huge article (a 50 MB file) is one group: embed it in bounded slices, so memory
-        // stays flat and progress moves while it runs.
-        let mut vectors = Vec::with_capacity(docs.len());
-        for slice in docs.chunks(EMBED_GROUP) {
-            let te = Instant::now();
-            vectors.extend(embedder.embed_documents(slice)?);
-            embed_time += te.elapsed().as_secs_f64();
-            progress.inc(slice.len() as u64);
+            .filter(|p| matches!(p.problem, corpus::Problem::Unreadable(_)))
+        {
+            note(p, &mut report);
         }
-        let mut vectors = vectors.into_iter();
-        for (a, existed, chunks) in &pending[i..j] {
-            let new: Vec<NewChunk> = chunks
-                .iter()
-                .zip(vectors.by_ref())
-                .map(|(c, v)| NewChunk {
-                    ordinal: c.ordinal,
-                    text: c.text.clone(),
-                    start: c.start,
-                    end: c.end,
-                    line_start: c.line_start,
-                    line_end: c.line_end,
-                    embedding: v,
-                })
-                .collect();
-            lib.replace_article(&article_row(a), &new)?;
-            lib.put_article_texts(&[(a.id.as_str(), &article_text(a))], true)?;
-            report.chunks += new.len();
-            if *existed {
-                report.updated += 1;
-            } else {
-                report.added += 1;
+        for a in articles {
+            let Some(existed) = todo.remove(&a.id) else {
+                continue;
+            };
+            let chunks = chunk_article(lib, embedder, &counter, &a);
+            if chunks.is_empty() {
+                continue;
+            }
+            pending_chunks += chunks.len();
+            pending.push(Pending {
+                article: a,
+                existed,
+                chunks,
+            });
+            if pending_chunks >= EMBED_GROUP {
+                embed_and_store(lib, embedder, &mut pending, progress, &mut report)?;
+                pending_chunks = 0;
             }
         }
-        i = j;
     }
+    embed_and_store(lib, embedder, &mut pending, progress, &mut report)?;
     progress.finish();
-    report.embed_seconds = embed_time;
 
     if opts.prune {
         for (id, source) in lib.articles_by_source()? {
@@ -297,6 +288,154 @@ pub fn ingest(
     Ok(report)
 }
 
+/// A chunk's vector with its [`ChunkKey`].
+type Keyed = (ChunkKey, Vec<f32>);
+
+/// An article read, chunked and waiting for its vectors.
+struct Pending {
+    article: Article,
+    existed: bool,
+    chunks: Vec<chunk::Chunk>,
+}
+
+fn chunk_article(
+    lib: &dyn IngestBackend,
+    embedder: &dyn Embedder,
+    counter: &EmbedderTokens<'_>,
+    a: &Article,
+) -> Vec<chunk::Chunk> {
+    let overhead = embedder.document_overhead(a.title.as_deref());
+    let cfg = lib.manifest().chunker(overhead);
+    chunk::chunk_article(a, &cfg, counter)
+}
+
+/// Unchanged articles: their (maybe moved) source paths, and their texts for an index built
+/// before texts were kept, which gains them without re-embedding anything.
+#[derive(Default)]
+struct KeptBuffer {
+    moves: Vec<(String, String)>,
+    texts: Vec<(String, ArticleText)>,
+}
+
+impl KeptBuffer {
+    fn push(&mut self, a: &Article) {
+        self.moves
+            .push((a.id.clone(), a.source_path.to_string_lossy().into_owned()));
+        self.texts.push((a.id.clone(), article_text(a)));
+    }
+
+    fn is_full(&self) -> bool {
+        self.moves.len() >= KEPT_BATCH
+    }
+
+    fn flush(&mut self, lib: &mut dyn IngestBackend) -> Result<()> {
+        let moves: Vec<(&str, &str)> = self.moves.iter().map(|(id, p)| (id.as_str(), p.as_str())).collect();
+        lib.set_source_paths(&moves)?;
+        let texts: Vec<(&str, &ArticleText)> = self.texts.iter().map(|(id, t)| (id.as_str(), t)).collect();
+        lib.put_article_texts(&texts, false)?;
+        self.moves.clear();
+        self.texts.clear();
+        Ok(())
+    }
+}
+
+/// Embeds the chunks of `pending` that no earlier run paid for, in groups of
+/// [`EMBED_GROUP`], and stores each article; empties `pending`. Vectors are reused from the
+/// article's stored chunks (an edit re-embeds only what changed) and from what an interrupted
+/// run staged; a long article stages each group it embeds.
+fn embed_and_store(
+    lib: &mut dyn IngestBackend,
+    embedder: &dyn Embedder,
+    pending: &mut Vec<Pending>,
+    progress: &dyn Progress,
+    report: &mut IngestReport,
+) -> Result<()> {
+    let mut vectors: Vec<Vec<Option<Vec<f32>>>> = Vec::with_capacity(pending.len());
+    let mut keys: Vec<Vec<ChunkKey>> = Vec::with_capacity(pending.len());
+    let mut missing: Vec<(usize, usize)> = Vec::new();
+    for (ai, p) in pending.iter().enumerate() {
+        let title = p.article.title.as_deref();
+        let k: Vec<ChunkKey> = p.chunks.iter().map(|c| chunk_key(title, &c.text)).collect();
+        let reuse = if p.existed || p.chunks.len() > STAGE_ABOVE {
+            lib.reusable_vectors(&p.article.id)?
+        } else {
+            HashMap::new()
+        };
+        let v: Vec<Option<Vec<f32>>> = k.iter().map(|k| reuse.get(k).cloned()).collect();
+        let reused = v.iter().filter(|v| v.is_some()).count();
+        report.reused += reused;
+        progress.inc(reused as u64);
+        missing.extend(
+            v.iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_none())
+                .map(|(ci, _)| (ai, ci)),
+        );
+        vectors.push(v);
+        keys.push(k);
+    }
+    for group in missing.chunks(EMBED_GROUP) {
+        let docs: Vec<Document<'_>> = group
+            .iter()
+            .map(|&(ai, ci)| Document {
+                title: pending[ai].article.title.as_deref(),
+                text: &pending[ai].chunks[ci].text,
+            })
+            .collect();
+        let t = Instant::now();
+        let embedded = embedder.embed_documents(&docs)?;
+        report.embed_seconds += t.elapsed().as_secs_f64();
+        if embedded.len() != group.len() {
+            return Err(crate::Error::BadEmbedding {
+                chunk: pending[group[0].0].article.id.clone(),
+                detail: format!("{} vectors for {} chunks", embedded.len(), group.len()),
+            });
+        }
+        // A group follows chunk order, so it spans at most a few articles.
+        let mut staged: Vec<(usize, Vec<Keyed>)> = Vec::new();
+        for (&(ai, ci), v) in group.iter().zip(embedded) {
+            if pending[ai].chunks.len() > STAGE_ABOVE {
+                match staged.last_mut() {
+                    Some((last, batch)) if *last == ai => batch.push((keys[ai][ci], v.clone())),
+                    _ => staged.push((ai, vec![(keys[ai][ci], v.clone())])),
+                }
+            }
+            vectors[ai][ci] = Some(v);
+        }
+        for (ai, batch) in &staged {
+            let batch: Vec<(ChunkKey, &[f32])> = batch.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+            lib.stage_vectors(&pending[*ai].article.id, &batch)?;
+        }
+        progress.inc(group.len() as u64);
+    }
+    for (p, v) in pending.drain(..).zip(vectors) {
+        let new: Vec<NewChunk> = p
+            .chunks
+            .into_iter()
+            .zip(v)
+            .map(|(c, v)| NewChunk {
+                ordinal: c.ordinal,
+                text: c.text,
+                start: c.start,
+                end: c.end,
+                line_start: c.line_start,
+                line_end: c.line_end,
+                embedding: v.unwrap_or_default(),
+            })
+            .collect();
+        let a = &p.article;
+        lib.replace_article(&article_row(a), &new)?;
+        lib.put_article_texts(&[(a.id.as_str(), &article_text(a))], true)?;
+        report.chunks += new.len();
+        if p.existed {
+            report.updated += 1;
+        } else {
+            report.added += 1;
+        }
+    }
+    Ok(())
+}
+
 fn article_text(a: &Article) -> ArticleText {
     ArticleText {
         line_base: a.line_base,
@@ -314,5 +453,171 @@ fn article_row(a: &Article) -> ArticleRow {
         lang: a.lang.clone(),
         url: a.url.clone(),
         hash: a.hash.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::backend::SearchBackend;
+    use crate::embed::hashing::HashingEmbedder;
+    use crate::library::{FORMAT_VERSION, IndexManifest, Library};
+    use crate::progress::NoProgress;
+
+    /// The hashing embedder, counting what it embeds, and failing (as a kill would stop it)
+    /// once `budget` documents are spent.
+    struct Budgeted {
+        inner: HashingEmbedder,
+        budget: AtomicUsize,
+        embedded: AtomicUsize,
+    }
+
+    impl Budgeted {
+        fn new(budget: usize) -> Budgeted {
+            Budgeted {
+                inner: HashingEmbedder::new(32),
+                budget: AtomicUsize::new(budget),
+                embedded: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl Embedder for Budgeted {
+        fn embed_queries(&self, queries: &[&str]) -> Result<Vec<Vec<f32>>> {
+            self.inner.embed_queries(queries)
+        }
+        fn embed_documents(&self, docs: &[Document<'_>]) -> Result<Vec<Vec<f32>>> {
+            let left = self.budget.load(Ordering::SeqCst);
+            if left < docs.len() {
+                return Err(crate::Error::BadEmbedding {
+                    chunk: "test".into(),
+                    detail: "budget spent".into(),
+                });
+            }
+            self.budget.store(left - docs.len(), Ordering::SeqCst);
+            self.embedded.fetch_add(docs.len(), Ordering::SeqCst);
+            self.inner.embed_documents(docs)
+        }
+        fn dims(&self) -> usize {
+            self.inner.dims()
+        }
+        fn fingerprint(&self) -> String {
+            self.inner.fingerprint()
+        }
+        fn name(&self) -> String {
+            self.inner.name()
+        }
+        fn max_tokens(&self) -> usize {
+            self.inner.max_tokens()
+        }
+        fn count_tokens(&self, text: &str) -> usize {
+            self.inner.count_tokens(text)
+        }
+        fn document_overhead(&self, title: Option<&str>) -> usize {
+            self.inner.document_overhead(title)
+        }
+    }
+
+    fn library(dir: &Path, e: &dyn Embedder) -> Library {
+        let manifest = IndexManifest {
+            format_version: FORMAT_VERSION,
+            embedder: e.name(),
+            embedder_fingerprint: e.fingerprint(),
+            dims: e.dims(),
+            chunk_tokens: 64,
+            overlap_sentences: 0,
+        };
+        Library::open_for_ingest(dir, manifest).unwrap()
+    }
+
+    /// Paragraphs of distinct sentences, so that no two chunks share a text.
+    fn long_text(paragraphs: usize, tag: &str) -> String {
+        (0..paragraphs)
+            .map(|p| {
+                (0..6)
+                    .map(|s| format!("Le paragraphe {p} dit en phrase {s} que {tag} publie ses comptes. "))
+                    .collect::<String>()
+                    + "\n\n"
+            })
+            .collect()
+    }
+
+    fn run(lib: &mut Library, e: &dyn Embedder, docs: &Path) -> Result<IngestReport> {
+        ingest(lib, e, &[docs.to_path_buf()], &IngestOptions::default(), &NoProgress)
+    }
+
+    /// Issue 14: a long article commits its vectors group by group, so a run stopped half-way
+    /// (here the embedder fails, as a kill would stop it) leaves them, and the next run embeds
+    /// only the rest. Readers never see the half-done article.
+    #[test]
+    fn an_interrupted_long_article_resumes_from_its_staged_vectors() {
+        let t = tempfile::tempdir().unwrap();
+        let docs = t.path().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("long.txt"), long_text(400, "Huawei")).unwrap();
+        let index = t.path().join("index");
+
+        let first = Budgeted::new(5 * EMBED_GROUP + 7);
+        let mut lib = library(&index, &first);
+        assert!(run(&mut lib, &first, &docs).is_err());
+        assert_eq!(
+            SearchBackend::chunk_count(&lib).unwrap(),
+            0,
+            "half an article is visible"
+        );
+        drop(lib);
+
+        let second = Budgeted::new(usize::MAX);
+        let mut lib = library(&index, &second);
+        let r = run(&mut lib, &second, &docs).unwrap();
+        assert!(r.chunks > STAGE_ABOVE, "{} chunks: not a long article", r.chunks);
+        assert_eq!(r.reused, 5 * EMBED_GROUP, "{r:?}");
+        assert_eq!(second.embedded.load(Ordering::SeqCst), r.chunks - r.reused);
+        assert!(lib.reusable_vectors("long.txt").unwrap().len() == r.chunks);
+        assert_eq!(r.added, 1);
+    }
+
+    /// An edited article re-embeds only the chunks whose text changed.
+    #[test]
+    fn an_edit_re_embeds_only_the_changed_chunks() {
+        let t = tempfile::tempdir().unwrap();
+        let docs = t.path().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        let text = long_text(30, "Huawei");
+        std::fs::write(docs.join("a.txt"), &text).unwrap();
+        let e = Budgeted::new(usize::MAX);
+        let mut lib = library(&t.path().join("index"), &e);
+        let r = run(&mut lib, &e, &docs).unwrap();
+        assert_eq!(r.reused, 0);
+        let chunks = r.chunks;
+        assert!(chunks > 5, "{chunks} chunks");
+
+        std::fs::write(
+            docs.join("a.txt"),
+            text.replacen("paragraphe 12 dit", "paragraphe 12 affirme", 1),
+        )
+        .unwrap();
+        let before = e.embedded.load(Ordering::SeqCst);
+        let r = run(&mut lib, &e, &docs).unwrap();
+        assert_eq!((r.updated, r.chunks), (1, chunks), "{r:?}");
+        assert_eq!(e.embedded.load(Ordering::SeqCst) - before, 1, "{r:?}");
+        assert_eq!(r.reused, chunks - 1);
+        // What is stored is what a fresh ingest stores.
+        let fresh = tempfile::tempdir().unwrap();
+        let mut lib2 = library(fresh.path(), &e);
+        run(&mut lib2, &e, &docs).unwrap();
+        let a = SearchBackend::article_chunks(&lib, "a.txt").unwrap();
+        let b = SearchBackend::article_chunks(&lib2, "a.txt").unwrap();
+        assert_eq!(
+            a.iter().map(|c| &c.text).collect::<Vec<_>>(),
+            b.iter().map(|c| &c.text).collect::<Vec<_>>()
+        );
+        let va = SearchBackend::embeddings(&lib, &a.iter().map(|c| c.id).collect::<Vec<_>>()).unwrap();
+        let vb = SearchBackend::embeddings(&lib2, &b.iter().map(|c| c.id).collect::<Vec<_>>()).unwrap();
+        for (ca, cb) in a.iter().zip(&b) {
+            assert_eq!(va[&ca.id], vb[&cb.id], "chunk {}", ca.ordinal);
+        }
     }
 }

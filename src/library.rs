@@ -661,6 +661,13 @@ impl IngestBackend for Library {
         self.sync_vectors(progress)?;
         self.sync_lexical(progress)
     }
+    fn reusable_vectors(&self, article_id: &str) -> Result<HashMap<crate::backend::ChunkKey, Vec<f32>>> {
+        self.store.reusable_vectors(article_id)
+    }
+    fn stage_vectors(&mut self, article_id: &str, vectors: &[(crate::backend::ChunkKey, &[f32])]) -> Result<()> {
+        self.require_writable("stage vectors")?;
+        self.store.stage_vectors(article_id, vectors)
+    }
 }
 
 #[cfg(test)]

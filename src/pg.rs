@@ -41,7 +41,7 @@ use crate::store::{ArticleRow, ArticleText, ChunkRow, NewChunk, StoreStats};
 use crate::{Error, Result};
 
 /// Version of the tables sourcier creates. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `ef_search` of the HNSW scans: as the embedded index (`index::Params`), so that both
 /// backends search with the same effort.
@@ -121,6 +121,15 @@ const MIGRATIONS: &[&str] = &[
         line_base int NOT NULL,
         text text NOT NULL,
         blocks bigint[] NOT NULL
+    );
+    "#,
+    // 1 → 2: vectors of a long article staged batch by batch before the article is stored.
+    r#"
+    CREATE TABLE sourcier_staged_vectors (
+        article_id text NOT NULL,
+        key bytea NOT NULL,
+        embedding real[] NOT NULL,
+        PRIMARY KEY (article_id, key)
     );
     "#,
 ];
@@ -991,6 +1000,11 @@ impl IngestBackend for PgLibrary {
         .map_err(self.err())?;
         tx.execute("DELETE FROM sourcier_chunks WHERE article_id = $1", &[&article.id])
             .map_err(self.err())?;
+        tx.execute(
+            "DELETE FROM sourcier_staged_vectors WHERE article_id = $1",
+            &[&article.id],
+        )
+        .map_err(self.err())?;
         if chunks.is_empty() {
             tx.commit().map_err(self.err())?;
             return Ok(Vec::new());
@@ -1058,11 +1072,70 @@ impl IngestBackend for PgLibrary {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
     fn delete_article(&mut self, id: &str) -> Result<bool> {
-        let n = self
-            .client()?
+        let mut c = self.client()?;
+        let mut tx = c.transaction().map_err(self.err())?;
+        let n = tx
             .execute("DELETE FROM sourcier_articles WHERE id = $1", &[&id])
             .map_err(self.err())?;
+        tx.execute("DELETE FROM sourcier_staged_vectors WHERE article_id = $1", &[&id])
+            .map_err(self.err())?;
+        tx.commit().map_err(self.err())?;
         Ok(n > 0)
+    }
+    fn reusable_vectors(&self, article_id: &str) -> Result<HashMap<crate::backend::ChunkKey, Vec<f32>>> {
+        let mut c = self.client()?;
+        let mut out = HashMap::new();
+        let rows = c
+            .query(
+                "SELECT a.title, c.text, e.embedding::vector FROM sourcier_chunks c \
+                 JOIN sourcier_articles a ON a.id = c.article_id \
+                 JOIN sourcier_embeddings e ON e.chunk_id = c.id WHERE c.article_id = $1",
+                &[&article_id],
+            )
+            .map_err(self.err())?;
+        for r in &rows {
+            let title: Option<String> = r.get(0);
+            let text: String = r.get(1);
+            out.insert(
+                crate::backend::chunk_key(title.as_deref(), &text),
+                r.get::<_, Vector>(2).to_vec(),
+            );
+        }
+        let rows = c
+            .query(
+                "SELECT key, embedding FROM sourcier_staged_vectors WHERE article_id = $1",
+                &[&article_id],
+            )
+            .map_err(self.err())?;
+        for r in &rows {
+            let key: Vec<u8> = r.get(0);
+            if let Ok(key) = crate::backend::ChunkKey::try_from(key.as_slice()) {
+                out.insert(key, r.get::<_, Vec<f32>>(1));
+            }
+        }
+        Ok(out)
+    }
+    fn stage_vectors(&mut self, article_id: &str, vectors: &[(crate::backend::ChunkKey, &[f32])]) -> Result<()> {
+        let keys: Vec<&[u8]> = vectors.iter().map(|(k, _)| k.as_slice()).collect();
+        // real[][] must be rectangular, so vectors travel as one flat array cut in SQL.
+        let dims = vectors.first().map_or(0, |(_, v)| v.len());
+        if vectors.iter().any(|(_, v)| v.len() != dims) {
+            return Err(Error::BadEmbedding {
+                chunk: article_id.to_string(),
+                detail: "staged vectors of different lengths".into(),
+            });
+        }
+        let flat: Vec<f32> = vectors.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        self.client()?
+            .execute(
+                "INSERT INTO sourcier_staged_vectors (article_id, key, embedding) \
+                 SELECT $1, k, ($3::real[])[((i - 1) * $4 + 1)::int:(i * $4)::int] \
+                 FROM unnest($2::bytea[]) WITH ORDINALITY AS u(k, i) \
+                 ON CONFLICT (article_id, key) DO UPDATE SET embedding = EXCLUDED.embedding",
+                &[&article_id, &keys, &flat, &(dims as i64)],
+            )
+            .map_err(self.err())?;
+        Ok(())
     }
     /// Nothing to do: PostgreSQL maintains its indexes inside each transaction. Statistics
     /// are refreshed so the planner sees the new rows.

@@ -19,6 +19,7 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::{ChunkKey, chunk_key};
 use crate::{Error, Result};
 
 /// Version of the database layout written by this build. Bump it on incompatible changes.
@@ -46,6 +47,18 @@ CREATE TABLE IF NOT EXISTS article_texts (
     text       TEXT NOT NULL,
     blocks     TEXT NOT NULL
 );
+";
+
+/// Vectors of a long article being ingested, committed batch by batch before the article
+/// itself (see `IngestBackend::stage_vectors`): a kill keeps the work done. Derived data like
+/// the cache, so no version bump.
+const STAGE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS staged_vectors (
+    article_id TEXT NOT NULL,
+    key        BLOB NOT NULL,
+    vector     BLOB NOT NULL,
+    PRIMARY KEY (article_id, key)
+) WITHOUT ROWID;
 ";
 
 /// An article's cleaned text, its body blocks (byte ranges of `text`) and the source line of
@@ -310,6 +323,9 @@ impl Store {
         if let Err(e) = self.conn().execute_batch(TEXT_SCHEMA) {
             tracing::debug!(path = %self.path.display(), error = %e, "no article texts");
         }
+        if let Err(e) = self.conn().execute_batch(STAGE_SCHEMA) {
+            tracing::debug!(path = %self.path.display(), error = %e, "no staged vectors");
+        }
         Ok(())
     }
 
@@ -415,6 +431,7 @@ impl Store {
             .map_err(db.clone())?;
         tx.execute("DELETE FROM chunks WHERE article_id = ?1", [&article.id])
             .map_err(db.clone())?;
+        drop_staged(&tx, &article.id).map_err(db.clone())?;
         tx.execute(
             "INSERT INTO articles (id, source_path, title, date, lang, url, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -489,12 +506,72 @@ impl Store {
 
     /// Deletes an article with its chunks and embeddings. Returns whether it existed.
     pub fn delete_article(&mut self, id: &str) -> Result<bool> {
-        // The cascade removes chunks and embeddings in the same implicit transaction.
-        let n = self
-            .conn()
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.db())?;
+        // The cascade removes chunks and embeddings.
+        let n = tx
             .execute("DELETE FROM articles WHERE id = ?1", [id])
             .map_err(self.db())?;
+        drop_staged(&tx, id).map_err(self.db())?;
+        tx.commit().map_err(self.db())?;
         Ok(n > 0)
+    }
+
+    /// See `IngestBackend::reusable_vectors`.
+    pub fn reusable_vectors(&self, article_id: &str) -> Result<HashMap<ChunkKey, Vec<f32>>> {
+        let conn = self.conn();
+        let mut out = HashMap::new();
+        let mut v = Vec::new();
+        let mut stmt = conn
+            .prepare(
+                "SELECT a.title, c.text, e.vector FROM chunks c JOIN articles a ON a.id = c.article_id \
+                 JOIN embeddings e ON e.chunk_id = c.id WHERE c.article_id = ?1",
+            )
+            .map_err(self.db())?;
+        let mut rows = stmt.query([article_id]).map_err(self.db())?;
+        while let Some(r) = rows.next().map_err(self.db())? {
+            let title: Option<String> = r.get(0).map_err(self.db())?;
+            let text: String = r.get(1).map_err(self.db())?;
+            let blob: Vec<u8> = r.get(2).map_err(self.db())?;
+            if decode_vector(&blob, &mut v) {
+                out.insert(chunk_key(title.as_deref(), &text), v.clone());
+            }
+        }
+        drop(rows);
+        drop(stmt);
+        // A read-only or older index has no staging table: nothing was staged in it.
+        if let Ok(mut stmt) = conn.prepare("SELECT key, vector FROM staged_vectors WHERE article_id = ?1") {
+            let mut rows = stmt.query([article_id]).map_err(self.db())?;
+            while let Some(r) = rows.next().map_err(self.db())? {
+                let key: Vec<u8> = r.get(0).map_err(self.db())?;
+                let blob: Vec<u8> = r.get(1).map_err(self.db())?;
+                if let (Ok(key), true) = (ChunkKey::try_from(key.as_slice()), decode_vector(&blob, &mut v)) {
+                    out.insert(key, v.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// See `IngestBackend::stage_vectors`: one transaction.
+    pub fn stage_vectors(&mut self, article_id: &str, vectors: &[(ChunkKey, &[f32])]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.db())?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT OR REPLACE INTO staged_vectors (article_id, key, vector) VALUES (?1, ?2, ?3)")
+                .map_err(self.db())?;
+            let mut blob = Vec::new();
+            for (key, v) in vectors {
+                encode_vector(v, &mut blob);
+                insert
+                    .execute(params![article_id, key.as_slice(), blob])
+                    .map_err(self.db())?;
+            }
+        }
+        tx.commit().map_err(self.db())
     }
 
     /// Ids of all stored articles, sorted.
@@ -946,6 +1023,16 @@ fn validate_embeddings(article_id: &str, chunks: &[NewChunk]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Drops the staged vectors of an article being stored or deleted; an index without the
+/// staging table (made read-only, or by an older build) has none.
+fn drop_staged(tx: &rusqlite::Transaction<'_>, article_id: &str) -> rusqlite::Result<()> {
+    match tx.execute("DELETE FROM staged_vectors WHERE article_id = ?1", [article_id]) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.starts_with("no such table") => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// f32 little-endian, so the file is portable across machines.

@@ -230,6 +230,13 @@ fn reingest_modify_and_prune() {
             "{}: {r:#}",
             b.name
         );
+        // Only the edited chunk is embedded again.
+        assert_eq!(
+            r["chunks"].as_u64().unwrap() - r["reused"].as_u64().unwrap(),
+            1,
+            "{}: {r:#}",
+            b.name
+        );
         assert_eq!(
             b.search("ornithorynques", &["--mode", "lexical"])[0],
             "003_addd67ec89a263f6.txt",
@@ -495,6 +502,85 @@ fn a_killed_ingest_leaves_a_usable_index_and_resumes() {
         assert_eq!(s["stats"]["articles"], 2005, "{}: {r:#} {s:#}", b.name);
         let r = b.ingest(&big, &[]);
         assert_eq!(r["unchanged"], 2000, "{}: {r:#}", b.name);
+    }
+}
+
+/// Issue 14: one long article (a 50 MB file is hours with the real model) commits its vectors
+/// group by group. `kill -9` once some are committed: readers see the index as it was, and the
+/// next run embeds only what is missing.
+#[test]
+fn a_killed_long_article_resumes_from_its_staged_vectors() {
+    for b in backends("kill9_long") {
+        b.ingest(&b.articles(), &[]);
+        let big = b.dir.path().join("long");
+        std::fs::create_dir_all(&big).unwrap();
+        let text: String = (0..6000)
+            .map(|p| {
+                (0..5)
+                    .map(|s| format!("Le paragraphe {p} dit en phrase {s} que le marché de l'énergie solaire croît. "))
+                    .collect::<String>()
+                    + "\n\n"
+            })
+            .collect();
+        std::fs::write(big.join("long.txt"), text).unwrap();
+        let mut child = b.cmd().arg("ingest").arg(&big).arg("--quiet").spawn().unwrap();
+        let staged = |b: &Env| -> i64 {
+            match &b.url {
+                Some(_) => b.sql("SELECT count(*) FROM sourcier_staged_vectors")[0].get(0),
+                None => {
+                    let db = rusqlite::Connection::open_with_flags(
+                        b.index().join("store.sqlite3"),
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                    )
+                    .unwrap();
+                    db.query_row("SELECT count(*) FROM staged_vectors", [], |r| r.get(0))
+                        .unwrap_or(0)
+                }
+            }
+        };
+        let t = std::time::Instant::now();
+        let seen = loop {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            if child.try_wait().unwrap().is_some() {
+                panic!(
+                    "{}: the ingest finished before it could be killed; make the article longer",
+                    b.name
+                );
+            }
+            let n = staged(&b);
+            if n >= 64 {
+                break n;
+            }
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(120),
+                "{}: nothing staged",
+                b.name
+            );
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let s = b.json(&["index", "stats"]);
+        assert_eq!(
+            s["stats"]["articles"], 5,
+            "{}: half an article is visible: {s:#}",
+            b.name
+        );
+        let r = b.ingest(&big, &[]);
+        assert_eq!(r["added"], 1, "{}: {r:#}", b.name);
+        let reused = r["reused"].as_i64().unwrap();
+        assert!(
+            reused >= seen,
+            "{}: {seen} staged before the kill, {reused} reused: {r:#}",
+            b.name
+        );
+        assert!(reused < r["chunks"].as_i64().unwrap(), "{}: {r:#}", b.name);
+        assert_eq!(staged(&b), 0, "{}: staged vectors left behind", b.name);
+        assert_eq!(
+            b.search("paragraphe 4321 phrase", &["--mode", "lexical", "-k", "1"]),
+            ["long.txt"],
+            "{}",
+            b.name
+        );
     }
 }
 
