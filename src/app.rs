@@ -631,6 +631,17 @@ impl Session {
             crate::corpus::Format::from_path(Path::new(&row.source_path)) == Some(crate::corpus::Format::Jsonl);
         let (exact, blocks) = match text {
             Some(t) => {
+                // The text's `\n`s follow the source lines except in a minified page, whose
+                // paragraphs get breaks its file does not have: the chunks' lines (clamped at
+                // ingest to the article's last source line) bound what can be shown.
+                let last = self
+                    .lib
+                    .backend()
+                    .article_chunks(id)?
+                    .iter()
+                    .map(|c| c.line_end)
+                    .max()
+                    .unwrap_or(u32::MAX);
                 let mut blocks = Vec::with_capacity(t.blocks.len());
                 let mut line = t.line_base;
                 let mut at = 0;
@@ -641,7 +652,7 @@ impl Session {
                     let (shown_start, shown_end) = if one_line {
                         (t.line_base, t.line_base)
                     } else {
-                        (line, line_end)
+                        (line.min(last), line_end.min(last))
                     };
                     blocks.push(ViewBlock {
                         start,

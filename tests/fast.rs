@@ -1250,3 +1250,50 @@ fn a_multi_paragraph_jsonl_record_is_cited_on_its_own_line() {
         "{view:#?}"
     );
 }
+
+/// Issue 14: a minified page (all on one line) is cited and shown on that line, in search hits
+/// and in the article view, never on lines the file does not have.
+#[test]
+fn a_minified_page_is_shown_on_its_one_line() {
+    let t = tempfile::tempdir().unwrap();
+    let docs = t.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let paras: String = (0..40)
+        .map(|i| format!("<p>Paragraphe {i} : la lavande du plateau {i} fleurit en juillet, puis on la distille.</p>"))
+        .collect();
+    std::fs::write(
+        docs.join("m.html"),
+        format!(
+            "<html><head><title>Lavande</title></head><body><article><h1>Lavande</h1>{paras}</article></body></html>"
+        ),
+    )
+    .unwrap();
+    let s = setup(&t.path().join("index"));
+    app::ingest(
+        &s,
+        &IngestRequest {
+            paths: vec![docs],
+            ..Default::default()
+        },
+        &NoProgress,
+    )
+    .unwrap();
+    let hits = search(&t.path().join("index"), "lavande plateau 33", &["--mode", "lexical"]);
+    let h = &hits["hits"][0];
+    assert_eq!(
+        (h["line_start"].as_u64(), h["line_end"].as_u64()),
+        (Some(1), Some(1)),
+        "{hits:#}"
+    );
+    let session = Session::open(&s, &NoProgress).unwrap();
+    let view = session.article("m.html").unwrap().unwrap();
+    assert!(view.blocks.len() >= 40, "{view:#?}");
+    assert!(
+        view.blocks.iter().all(|b| (b.line_start, b.line_end) == (1, 1)),
+        "{:?}",
+        view.blocks
+            .iter()
+            .map(|b| (b.line_start, b.line_end))
+            .collect::<Vec<_>>()
+    );
+}
