@@ -34,6 +34,7 @@ pub mod date;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod flat;
 pub mod fsx;
 pub mod generate;
 pub mod index;

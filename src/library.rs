@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{IngestBackend, Scored, SearchBackend, Selection};
 use crate::chunk::ChunkerConfig;
+use crate::flat::{self, FlatVectors};
 use crate::index::{self, Params, VectorIndex};
 use crate::lexical::{self, LexicalIndex};
 use crate::progress::{NoProgress, Progress};
@@ -63,6 +64,8 @@ pub struct Library {
     pub store: Store,
     pub manifest: IndexManifest,
     vectors: OnceLock<VectorIndex>,
+    /// The flat vector file for exact dense search (`None`: use the graph), loaded once.
+    flat: OnceLock<Option<FlatSet>>,
     lexical: OnceLock<LexicalIndex>,
     /// Ids of the chunks in the store, loaded once: the filter that hides deleted chunks
     /// still in the derived indexes, without one SQL query per candidate.
@@ -71,6 +74,25 @@ pub struct Library {
     /// The index's writer lock, held by writable opens for their lifetime: ingests, rebuilds
     /// and evals of one index take turns, while readers never wait.
     _writer: Option<std::fs::File>,
+}
+
+/// The flat vector file and the stored chunks newer than it.
+struct FlatSet {
+    file: FlatVectors,
+    extra: Vec<(i64, Vec<f32>)>,
+}
+
+impl FlatSet {
+    fn search(&self, q: &[f32], k: usize, filter: &(dyn Fn(i64) -> bool + Sync)) -> Vec<(i64, f32)> {
+        let mut hits = self.file.search(q, k, filter);
+        if !self.extra.is_empty() {
+            let extra: Vec<(i64, Vec<f32>)> = self.extra.iter().filter(|(id, _)| filter(*id)).cloned().collect();
+            hits.extend(index::exact_search(&extra, q, k));
+            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            hits.truncate(k);
+        }
+        hits
+    }
 }
 
 /// Reads the manifest of an index directory, if it has one.
@@ -213,6 +235,7 @@ impl Library {
             store,
             manifest,
             vectors: OnceLock::new(),
+            flat: OnceLock::new(),
             lexical: OnceLock::new(),
             live: OnceLock::new(),
             writable,
@@ -313,7 +336,7 @@ impl Library {
     /// Loads both derived indexes now, reporting a long catch-up through `progress`, so the
     /// first query pays nothing.
     pub fn warm(&self, progress: &dyn Progress) -> Result<()> {
-        if self.vectors.get().is_none() {
+        if self.flat()?.is_none() && self.vectors.get().is_none() {
             let (v, _, _) = self.load_vectors(progress)?;
             let _ = self.vectors.set(v);
         }
@@ -337,6 +360,9 @@ impl Library {
         let n = v.len();
         self.vectors = OnceLock::from(v);
         self.live = OnceLock::new();
+        // Rewritten even when it looks current: `index rebuild` is the repair command.
+        flat::remove(&self.dir)?;
+        self.write_flat(progress)?;
         self.keep_private();
         Ok(n)
     }
@@ -359,6 +385,7 @@ impl Library {
                         || name == index::POINTER_FILE
                         || name.starts_with(STORE_FILE_NAME)
                         || name.starts_with("hnsw-")
+                        || name == flat::FLAT_FILE
                     {
                         crate::fsx::make_private(&e.path())?;
                     }
@@ -375,6 +402,7 @@ impl Library {
     pub fn sync_vectors(&mut self, progress: &dyn Progress) -> Result<()> {
         self.require_writable("update the vector index")?;
         self.vectors = OnceLock::new();
+        self.flat = OnceLock::new();
         self.live = OnceLock::new();
         let live = self.store.chunk_count()? as usize;
         // The pointer file has the graph's size: no need to load the graph to count. An
@@ -392,8 +420,81 @@ impl Library {
             }
             self.vectors = OnceLock::from(v);
         }
+        self.write_flat(progress)?;
         self.keep_private();
         Ok(())
+    }
+
+    /// Writes the flat vector file from the store when it is small enough for exact search,
+    /// and removes a stale one otherwise. Skipped when it already covers the store exactly.
+    fn write_flat(&mut self, progress: &dyn Progress) -> Result<()> {
+        self.flat = OnceLock::new();
+        let live = self.store.chunk_count()? as usize;
+        if live > flat::FLAT_MAX {
+            return flat::remove(&self.dir);
+        }
+        if let Ok(Some(f)) = FlatVectors::open(&self.dir)
+            && f.len() == live
+            && f.max_chunk_id() == self.store.max_chunk_id()?
+            && f.dims() == self.manifest.dims
+        {
+            return Ok(());
+        }
+        progress.start("writing flat vectors", Some(live as u64));
+        let store = &self.store;
+        let mut n = 0u64;
+        flat::write(&self.dir, self.manifest.dims, &mut |row| {
+            store.for_each_embedding_after(0, |id, v| {
+                row(id, v)?;
+                n += 1;
+                if n.is_multiple_of(4096) {
+                    progress.inc(4096);
+                }
+                Ok(())
+            })
+        })?;
+        progress.finish();
+        Ok(())
+    }
+
+    /// The flat vector file with the store's chunks it lacks, or `None` when dense search
+    /// must use the graph: no file (a large index, or one written before this build), a
+    /// damaged one (a warning; reads never repair), or `SOURCIER_VECTOR_SEARCH=hnsw`.
+    fn flat(&self) -> Result<Option<&FlatSet>> {
+        if let Some(f) = self.flat.get() {
+            return Ok(f.as_ref());
+        }
+        let loaded = self.load_flat()?;
+        Ok(self.flat.get_or_init(|| loaded).as_ref())
+    }
+
+    fn load_flat(&self) -> Result<Option<FlatSet>> {
+        if std::env::var("SOURCIER_VECTOR_SEARCH").is_ok_and(|v| v.trim() == "hnsw") {
+            return Ok(None);
+        }
+        let file = match FlatVectors::open(&self.dir) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::warn!("{e}; searching the vector graph instead (`sourcier index rebuild` rewrites the file)");
+                return Ok(None);
+            }
+        };
+        let store_max = self.store.max_chunk_id()?;
+        if file.dims() != self.manifest.dims || file.max_chunk_id() > store_max {
+            tracing::warn!(
+                "the flat vector file in {} does not belong to this store; searching the vector graph instead",
+                self.dir.display()
+            );
+            return Ok(None);
+        }
+        // An interrupted ingest stored chunks after the file was written: scan them too.
+        let mut extra = Vec::new();
+        self.store.for_each_embedding_after(file.max_chunk_id(), |id, v| {
+            extra.push((id, v.to_vec()));
+            Ok(())
+        })?;
+        Ok(Some(FlatSet { file, extra }))
     }
 
     /// Folder of the BM25 index.
@@ -571,7 +672,6 @@ impl SearchBackend for Library {
         ))
     }
     fn dense_top_k(&self, q: &[f32], k: usize, selection: &Selection) -> Result<Scored> {
-        let vectors = self.vectors()?;
         let resolved;
         let set = match selection {
             Selection::All => self.live_chunk_ids()?,
@@ -581,6 +681,22 @@ impl SearchBackend for Library {
                 return self.dense_top_k(q, k, &resolved);
             }
         };
+        if let Some(flat) = self.flat()? {
+            // f16 rows rank; the stored f32 vectors of the few best give the exact scores
+            // and order, the same as the graph's (and PostgreSQL's) for the same chunks.
+            let candidates = flat.search(q, k + k.max(16), &|id| set.contains(&id));
+            let ids: Vec<i64> = candidates.iter().map(|c| c.0).collect();
+            let exact = self.store.embeddings(&ids)?;
+            let q = index::normalized(q);
+            let mut hits: Vec<(i64, f32)> = candidates
+                .into_iter()
+                .map(|(id, s)| (id, exact.get(&id).map_or(s, |v| crate::vecmath::dot(&q, v))))
+                .collect();
+            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            hits.truncate(k);
+            return Ok(hits);
+        }
+        let vectors = self.vectors()?;
         Ok(vectors.search(q, k, vectors.params().ef_search, &|id| set.contains(&id)))
     }
     fn lexical_top_k(&self, query: &str, k: usize, selection: &Selection) -> Result<Scored> {
