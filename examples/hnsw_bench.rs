@@ -2,7 +2,10 @@
 //!
 //! `cargo run --release --example hnsw_bench -- [--data random|clustered] [--n 100000]
 //! [--dims 768] [--m 24] [--efc 200] [--ef 64,128,256,512] [--queries 1000]
-//! [--exact-queries 100] [--save-dir DIR]`
+//! [--exact-queries 100] [--save-dir DIR] [--flat only]`
+//!
+//! `--flat only` measures the flat vector file (write, open, exact f16 scan) and skips the
+//! graph, whose build takes minutes at 100k.
 //!
 //! Prints build, save and open (load) times, warm search latency p50/p95 for HNSW at each
 //! `ef` and for exact search, and recall@10 against exact search.
@@ -17,6 +20,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use hnsw_rs::prelude::{DistCosine, DistDot, Distance};
+use sourcier::flat::{self, FlatVectors};
 use sourcier::index::{Params, VectorIndex, dot, exact_search, normalized};
 use sourcier::store::{ArticleRow, NewChunk, Store};
 
@@ -55,6 +59,12 @@ struct Args {
     efs: Vec<usize>,
     queries: usize,
     exact_queries: usize,
+    /// Only the flat vector file (exact f16 scan), no graph: the graph takes minutes to build.
+    flat_only: bool,
+    /// An index (made by `sourcier ingest`) to grow with the generated vectors, as articles
+    /// of 100 chunks, and whose flat vector file is then rewritten: a large index for timing
+    /// a cold `sourcier search --mode dense` with the real model.
+    grow_index: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -68,6 +78,8 @@ fn parse_args() -> Args {
         efs: vec![32, 64, 128, 256, 512],
         queries: 1000,
         exact_queries: 100,
+        flat_only: false,
+        grow_index: None,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -83,6 +95,8 @@ fn parse_args() -> Args {
             "--exact-queries" => a.exact_queries = num(),
             "--data" => a.clustered = value == "clustered",
             "--save-dir" => a.save_dir = Some(value.into()),
+            "--flat" => a.flat_only = value == "only",
+            "--grow-index" => a.grow_index = Some(value.into()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -129,6 +143,22 @@ fn main() {
             normalized(&src.iter().zip(&noise).map(|(a, b)| a + 0.3 * b).collect::<Vec<_>>())
         })
         .collect();
+
+    if let Some(dir) = &args.grow_index {
+        grow_index(dir, &data);
+        return;
+    }
+    flat_bench(
+        &args,
+        &data,
+        &[
+            ("fresh queries", &fresh_queries),
+            ("near-duplicate queries", &near_queries),
+        ],
+    );
+    if args.flat_only {
+        return;
+    }
 
     let params = Params {
         m: args.m,
@@ -217,6 +247,98 @@ fn main() {
                 hits as f64 / (nq * 10) as f64
             );
         }
+    }
+}
+
+/// Adds `data` to the store of the index in `dir` and rewrites its flat vector file.
+fn grow_index(dir: &std::path::Path, data: &[(i64, Vec<f32>)]) {
+    let mut store = Store::open(&dir.join("store.sqlite3")).expect("store");
+    let t = Instant::now();
+    for (a, batch) in data.chunks(100).enumerate() {
+        let article = ArticleRow {
+            id: format!("synthetic/{a}"),
+            source_path: format!("/nonexistent/synthetic/{a}.txt"),
+            title: Some(format!("Synthetic {a}")),
+            date: None,
+            lang: Some("fr".into()),
+            url: None,
+            hash: String::new(),
+        };
+        let chunks: Vec<NewChunk> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (_, v))| NewChunk {
+                ordinal: i as u32,
+                text: format!("Texte synthétique {a}.{i}."),
+                start: 0,
+                end: 0,
+                line_start: 1,
+                line_end: 1,
+                embedding: v.clone(),
+            })
+            .collect();
+        store.replace_article(&article, &chunks).expect("insert");
+    }
+    let dims = data.first().map_or(0, |d| d.1.len());
+    let n = flat::write(dir, dims, &mut |row| {
+        store.for_each_embedding_after(0, |id, v| row(id, v))
+    })
+    .expect("flat");
+    println!(
+        "grew {}: {} vectors in the store and its flat file ({:.1} s)",
+        dir.display(),
+        n,
+        t.elapsed().as_secs_f64()
+    );
+}
+
+/// The flat vector file (`sourcier::flat`): write, open (mmap + CRC), and exact f16 scans,
+/// with recall@10 against exact f32 search.
+fn flat_bench(args: &Args, data: &[(i64, Vec<f32>)], sets: &[(&str, &Vec<Vec<f32>>)]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = Instant::now();
+    flat::write(dir.path(), args.dims, &mut |row| {
+        for (id, v) in data {
+            row(*id, v)?;
+        }
+        Ok(())
+    })
+    .expect("write flat");
+    let size = std::fs::metadata(dir.path().join(flat::FLAT_FILE))
+        .expect("flat file")
+        .len();
+    println!(
+        "\nflat file: written in {:.2} s, {:.1} MB",
+        t.elapsed().as_secs_f64(),
+        size as f64 / 1e6
+    );
+    let t = Instant::now();
+    let f = FlatVectors::open(dir.path()).expect("open").expect("flat file");
+    println!(
+        "flat open (mmap + CRC-32, warm page cache): {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
+    for (name, queries) in sets {
+        let nq = args.exact_queries.min(queries.len());
+        let mut hits = 0;
+        let mut times = Vec::with_capacity(queries.len());
+        for (i, q) in queries.iter().enumerate() {
+            let t = Instant::now();
+            let r = f.search(q, 10, &|_| true);
+            times.push(t.elapsed());
+            if i < nq {
+                let truth: HashSet<i64> = exact_search(data, q, 10).into_iter().map(|(id, _)| id).collect();
+                hits += r.iter().filter(|(id, _)| truth.contains(id)).count();
+            }
+        }
+        times.sort();
+        println!(
+            "flat exact f16, {name} ({} queries): p50 {:.2} ms  p95 {:.2} ms  recall@10 vs f32 {:.4}",
+            queries.len(),
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.95)),
+            hits as f64 / (nq * 10) as f64
+        );
     }
 }
 

@@ -70,11 +70,7 @@ pub type RowSink<'a> = dyn FnMut(i64, &[f32]) -> Result<()> + 'a;
 /// Writes the flat file of `dims`-dimensional `rows` (chunk id, vector) into `dir`, replacing
 /// the previous one atomically. `rows` may be streamed from the store: nothing but one row is
 /// held in memory.
-pub fn write(
-    dir: &Path,
-    dims: usize,
-    rows: &mut dyn FnMut(&mut RowSink<'_>) -> Result<()>,
-) -> Result<usize> {
+pub fn write(dir: &Path, dims: usize, rows: &mut dyn FnMut(&mut RowSink<'_>) -> Result<()>) -> Result<usize> {
     use std::io::{Seek, SeekFrom};
     let path = dir.join(FLAT_FILE);
     let out = tempfile::NamedTempFile::new_in(dir).map_err(Error::io("creating a temporary file in", dir))?;

@@ -1324,7 +1324,11 @@ fn the_flat_vector_file_and_the_graph_agree() {
             .map(|h| (h["chunk_id"].clone(), format!("{:.5}", h["score"].as_f64().unwrap())))
             .collect::<Vec<_>>()
     };
-    for q in ["Wilbur Ross demandes Huawei", "brevets Xiaomi Nokia", "IBM consultants prix"] {
+    for q in [
+        "Wilbur Ross demandes Huawei",
+        "brevets Xiaomi Nokia",
+        "IBM consultants prix",
+    ] {
         for extra in [&["-k", "20"][..], &["-k", "3", "--lang", "fr"][..]] {
             let flat = hits(None, q, extra);
             assert!(!flat.is_empty(), "{q}");
