@@ -284,6 +284,14 @@ fn grow_index(dir: &std::path::Path, data: &[(i64, Vec<f32>)]) {
         store.for_each_embedding_after(0, |id, v| row(id, v))
     })
     .expect("flat");
+    drop(store);
+    // The BM25 index catches up as an ingest would leave it (the graph is left behind: at
+    // 100k it takes minutes to build, and dense search reads the flat file instead).
+    let manifest = sourcier::library::read_manifest(dir)
+        .expect("manifest")
+        .expect("an index");
+    let mut lib = sourcier::library::Library::open_for_ingest(dir, manifest).expect("open");
+    lib.sync_lexical(&sourcier::progress::NoProgress).expect("lexical");
     println!(
         "grew {}: {} vectors in the store and its flat file ({:.1} s)",
         dir.display(),
