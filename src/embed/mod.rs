@@ -7,6 +7,7 @@
 
 pub mod gemma;
 pub mod hashing;
+pub mod int8;
 
 pub use hashing::HashingEmbedder;
 
