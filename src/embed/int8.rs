@@ -15,17 +15,26 @@
 //! `SOURCIER_INT8_KERNEL=vnni|avx2|portable` forces one; a kernel the CPU lacks is refused
 //! with an error rather than replaced, so a benchmark never measures something else silently.
 //!
-//! Rows of both operands are zero-padded to a multiple of 64 bytes so the kernels have no tail.
+//! Layout: the weights are packed in panels of 16 output rows, each group of 4 columns of
+//! the 16 rows stored together (64 bytes). One 4-byte broadcast of `x` times one panel vector
+//! then yields 16 output partial sums with no horizontal reduction, the usual VNNI layout;
+//! AVX2 takes a panel as two 32-byte halves. Columns are zero-padded to a multiple of 4 and
+//! rows to a multiple of 16, so the kernels have no tail.
+
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
 use crate::{Error, Result};
 
-/// Row length granularity: one AVX-512 register of int8.
-const PAD: usize = 64;
-/// Register tile: rows of `x` by rows of `w` computed together, so each load is reused 4 times.
+/// Columns per group: the 4 bytes one `vpdpbusd` lane sums.
+const KG: usize = 4;
+/// Output rows per panel: one AVX-512 register of i32 sums.
+const PANEL: usize = 16;
+/// Rows of `x` per register tile: each weight load is reused this many times.
 const MR: usize = 4;
-const NR: usize = 4;
+/// Panels per register tile: each broadcast of `x` is reused this many times.
+const NP: usize = 4;
 /// Longest row: keeps `Σ (x + 128) · w` (at most 255 · 127 per term) inside an i32.
 const MAX_COLS: usize = 1 << 16;
 
@@ -106,14 +115,19 @@ impl Kernel {
 }
 
 /// A weight matrix `[rows, cols]` in int8, one scale per row.
+
+/// A weight matrix `[rows, cols]` in int8, one scale per row, packed in panels.
 pub struct QuantMatrix {
     rows: usize,
     cols: usize,
-    /// Padded row length (a multiple of 64).
-    stride: usize,
-    data: Vec<i8>,
+    /// `cols` rounded up to a multiple of 4: the row length of quantised activations too.
+    kp: usize,
+    panels: usize,
+    /// Panel `p` holds rows `16p..16p+16`: `packed[p·16·kp + 64g + 4c + t] = q[16p + c][4g + t]`.
+    packed: Vec<i8>,
+    /// Per row, padded with zeros to `16 · panels`.
     scales: Vec<f32>,
-    /// `Σ_k q_jk` per row: the VNNI kernel's correction for its `+128` activation shift.
+    /// `Σ_k q_jk` per row (padded): the VNNI kernel's correction for its `+128` shift.
     sums: Vec<i32>,
     kernel: Kernel,
 }
@@ -121,25 +135,35 @@ pub struct QuantMatrix {
 impl QuantMatrix {
     /// Quantises row-major f32 weights `[rows, cols]`; products will use `kernel`.
     pub fn quantize(w: &[f32], rows: usize, cols: usize, kernel: Kernel) -> candle_core::Result<QuantMatrix> {
-        if w.len() != rows * cols || cols == 0 || cols > MAX_COLS {
+        if w.len() != rows * cols || rows == 0 || cols == 0 || cols > MAX_COLS {
             candle_core::bail!("int8: cannot quantise {} values as a {rows}x{cols} matrix", w.len());
         }
-        let stride = cols.div_ceil(PAD) * PAD;
-        let mut data = vec![0i8; rows * stride];
-        let mut scales = vec![0f32; rows];
-        let mut sums = vec![0i32; rows];
-        data.par_chunks_mut(stride)
-            .zip(w.par_chunks(cols))
-            .zip(scales.par_iter_mut().zip(sums.par_iter_mut()))
-            .for_each(|((q, row), (s, sum))| {
-                *s = quantize_row(row, q);
-                *sum = q.iter().map(|&v| v as i32).sum();
+        let kp = cols.div_ceil(KG) * KG;
+        let panels = rows.div_ceil(PANEL);
+        let mut scales = vec![0f32; panels * PANEL];
+        let mut sums = vec![0i32; panels * PANEL];
+        let mut packed = vec![0i8; panels * PANEL * kp];
+        packed
+            .par_chunks_mut(PANEL * kp)
+            .zip(scales.par_chunks_mut(PANEL).zip(sums.par_chunks_mut(PANEL)))
+            .enumerate()
+            .for_each(|(p, (panel, (scales, sums)))| {
+                let mut q = vec![0i8; kp];
+                for c in 0..PANEL.min(rows - p * PANEL) {
+                    let j = p * PANEL + c;
+                    scales[c] = quantize_row(&w[j * cols..(j + 1) * cols], &mut q);
+                    sums[c] = q.iter().map(|&v| v as i32).sum();
+                    for (g, four) in q.chunks_exact(KG).enumerate() {
+                        panel[g * PANEL * KG + c * KG..][..KG].copy_from_slice(four);
+                    }
+                }
             });
         Ok(QuantMatrix {
             rows,
             cols,
-            stride,
-            data,
+            kp,
+            panels,
+            packed,
             scales,
             sums,
             kernel,
@@ -160,51 +184,178 @@ impl QuantMatrix {
 
     /// Bytes held by the quantised weights.
     pub fn bytes(&self) -> usize {
-        self.data.len() + 8 * self.rows
+        self.packed.len() + 8 * self.scales.len()
+    }
+
+    fn panel(&self, p: usize) -> &[i8] {
+        &self.packed[p * PANEL * self.kp..(p + 1) * PANEL * self.kp]
     }
 
     /// `x · wᵀ` for row-major `x` `[n, cols]`: `[n, rows]` in f32.
     pub fn linear_t(&self, x: &[f32], n: usize) -> candle_core::Result<Vec<f32>> {
-        let xq = QuantRows::new(x, n, self.cols, self.stride)?;
-        Ok(self.product(&xq, |acc, i, j| acc as f32 * (xq.scales[i] * self.scales[j])))
+        let xq = QuantRows::new(x, n, self.cols, self.kp)?;
+        Ok(self.run(&xq, self.kernel, |i, j, sums, out| {
+            let sx = xq.scales[i];
+            for ((d, &v), &sw) in out.iter_mut().zip(sums).zip(&self.scales[j..]) {
+                d.write(v as f32 * (sx * sw));
+            }
+        }))
     }
 
     /// The exact integer products `q_x · q_wᵀ` computed by `kernel` (for tests and checks).
     pub fn products_i32(&self, x: &[f32], n: usize, kernel: Kernel) -> candle_core::Result<Vec<i32>> {
-        let xq = QuantRows::new(x, n, self.cols, self.stride)?;
-        Ok(Product { m: self, kernel }.run(&xq, |acc, _, _| acc))
+        let xq = QuantRows::new(x, n, self.cols, self.kp)?;
+        Ok(self.run(&xq, kernel, |_, _, sums, out| {
+            for (d, &v) in out.iter_mut().zip(sums) {
+                d.write(v);
+            }
+        }))
     }
 
-    fn product<O, F>(&self, xq: &QuantRows, finish: F) -> Vec<O>
+    /// Runs `kernel` over all tiles; `finish(i, j, sums, out)` turns the sums of row `i` of x
+    /// with rows `j..j + sums.len()` of w into `out` (all of which it must write).
+    fn run<O, F>(&self, xq: &QuantRows, kernel: Kernel, finish: F) -> Vec<O>
     where
-        O: Copy + Default + Send + Sync,
-        F: Fn(i32, usize, usize) -> O + Sync,
+        O: Copy + Send + Sync,
+        F: Fn(usize, usize, &[i32], &mut [MaybeUninit<O>]) + Sync,
     {
-        Product {
-            m: self,
-            kernel: self.kernel,
+        let (n, o) = (xq.n, self.rows);
+        let mut out: Vec<O> = Vec::with_capacity(n * o);
+        if n <= FEW_ROWS {
+            // Tasks own blocks of weight panels, each read once from memory; their results
+            // are then copied into place.
+            let parts: Vec<Vec<MaybeUninit<O>>> = (0..self.panels.div_ceil(W_PANELS))
+                .into_par_iter()
+                .map(|b| {
+                    let (p0, p1) = (b * W_PANELS, ((b + 1) * W_PANELS).min(self.panels));
+                    let (j0, j1) = (p0 * PANEL, (p1 * PANEL).min(o));
+                    let w = j1 - j0;
+                    let mut part = vec![MaybeUninit::uninit(); n * w];
+                    self.block(xq, kernel, 0..n, p0..p1, &mut |i, j, sums| {
+                        finish(i, j, sums, &mut part[i * w + j - j0..][..sums.len()]);
+                    });
+                    part
+                })
+                .collect();
+            let dst = &mut out.spare_capacity_mut()[..n * o];
+            let mut j0 = 0;
+            for part in &parts {
+                let w = part.len() / n.max(1);
+                for i in 0..n {
+                    dst[i * o + j0..][..w].copy_from_slice(&part[i * w..][..w]);
+                }
+                j0 += w;
+            }
+        } else {
+            // Tasks own blocks of x rows (contiguous output rows) and sweep the weights block
+            // by block, so each block is reused from cache by all the rows of the task.
+            out.spare_capacity_mut()[..n * o]
+                .par_chunks_mut(X_BLOCK * o)
+                .enumerate()
+                .for_each(|(b, chunk)| {
+                    let i0 = b * X_BLOCK;
+                    let i1 = (i0 + X_BLOCK).min(n);
+                    for p0 in (0..self.panels).step_by(W_PANELS) {
+                        let p1 = (p0 + W_PANELS).min(self.panels);
+                        self.block(xq, kernel, i0..i1, p0..p1, &mut |i, j, sums| {
+                            finish(i, j, sums, &mut chunk[(i - i0) * o + j..][..sums.len()]);
+                        });
+                    }
+                });
         }
-        .run(xq, finish)
+        // SAFETY: every (row, column) of the n × o output was written exactly once above:
+        // `block` hands each pair of the ranges to `store` once and `finish` writes all of it.
+        unsafe { out.set_len(n * o) };
+        out
+    }
+
+    /// All tiles of rows `xs` of x by panels `ps`; hands each row's sums to `store(i, j, sums)`,
+    /// clipped to the real output rows.
+    fn block(
+        &self,
+        xq: &QuantRows,
+        kernel: Kernel,
+        xs: std::ops::Range<usize>,
+        ps: std::ops::Range<usize>,
+        store: &mut dyn FnMut(usize, usize, &[i32]),
+    ) {
+        for i0 in xs.clone().step_by(MR) {
+            let mi = (xs.end - i0).min(MR);
+            // Missing rows of an edge tile repeat the last real one; their sums are dropped.
+            let xr: [&[i8]; MR] = std::array::from_fn(|a| xq.row(i0 + a.min(mi - 1)));
+            let mut p = ps.start;
+            while p < ps.end {
+                let np = if ps.end - p >= NP { NP } else { 1 };
+                let mut t = [[[0i32; PANEL]; NP]; MR];
+                if np == NP {
+                    let w: [&[i8]; NP] = std::array::from_fn(|b| self.panel(p + b));
+                    let s: [&[i32]; NP] = std::array::from_fn(|b| &self.sums[(p + b) * PANEL..][..PANEL]);
+                    tile::<NP>(kernel, &xr, &w, &s, &mut t);
+                } else {
+                    let mut t1 = [[[0i32; PANEL]; 1]; MR];
+                    tile::<1>(
+                        kernel,
+                        &xr,
+                        &[self.panel(p)],
+                        &[&self.sums[p * PANEL..][..PANEL]],
+                        &mut t1,
+                    );
+                    for a in 0..MR {
+                        t[a][0] = t1[a][0];
+                    }
+                }
+                for (a, rows) in t.iter().enumerate().take(mi) {
+                    for (b, sums) in rows.iter().enumerate().take(np) {
+                        let j = (p + b) * PANEL;
+                        let real = PANEL.min(self.rows.saturating_sub(j));
+                        if real > 0 {
+                            store(i0 + a, j, &sums[..real]);
+                        }
+                    }
+                }
+                p += np;
+            }
+        }
     }
 }
 
+/// Panels per weight block: 8 panels of 768 columns (96 KiB) stay in L2 while x streams past.
+const W_PANELS: usize = 8;
+/// Rows of x per parallel task in the many-rows case (48 KiB of int8 at 768 columns).
+const X_BLOCK: usize = 64;
+/// Up to this many rows of x, tasks split the weights instead (a query's few tokens).
+const FEW_ROWS: usize = 64;
+
 /// Symmetric int8 quantisation of one row into `q` (zero-padded); returns the scale.
 fn quantize_row(row: &[f32], q: &mut [i8]) -> f32 {
-    if !row.iter().all(|v| v.is_finite()) {
+    // 16 lanes so the max and the finiteness check vectorise.
+    let mut amax = [0f32; 16];
+    let mut bad = [false; 16];
+    let chunks = row.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..16 {
+            amax[l] = amax[l].max(c[l].abs());
+            bad[l] |= !c[l].is_finite();
+        }
+    }
+    for (l, &v) in rest.iter().enumerate() {
+        amax[l] = amax[l].max(v.abs());
+        bad[l] |= !v.is_finite();
+    }
+    q.fill(0);
+    if bad.iter().any(|&b| b) {
         // NaN scale: the result row is NaN, as in f32, and the embedder's output check sees it.
-        q.fill(0);
         return f32::NAN;
     }
-    let amax = row.iter().fold(0f32, |m, &v| m.max(v.abs()));
+    let amax = amax.iter().fold(0f32, |m, &v| m.max(v));
     if amax == 0.0 {
-        q.fill(0);
         return 0.0;
     }
     let inv = 127.0 / amax;
     for (d, &v) in q.iter_mut().zip(row) {
-        *d = (v * inv).round().clamp(-127.0, 127.0) as i8;
+        *d = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
     }
-    q[row.len()..].fill(0);
     amax / 127.0
 }
 
@@ -226,6 +377,7 @@ impl QuantRows {
         data.par_chunks_mut(stride)
             .zip(x.par_chunks(cols))
             .zip(scales.par_iter_mut())
+            .with_min_len(16)
             .for_each(|((q, row), s)| *s = quantize_row(row, q));
         Ok(QuantRows {
             n,
@@ -240,207 +392,140 @@ impl QuantRows {
     }
 }
 
-/// One product of quantised activations by a weight matrix, with a given kernel.
-struct Product<'a> {
-    m: &'a QuantMatrix,
+/// One register tile: `MR` rows of x by `P` panels. Rows of x have length `kp` (a multiple
+/// of 4) and panels `16 · kp`.
+fn tile<const P: usize>(
     kernel: Kernel,
-}
-
-/// Weight rows per block: 128 rows of 768 bytes (96 KiB) stay in L2 while x streams past.
-const W_BLOCK: usize = 128;
-/// Rows of x per parallel task in the many-rows case (48 KiB of int8 at 768 columns).
-const X_BLOCK: usize = 64;
-/// Up to this many rows of x, tasks split the weights instead (a query's few tokens).
-const FEW_ROWS: usize = 64;
-
-impl Product<'_> {
-    fn wrow(&self, j: usize) -> &[i8] {
-        let s = self.m.stride;
-        &self.m.data[j * s..(j + 1) * s]
-    }
-
-    /// Calls `finish(sum, i, j)` for every `(row of x, row of w)` pair; returns `[n, rows]`.
-    fn run<O, F>(&self, xq: &QuantRows, finish: F) -> Vec<O>
-    where
-        O: Copy + Default + Send + Sync,
-        F: Fn(i32, usize, usize) -> O + Sync,
-    {
-        let (n, o) = (xq.n, self.m.rows);
-        let mut out = vec![O::default(); n * o];
-        if n == 0 || o == 0 {
-            return out;
-        }
-        if n <= FEW_ROWS {
-            // Tasks own blocks of weight rows, each read once from memory; the output is
-            // written transposed so each task owns contiguous memory, then put back.
-            let mut out_t = vec![O::default(); o * n];
-            out_t.par_chunks_mut(W_BLOCK * n).enumerate().for_each(|(b, chunk)| {
-                let j0 = b * W_BLOCK;
-                let j1 = (j0 + W_BLOCK).min(o);
-                self.block(xq, 0..n, j0..j1, &finish, &mut |i, j, v| chunk[(j - j0) * n + i] = v);
-            });
-            for j in 0..o {
-                for i in 0..n {
-                    out[i * o + j] = out_t[j * n + i];
-                }
-            }
-        } else {
-            // Tasks own blocks of x rows (contiguous output rows) and sweep the weights block
-            // by block, so each weight block is reused from cache by all the rows of the task.
-            out.par_chunks_mut(X_BLOCK * o).enumerate().for_each(|(b, chunk)| {
-                let i0 = b * X_BLOCK;
-                let i1 = (i0 + X_BLOCK).min(n);
-                for j0 in (0..o).step_by(W_BLOCK) {
-                    let j1 = (j0 + W_BLOCK).min(o);
-                    self.block(xq, i0..i1, j0..j1, &finish, &mut |i, j, v| chunk[(i - i0) * o + j] = v);
-                }
-            });
-        }
-        out
-    }
-
-    /// All tiles of `xs × js`, results handed to `store(i, j, finish(sum, i, j))`.
-    fn block<O, F, S>(
-        &self,
-        xq: &QuantRows,
-        xs: std::ops::Range<usize>,
-        js: std::ops::Range<usize>,
-        finish: &F,
-        store: &mut S,
-    ) where
-        F: Fn(i32, usize, usize) -> O,
-        S: FnMut(usize, usize, O),
-    {
-        for i0 in xs.clone().step_by(MR) {
-            let mi = (xs.end - i0).min(MR);
-            // Missing rows of an edge tile repeat the last real one; their sums are dropped.
-            let xr: [&[i8]; MR] = std::array::from_fn(|a| xq.row(i0 + a.min(mi - 1)));
-            for j0 in js.clone().step_by(NR) {
-                let nj = (js.end - j0).min(NR);
-                let wr: [&[i8]; NR] = std::array::from_fn(|b| self.wrow(j0 + b.min(nj - 1)));
-                let ws: [i32; NR] = std::array::from_fn(|b| self.m.sums[j0 + b.min(nj - 1)]);
-                let t = tile(self.kernel, &xr, &wr, &ws);
-                for (a, row) in t.iter().enumerate().take(mi) {
-                    for (b, &v) in row.iter().enumerate().take(nj) {
-                        store(i0 + a, j0 + b, finish(v, i0 + a, j0 + b));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One register tile of exact dot products. All rows have the same length, a multiple of 64.
-fn tile(kernel: Kernel, x: &[&[i8]; MR], w: &[&[i8]; NR], wsum: &[i32; NR]) -> [[i32; NR]; MR] {
+    x: &[&[i8]; MR],
+    w: &[&[i8]; P],
+    sums: &[&[i32]; P],
+    out: &mut [[[i32; PANEL]; P]; MR],
+) {
+    debug_assert!(
+        x.iter()
+            .all(|r| r.len() % KG == 0 && w.iter().all(|p| p.len() == PANEL * r.len()))
+    );
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a `Vnni`/`Avx2` kernel is only chosen after `Kernel::supported` (see `parse`
-        // and `best`); rows are equal-length multiples of 64 bytes (`QuantRows`, `QuantMatrix`).
-        Kernel::Vnni if Kernel::Vnni.supported() => unsafe { x86::tile_vnni(x, w, wsum) },
+        // SAFETY: the CPU feature is checked right here; lengths are as the kernels require
+        // (`QuantRows` rows and `QuantMatrix` panels share `kp`, sums are 16 long).
+        Kernel::Vnni if Kernel::Vnni.supported() => unsafe { x86::tile_vnni(x, w, sums, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Kernel::Avx2 if Kernel::Avx2.supported() => unsafe { x86::tile_avx2(x, w) },
-        _ => tile_portable(x, w),
+        Kernel::Avx2 if Kernel::Avx2.supported() => unsafe { x86::tile_avx2(x, w, out) },
+        _ => tile_portable(x, w, out),
     }
 }
 
-fn tile_portable(x: &[&[i8]; MR], w: &[&[i8]; NR]) -> [[i32; NR]; MR] {
-    let mut out = [[0i32; NR]; MR];
-    for (a, xr) in x.iter().enumerate() {
-        for (b, wr) in w.iter().enumerate() {
-            out[a][b] = xr.iter().zip(wr.iter()).map(|(&p, &q)| p as i32 * q as i32).sum();
+#[inline(never)]
+fn tile_portable<const P: usize>(x: &[&[i8]; MR], w: &[&[i8]; P], out: &mut [[[i32; PANEL]; P]; MR]) {
+    for (xr, orow) in x.iter().zip(out.iter_mut()) {
+        for (panel, acc) in w.iter().zip(orow.iter_mut()) {
+            for (c, a) in acc.iter_mut().enumerate() {
+                let mut sum = 0i32;
+                for (g, four) in xr.chunks_exact(KG).enumerate() {
+                    let wq = &panel[g * PANEL * KG + c * KG..][..KG];
+                    sum += four.iter().zip(wq).map(|(&p, &q)| p as i32 * q as i32).sum::<i32>();
+                }
+                *a = sum;
+            }
         }
     }
-    out
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{MR, NR};
+    use super::{MR, PANEL};
 
     /// # Safety
-    /// The CPU must have AVX-512F/BW and VNNI; all rows must have one length, a multiple of 64.
+    /// The CPU must have AVX-512F/BW and VNNI; rows of x have one length `kp`, a multiple of
+    /// 4; panels are `16 · kp` long; sums 16 long.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub unsafe fn tile_vnni(x: &[&[i8]; MR], w: &[&[i8]; NR], wsum: &[i32; NR]) -> [[i32; NR]; MR] {
-        let k = x[0].len();
-        let shift = _mm512_set1_epi8(-128);
-        let mut acc = [[_mm512_setzero_si512(); NR]; MR];
-        let mut c = 0;
-        while c < k {
-            let mut wv = [_mm512_setzero_si512(); NR];
-            for b in 0..NR {
-                // SAFETY: c + 64 <= k and every row has length k.
-                wv[b] = unsafe { _mm512_loadu_si512(w[b].as_ptr().add(c) as *const _) };
+    #[inline(never)]
+    pub unsafe fn tile_vnni<const P: usize>(
+        x: &[&[i8]; MR],
+        w: &[&[i8]; P],
+        sums: &[&[i32]; P],
+        out: &mut [[[i32; PANEL]; P]; MR],
+    ) {
+        let kp = x[0].len();
+        let mut acc = [[_mm512_setzero_si512(); P]; MR];
+        let mut g = 0;
+        while g < kp {
+            let mut wv = [_mm512_setzero_si512(); P];
+            for b in 0..P {
+                // SAFETY: g < kp so 16g + 64 <= 16 kp, the panel length.
+                wv[b] = unsafe { _mm512_loadu_si512(w[b].as_ptr().add(g * PANEL) as *const _) };
             }
             for a in 0..MR {
-                // x + 128 as u8: flipping the top bit is the same as adding 128 to an i8.
-                // SAFETY: as above.
-                let xv = _mm512_xor_si512(unsafe { _mm512_loadu_si512(x[a].as_ptr().add(c) as *const _) }, shift);
-                for b in 0..NR {
+                // SAFETY: g + 4 <= kp, the row length.
+                let four = unsafe { (x[a].as_ptr().add(g) as *const i32).read_unaligned() };
+                // x + 128 as u8: flipping the top bit of each byte adds 128 to an i8. Flipped
+                // before the broadcast: a vector xor here sent LLVM 22's instruction selection
+                // into an endless loop.
+                let xv = _mm512_set1_epi32(four ^ (0x8080_8080u32 as i32));
+                for b in 0..P {
                     acc[a][b] = _mm512_dpbusd_epi32(acc[a][b], xv, wv[b]);
                 }
             }
-            c += 64;
+            g += 4;
         }
-        let mut out = [[0i32; NR]; MR];
-        for a in 0..MR {
-            for b in 0..NR {
-                // Wrapping: the shifted sum may exceed i32 transiently only in theory; the
-                // difference is exact in two's complement either way.
-                out[a][b] = _mm512_reduce_add_epi32(acc[a][b]).wrapping_sub(wsum[b].wrapping_mul(128));
+        for b in 0..P {
+            // SAFETY: sums[b] holds 16 i32.
+            let corr = _mm512_slli_epi32(unsafe { _mm512_loadu_si512(sums[b].as_ptr() as *const _) }, 7);
+            for a in 0..MR {
+                // SAFETY: out[a][b] holds 16 i32.
+                unsafe {
+                    _mm512_storeu_si512(out[a][b].as_mut_ptr() as *mut _, _mm512_sub_epi32(acc[a][b], corr));
+                }
             }
         }
-        out
     }
 
     /// # Safety
-    /// The CPU must have AVX2; all rows must have one length, a multiple of 32; no value is -128.
+    /// The CPU must have AVX2; lengths as for [`tile_vnni`]; no value is -128.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn tile_avx2(x: &[&[i8]; MR], w: &[&[i8]; NR]) -> [[i32; NR]; MR] {
-        let k = x[0].len();
+    #[inline(never)]
+    pub unsafe fn tile_avx2<const P: usize>(x: &[&[i8]; MR], w: &[&[i8]; P], out: &mut [[[i32; PANEL]; P]; MR]) {
+        let kp = x[0].len();
         let ones = _mm256_set1_epi16(1);
-        let mut out = [[0i32; NR]; MR];
-        // Two weight rows at a time: 8 accumulators, 16 registers in all.
-        for b0 in (0..NR).step_by(2) {
+        // One panel (two registers of 8 rows) at a time: 8 accumulators, 16 registers in all.
+        for b in 0..P {
             let mut acc = [[_mm256_setzero_si256(); 2]; MR];
-            let mut c = 0;
-            while c < k {
-                // SAFETY: c + 32 <= k and every row has length k.
-                let wv = unsafe {
-                    [
-                        _mm256_loadu_si256(w[b0].as_ptr().add(c) as *const _),
-                        _mm256_loadu_si256(w[b0 + 1].as_ptr().add(c) as *const _),
-                    ]
+            let mut g = 0;
+            while g < kp {
+                // SAFETY: g < kp so 16g + 64 <= 16 kp, the panel length.
+                let (w0, w1) = unsafe {
+                    let p = w[b].as_ptr().add(g * PANEL);
+                    (
+                        _mm256_loadu_si256(p as *const _),
+                        _mm256_loadu_si256(p.add(32) as *const _),
+                    )
                 };
-                let wabs = [_mm256_abs_epi8(wv[0]), _mm256_abs_epi8(wv[1])];
+                let (a0, a1) = (_mm256_abs_epi8(w0), _mm256_abs_epi8(w1));
                 for a in 0..MR {
-                    // SAFETY: as above.
-                    let xv = unsafe { _mm256_loadu_si256(x[a].as_ptr().add(c) as *const _) };
-                    for b in 0..2 {
-                        // |w| · (x · sign w) = w · x, pairs ≤ 2 · 127² so no i16 saturation.
-                        let p = _mm256_maddubs_epi16(wabs[b], _mm256_sign_epi8(xv, wv[b]));
-                        acc[a][b] = _mm256_add_epi32(acc[a][b], _mm256_madd_epi16(p, ones));
-                    }
+                    // SAFETY: g + 4 <= kp, the row length.
+                    let four = unsafe { (x[a].as_ptr().add(g) as *const i32).read_unaligned() };
+                    let xv = _mm256_set1_epi32(four);
+                    // |w| · (x · sign w) = w · x, pairs ≤ 2 · 127² so no i16 saturation.
+                    let p0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(xv, w0));
+                    let p1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(xv, w1));
+                    acc[a][0] = _mm256_add_epi32(acc[a][0], _mm256_madd_epi16(p0, ones));
+                    acc[a][1] = _mm256_add_epi32(acc[a][1], _mm256_madd_epi16(p1, ones));
                 }
-                c += 32;
+                g += 4;
             }
             for a in 0..MR {
-                for b in 0..2 {
-                    out[a][b0 + b] = hsum256(acc[a][b]);
+                // SAFETY: out[a][b] holds 16 i32.
+                unsafe {
+                    let o = out[a][b].as_mut_ptr();
+                    _mm256_storeu_si256(o as *mut _, acc[a][0]);
+                    _mm256_storeu_si256(o.add(8) as *mut _, acc[a][1]);
                 }
             }
         }
-        out
-    }
-
-    #[target_feature(enable = "avx2")]
-    fn hsum256(v: __m256i) -> i32 {
-        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-        _mm_cvtsi128_si32(s)
     }
 }
 
@@ -470,17 +555,18 @@ mod tests {
         }
     }
 
-    fn reference_i32(m: &QuantMatrix, x: &[f32], n: usize) -> Vec<i32> {
-        let xq = QuantRows::new(x, n, m.cols, m.stride).unwrap();
-        let mut out = vec![0; n * m.rows];
-        for i in 0..n {
-            for j in 0..m.rows {
-                out[i * m.rows + j] = xq
-                    .row(i)
-                    .iter()
-                    .zip(&m.data[j * m.stride..(j + 1) * m.stride])
-                    .map(|(&a, &b)| a as i32 * b as i32)
-                    .sum();
+    /// Plain row-by-row sums, quantising the same way but without the packed layout.
+    fn reference_i32(w: &[f32], o: usize, x: &[f32], n: usize, k: usize) -> Vec<i32> {
+        let q = |v: &[f32]| {
+            let mut r = vec![0i8; k.div_ceil(KG) * KG];
+            quantize_row(v, &mut r);
+            r
+        };
+        let wq: Vec<Vec<i8>> = w.chunks(k).map(q).collect();
+        let mut out = vec![0; n * o];
+        for (i, xr) in x.chunks(k).map(q).enumerate() {
+            for (j, wr) in wq.iter().enumerate() {
+                out[i * o + j] = xr.iter().zip(wr).map(|(&a, &b)| a as i32 * b as i32).sum();
             }
         }
         out
@@ -501,7 +587,7 @@ mod tests {
             let x = rng.vec(n * k);
             let w = rng.vec(o * k);
             let m = QuantMatrix::quantize(&w, o, k, Kernel::Portable).unwrap();
-            let expected = reference_i32(&m, &x, n);
+            let expected = reference_i32(&w, o, &x, n, k);
             assert!(expected.iter().any(|&v| v != 0));
             for kernel in Kernel::ALL.into_iter().filter(|k| k.supported()) {
                 let got = m.products_i32(&x, n, kernel).unwrap();
@@ -512,12 +598,20 @@ mod tests {
 
     #[test]
     fn extreme_values_do_not_saturate() {
-        // All ±127 products: the AVX2 pair sums reach 2·127² and VNNI's shifted sums 255·127.
+        // Rows of ±127 only: the AVX2 pair sums reach 2·127² and VNNI's shifted terms 255·127.
         let (n, o, k) = (5, 6, 320);
-        let x: Vec<f32> = (0..n * k).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
-        let w: Vec<f32> = (0..o * k).map(|i| if i % 5 == 0 { 1.0 } else { -1.0 }).collect();
+        let sign = |r: usize, c: usize| match r % 3 {
+            0 => 1.0,
+            1 => -1.0,
+            _ if c % 7 < 3 => 1.0,
+            _ => -1.0,
+        };
+        let x: Vec<f32> = (0..n * k).map(|i| sign(i / k + 1, i % k)).collect();
+        let w: Vec<f32> = (0..o * k).map(|i| sign(i / k, i % k)).collect();
         let m = QuantMatrix::quantize(&w, o, k, Kernel::Portable).unwrap();
-        let expected = reference_i32(&m, &x, n);
+        let expected = reference_i32(&w, o, &x, n, k);
+        let full = (127 * 127 * k) as i32;
+        assert!(expected.contains(&full) && expected.contains(&-full));
         for kernel in Kernel::ALL.into_iter().filter(|k| k.supported()) {
             assert_eq!(m.products_i32(&x, n, kernel).unwrap(), expected, "{kernel:?}");
         }
