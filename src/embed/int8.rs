@@ -114,8 +114,6 @@ impl Kernel {
     }
 }
 
-/// A weight matrix `[rows, cols]` in int8, one scale per row.
-
 /// A weight matrix `[rows, cols]` in int8, one scale per row, packed in panels.
 pub struct QuantMatrix {
     rows: usize,
@@ -548,7 +546,7 @@ mod tests {
                 .map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32)
                 .sum::<f32>()
                 - 2.0;
-            if self.next() % 97 == 0 { u * 20.0 } else { u }
+            if self.next().is_multiple_of(97) { u * 20.0 } else { u }
         }
         fn vec(&mut self, n: usize) -> Vec<f32> {
             (0..n).map(|_| self.value()).collect()
