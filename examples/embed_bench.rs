@@ -2,12 +2,16 @@
 //! then single-query latency over the fixture's questions. Mirrors `../shared/bench/st_peer.py`
 //! so the two can be run alternately on the same machine.
 //!
-//!     cargo run --release --example embed_bench -- [--reps 3] [--batch-tokens 4096] [--json]
+//!     cargo run --release --example embed_bench -- [--reps 3] [--batch-tokens 4096] [--precision f32|int8] [--json]
+//!
+//! With `--precision int8`, `SOURCIER_INT8_KERNEL=vnni|avx2|portable` picks the kernel. The
+//! report ends with the process's peak resident memory (`VmHWM`).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sourcier::embed::{GemmaEmbedder, ModelSpec};
+use sourcier::embed::int8::Kernel;
+use sourcier::embed::{GemmaEmbedder, ModelSpec, Precision};
 use sourcier::models::{self, Paths};
 use sourcier::progress::NoProgress;
 
@@ -61,7 +65,11 @@ fn main() -> anyhow::Result<()> {
     let dir = models::ensure(&paths, models::DEFAULT_EMBEDDER, &NoProgress)?;
     let m = models::manifest(models::DEFAULT_EMBEDDER)?;
     let t = Instant::now();
-    let mut e = GemmaEmbedder::load(&ModelSpec::from_manifest(&m, dir, None)?)?;
+    let mut spec = ModelSpec::from_manifest(&m, dir, None)?;
+    if let Some(p) = opt("--precision") {
+        spec.precision = p.parse()?;
+    }
+    let mut e = GemmaEmbedder::load(&spec)?;
     let load_s = t.elapsed().as_secs_f64();
     if let Some(bt) = opt("--batch-tokens") {
         e.set_batch_tokens(bt.parse()?);
@@ -102,8 +110,21 @@ fn main() -> anyhow::Result<()> {
     lat.sort_by(f64::total_cmp);
     let p50 = lat[lat.len() / 2];
     let p95 = lat[(lat.len() as f64 * 0.95) as usize - 1];
+    let engine = match e.precision() {
+        Precision::F32 => "sourcier (candle f32, packed batches)".to_string(),
+        Precision::Int8 => format!("sourcier (int8, {} kernel, packed batches)", Kernel::from_env()?.name()),
+    };
+    // Peak resident memory, from Linux's /proc (absent elsewhere).
+    let peak_rss_mb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| (kb / 1024.0).round());
     let res = serde_json::json!({
-        "engine": "sourcier (candle f32, packed batches)",
+        "engine": engine,
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "documents": docs.len(), "tokens": tokens, "seconds_median": (wall * 1000.0).round() / 1000.0,
         "tokens_per_s": (tokens as f64 / wall * 10.0).round() / 10.0,
@@ -111,6 +132,7 @@ fn main() -> anyhow::Result<()> {
         "gflops_per_s": (total_flops / wall / 1e9 * 10.0).round() / 10.0,
         "query_ms_p50": (p50 * 10.0).round() / 10.0, "query_ms_p95": (p95 * 10.0).round() / 10.0,
         "model_load_s": (load_s * 1000.0).round() / 1000.0,
+        "peak_rss_mb": peak_rss_mb,
     });
     if json {
         println!("{res}");

@@ -65,6 +65,9 @@ pub struct Setup {
     pub embedder: EmbedderChoice,
     /// Matryoshka dimension asked for; `None` keeps the index's (or the model's full) one.
     pub dims: Option<usize>,
+    /// Arithmetic of the model's matrix products; `None` reads `SOURCIER_PRECISION` (f32 by
+    /// default). The hashing embedder ignores it.
+    pub precision: Option<embed::Precision>,
     /// Model folders and caches.
     pub paths: Paths,
     /// Articles to ingest when `ask` finds no index yet, so a fresh clone answers at once.
@@ -81,6 +84,7 @@ impl Setup {
             index: index.into(),
             embedder: EmbedderChoice::Default,
             dims: None,
+            precision: None,
             paths: Paths::from_env(),
             bootstrap: None,
             database: None,
@@ -124,9 +128,18 @@ impl Setup {
     pub fn load_embedder(&self, dims: Option<usize>, progress: &dyn Progress) -> Result<Box<dyn Embedder>> {
         match &self.embedder {
             EmbedderChoice::Hashing => Ok(Box::new(HashingEmbedder::new(dims.unwrap_or(HASHING_DIMS)))),
-            EmbedderChoice::Local(dir) => embed::load(&embed::resolve(&self.paths, Some(dir), dims, progress)?),
-            EmbedderChoice::Default => embed::load(&embed::resolve(&self.paths, None, dims, progress)?),
+            EmbedderChoice::Local(dir) => embed::load(&self.spec(Some(dir), dims, progress)?),
+            EmbedderChoice::Default => embed::load(&self.spec(None, dims, progress)?),
         }
+    }
+
+    /// The spec of a model embedder, with the precision asked for.
+    fn spec(&self, local: Option<&Path>, dims: Option<usize>, progress: &dyn Progress) -> Result<embed::ModelSpec> {
+        let mut spec = embed::resolve(&self.paths, local, dims, progress)?;
+        if let Some(p) = self.precision {
+            spec.precision = p;
+        }
+        Ok(spec)
     }
 
     /// The dimension to load the embedder at for an existing index: the asked one, else the index's.

@@ -94,9 +94,10 @@ pub enum Error {
     #[error("no index at {path}")]
     IndexMissing { path: PathBuf },
 
-    /// The index was built by another embedder (model, weights, prompts or dims differ).
+    /// The index was built by another embedder (model, weights, prompts, dims or precision differ).
     #[error(
-        "the index at {path} was built with {index_embedder} (fingerprint {index_fingerprint}), but the current embedder is {embedder} (fingerprint {fingerprint})"
+        "the index at {path} was built with {index_embedder} (fingerprint {index_fingerprint}), but the current embedder is {embedder} (fingerprint {fingerprint}){}",
+        precision_note(.index_embedder, .embedder)
     )]
     EmbedderMismatch {
         path: PathBuf,
@@ -212,4 +213,18 @@ impl Error {
         let path = path.into();
         move |source| Error::Io { action, path, source }
     }
+}
+
+/// Names the precisions when an index and an embedder differ in it: int8 and f32 vectors of
+/// one model are close but not interchangeable.
+fn precision_note(index_embedder: &str, embedder: &str) -> String {
+    use crate::embed::Precision;
+    let (built, now) = (
+        Precision::of_embedder_name(index_embedder),
+        Precision::of_embedder_name(embedder),
+    );
+    if built == now {
+        return String::new();
+    }
+    format!("; the index was built with {built} precision and the embedder runs in {now}")
 }

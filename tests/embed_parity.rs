@@ -31,6 +31,51 @@ fn embeddings_match_sentence_transformers() {
     assert!(worst.0 >= 0.9999, "cosine {} for {} is below 0.9999", worst.0, worst.1);
 }
 
+/// The default embedder with int8 matrix products, loaded once per test binary.
+fn int8_embedder() -> &'static sourcier::embed::GemmaEmbedder {
+    use sourcier::embed::{GemmaEmbedder, ModelSpec, Precision};
+    use sourcier::models;
+    static E: std::sync::OnceLock<GemmaEmbedder> = std::sync::OnceLock::new();
+    E.get_or_init(|| {
+        let m = models::manifest(models::DEFAULT_EMBEDDER).unwrap();
+        let mut spec = ModelSpec::from_manifest(&m, util::model_dir(), None).unwrap();
+        spec.precision = Precision::Int8;
+        GemmaEmbedder::load(&spec).expect("loading the int8 embedder")
+    })
+}
+
+#[test]
+fn int8_embeddings_stay_close_to_sentence_transformers() {
+    let e = int8_embedder();
+    let items = reference();
+    let texts: Vec<String> = items.iter().map(|i| format!("{}{}", i.prompt, i.text)).collect();
+    let got = e.embed_prompted(&texts).unwrap();
+    let cos: Vec<f32> = items.iter().zip(&got).map(|(i, v)| cosine(v, &i.embedding)).collect();
+    let (worst, at) = cos
+        .iter()
+        .zip(&items)
+        .min_by(|a, b| a.0.total_cmp(b.0))
+        .map(|(c, i)| (*c, i.id.clone()))
+        .unwrap();
+    let mean = cos.iter().sum::<f32>() / cos.len() as f32;
+    eprintln!(
+        "int8: worst cosine {worst:.5} ({at}), mean {mean:.5} over {} texts",
+        cos.len()
+    );
+    assert!(worst >= 0.99, "int8 cosine {worst} for {at} is below 0.99");
+    // One query alone takes the few-rows path of the kernels; it must agree with the batch.
+    let single = e.embed_prompted(std::slice::from_ref(&texts[0])).unwrap();
+    assert!(cosine(&single[0], &got[0]) > 0.9999);
+}
+
+#[test]
+fn int8_has_its_own_fingerprint_and_name() {
+    let (a, b) = (embedder(), int8_embedder());
+    assert_ne!(a.fingerprint(), b.fingerprint());
+    assert!(b.name().ends_with("/int8"), "{}", b.name());
+    assert!(!a.name().contains("int8"));
+}
+
 #[test]
 fn batched_equals_one_at_a_time() {
     let e = embedder();

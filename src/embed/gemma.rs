@@ -10,13 +10,21 @@
 //! projections are fused (q|k|v and gate|up) so each layer runs three large matmuls; and with
 //! a single key/value head the attention of one sequence is two plain matmuls with no
 //! transposes.
+//!
+//! In [`Precision::Int8`] the four matrices of every layer are quantised at load and
+//! multiplied by the int8 kernels of [`super::int8`]; attention, norms and the two final Dense
+//! layers stay in f32. The 805 MB token-embedding table is never copied: rows are read from
+//! the memory-mapped weights file, so only the pages of tokens actually seen become resident.
 
 use std::path::Path;
 
+use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{D, DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use serde::Deserialize;
 
+use super::Precision;
+use super::int8::{Kernel, QuantMatrix};
 use crate::{Error, Result};
 
 /// The fields of `config.json` this implementation needs.
@@ -51,23 +59,119 @@ struct Layer {
     q_norm: Tensor,
     k_norm: Tensor,
     /// q|k|v stacked: `[q_dim + 2 * kv_dim, hidden]`.
-    qkv: Tensor,
-    o: Tensor,
+    qkv: Weight,
+    o: Weight,
     /// gate|up stacked: `[2 * intermediate, hidden]`.
-    gate_up: Tensor,
-    down: Tensor,
+    gate_up: Weight,
+    down: Weight,
     sliding: bool,
+}
+
+/// A weight matrix `[out, in]` of a linear layer, in f32 or quantised.
+enum Weight {
+    F32(Tensor),
+    Int8(QuantMatrix),
+}
+
+impl Weight {
+    /// `w` as is, or quantised with `kernel` when one is given.
+    fn new(w: Tensor, kernel: Option<Kernel>) -> candle_core::Result<Weight> {
+        let Some(kernel) = kernel else {
+            return Ok(Weight::F32(w));
+        };
+        let (rows, cols) = w.dims2()?;
+        let w = w.contiguous()?;
+        let (storage, layout) = w.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            candle_core::bail!("int8 weights are quantised on the CPU only");
+        };
+        let v = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + rows * cols];
+        Ok(Weight::Int8(QuantMatrix::quantize(v, rows, cols, kernel)?))
+    }
+
+    fn rows(&self) -> candle_core::Result<usize> {
+        match self {
+            Weight::F32(t) => t.dim(0),
+            Weight::Int8(q) => Ok(q.rows()),
+        }
+    }
+}
+
+/// The token-embedding table, read in place from the memory-mapped weights file.
+enum EmbedTable {
+    /// f32 rows in the mapped file: a lookup copies only the rows of its tokens.
+    Mapped {
+        st: MmapedSafetensors,
+        rows: usize,
+        cols: usize,
+    },
+    /// Any other dtype, converted to f32 in memory.
+    Loaded(Tensor),
+}
+
+const EMBED_NAME: &str = "embed_tokens.weight";
+
+impl EmbedTable {
+    fn open(weights: &Path, device: &Device) -> Result<EmbedTable> {
+        // SAFETY: the file is memory-mapped read-only; sourcier never writes model files in place.
+        let st = unsafe { MmapedSafetensors::new(weights)? };
+        let (dtype, shape) = {
+            let view = st.get(EMBED_NAME)?;
+            (DType::try_from(view.dtype())?, view.shape().to_vec())
+        };
+        match (dtype, shape.as_slice()) {
+            (DType::F32, &[rows, cols]) => Ok(EmbedTable::Mapped { st, rows, cols }),
+            _ => Ok(EmbedTable::Loaded(st.load(EMBED_NAME, device)?.to_dtype(DType::F32)?)),
+        }
+    }
+
+    /// Rows `ids` as a `[ids.len(), cols]` tensor.
+    fn lookup(&self, ids: &[u32], device: &Device) -> candle_core::Result<Tensor> {
+        match self {
+            EmbedTable::Loaded(t) => t.index_select(&Tensor::new(ids, device)?, 0),
+            EmbedTable::Mapped { st, rows, cols } => {
+                let view = st.get(EMBED_NAME)?;
+                let data = view.data();
+                let row_bytes = cols * 4;
+                if data.len() != rows * row_bytes {
+                    candle_core::bail!("{EMBED_NAME} holds {} bytes, not {rows}x{cols} f32", data.len());
+                }
+                let mut out = Vec::with_capacity(ids.len() * cols);
+                for &id in ids {
+                    let id = id as usize;
+                    if id >= *rows {
+                        candle_core::bail!("token id {id} is outside the vocabulary of {rows}");
+                    }
+                    // Byte-wise: the tensor's offset in the file need not be 4-aligned.
+                    let bytes = &data[id * row_bytes..(id + 1) * row_bytes];
+                    out.extend(
+                        bytes
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    );
+                }
+                Tensor::from_vec(out, (ids.len(), *cols), device)
+            }
+        }
+    }
+
+    fn dims(&self) -> candle_core::Result<(usize, usize)> {
+        match self {
+            EmbedTable::Loaded(t) => t.dims2(),
+            EmbedTable::Mapped { rows, cols, .. } => Ok((*rows, *cols)),
+        }
+    }
 }
 
 /// The loaded model; immutable after loading, so it can be shared across threads.
 pub struct GemmaModel {
     cfg: GemmaConfig,
-    embed: Tensor,
+    embed: EmbedTable,
     embed_scale: f64,
     layers: Vec<Layer>,
     final_norm: Tensor,
-    dense1: Tensor,
-    dense2: Tensor,
+    dense1: Weight,
+    dense2: Weight,
     /// Rope tables `[max_pos, head_dim/2]` for sliding (local) and full (global) layers.
     cos_local: Tensor,
     sin_local: Tensor,
@@ -79,11 +183,26 @@ pub struct GemmaModel {
 /// Rows up to which `x · wᵀ` runs as matrix-vector products instead of a packed GEMM.
 const SMALL_ROWS: usize = 32;
 
-fn linear_t(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
-    if x.dim(0)? <= SMALL_ROWS && x.rank() == 2 {
-        return small_linear_t(x, w);
+fn linear_t(x: &Tensor, w: &Weight) -> candle_core::Result<Tensor> {
+    match w {
+        Weight::F32(w) if x.dim(0)? <= SMALL_ROWS && x.rank() == 2 => small_linear_t(x, w),
+        Weight::F32(w) => x.matmul(&w.t()?),
+        Weight::Int8(q) => int8_linear_t(x, q),
     }
-    x.matmul(&w.t()?)
+}
+
+/// `x · wᵀ` with int8 weights; `x` is quantised per row on the way in.
+fn int8_linear_t(x: &Tensor, w: &QuantMatrix) -> candle_core::Result<Tensor> {
+    let (n, k) = x.dims2()?;
+    let x = x.contiguous()?;
+    let (xs, xl) = x.storage_and_layout();
+    let candle_core::Storage::Cpu(xc) = &*xs else {
+        candle_core::bail!("int8 products run on the CPU only");
+    };
+    let xv = &xc.as_slice::<f32>()?[xl.start_offset()..xl.start_offset() + n * k];
+    let out = w.linear_t(xv, n)?;
+    drop(xs);
+    Tensor::from_vec(out, (n, w.rows()), x.device())
 }
 
 /// `x · wᵀ` for a few rows (a single query): every weight row is read once, straight from
@@ -151,8 +270,8 @@ fn rope_tables(base: f64, head_dim: usize, max_pos: usize, dev: &Device) -> Resu
 }
 
 impl GemmaModel {
-    /// Loads a sentence-transformers EmbeddingGemma folder.
-    pub fn load(dir: &Path) -> Result<GemmaModel> {
+    /// Loads a sentence-transformers EmbeddingGemma folder; int8 quantises the layers' matrices.
+    pub fn load(dir: &Path, precision: Precision) -> Result<GemmaModel> {
         let device = Device::Cpu;
         let cfg_path = dir.join("config.json");
         let cfg_text = std::fs::read_to_string(&cfg_path).map_err(Error::io("reading", &cfg_path))?;
@@ -178,6 +297,10 @@ impl GemmaModel {
                 detail: format!("activation {:?} is not supported", cfg.hidden_activation),
             });
         }
+        let kernel = match precision {
+            Precision::F32 => None,
+            Precision::Int8 => Some(Kernel::from_env()?),
+        };
         let weights = dir.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; sourcier never writes model files in place.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device)? };
@@ -190,20 +313,26 @@ impl GemmaModel {
             let vb = vb.pp(format!("layers.{i}"));
             let a = vb.pp("self_attn");
             let m = vb.pp("mlp");
-            let qkv = Tensor::cat(
-                &[
-                    a.get((q_dim, h), "q_proj.weight")?,
-                    a.get((kv_dim, h), "k_proj.weight")?,
-                    a.get((kv_dim, h), "v_proj.weight")?,
-                ],
-                0,
+            let qkv = Weight::new(
+                Tensor::cat(
+                    &[
+                        a.get((q_dim, h), "q_proj.weight")?,
+                        a.get((kv_dim, h), "k_proj.weight")?,
+                        a.get((kv_dim, h), "v_proj.weight")?,
+                    ],
+                    0,
+                )?,
+                kernel,
             )?;
-            let gate_up = Tensor::cat(
-                &[
-                    m.get((cfg.intermediate_size, h), "gate_proj.weight")?,
-                    m.get((cfg.intermediate_size, h), "up_proj.weight")?,
-                ],
-                0,
+            let gate_up = Weight::new(
+                Tensor::cat(
+                    &[
+                        m.get((cfg.intermediate_size, h), "gate_proj.weight")?,
+                        m.get((cfg.intermediate_size, h), "up_proj.weight")?,
+                    ],
+                    0,
+                )?,
+                kernel,
             )?;
             let sliding = cfg.layer_types.get(i).map(String::as_str) != Some("full_attention");
             layers.push(Layer {
@@ -214,13 +343,19 @@ impl GemmaModel {
                 q_norm: plus_one(a.get(cfg.head_dim, "q_norm.weight")?)?,
                 k_norm: plus_one(a.get(cfg.head_dim, "k_norm.weight")?)?,
                 qkv,
-                o: a.get((h, q_dim), "o_proj.weight")?,
+                o: Weight::new(a.get((h, q_dim), "o_proj.weight")?, kernel)?,
                 gate_up,
-                down: m.get((h, cfg.intermediate_size), "down_proj.weight")?,
+                down: Weight::new(m.get((h, cfg.intermediate_size), "down_proj.weight")?, kernel)?,
                 sliding,
             });
         }
-        let embed = vb.get_unchecked_dtype("embed_tokens.weight", DType::F32)?;
+        let embed = EmbedTable::open(&weights, &device)?;
+        if embed.dims()?.1 != h {
+            return Err(Error::UnsupportedModel {
+                path: weights.clone(),
+                detail: format!("{EMBED_NAME} is {:?}, not [vocab, {h}]", embed.dims()?),
+            });
+        }
         let final_norm = plus_one(vb.get(h, "norm.weight")?)?;
         let dense = |sub: &str| -> Result<Tensor> {
             let p = dir.join(sub).join("model.safetensors");
@@ -236,8 +371,9 @@ impl GemmaModel {
                 detail: "no linear.weight tensor".into(),
             })
         };
-        let dense1 = dense("2_Dense")?;
-        let dense2 = dense("3_Dense")?;
+        // Two small products per text: f32 costs nothing measurable and keeps them exact.
+        let dense1 = Weight::F32(dense("2_Dense")?);
+        let dense2 = Weight::F32(dense("3_Dense")?);
         let (cos_local, sin_local) = rope_tables(
             cfg.rope_local_base_freq,
             cfg.head_dim,
@@ -268,7 +404,7 @@ impl GemmaModel {
 
     /// Output dimension before any Matryoshka truncation.
     pub fn dims(&self) -> usize {
-        self.dense2.dim(0).unwrap_or(self.cfg.hidden_size)
+        self.dense2.rows().unwrap_or(self.cfg.hidden_size)
     }
 
     /// Embeds already-tokenised sequences packed end to end; returns `[n, dims]`, L2-normalised.
@@ -284,7 +420,6 @@ impl GemmaModel {
         let n_tok: usize = lens.iter().sum();
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.iter().copied()).collect();
         let pos: Vec<u32> = lens.iter().flat_map(|&l| 0..l as u32).collect();
-        let ids = Tensor::from_vec(ids, n_tok, &self.device)?;
         let pos = Tensor::from_vec(pos, n_tok, &self.device)?;
         let rope_local = (
             self.cos_local.index_select(&pos, 0)?,
@@ -323,7 +458,7 @@ impl GemmaModel {
         let q_dim = nh * hd;
         let kv_dim = nkv * hd;
         let scale = 1.0 / (cfg.query_pre_attn_scalar as f64).sqrt();
-        let mut x = (self.embed.index_select(&ids, 0)? * self.embed_scale)?;
+        let mut x = (self.embed.lookup(&ids, &self.device)? * self.embed_scale)?;
         for layer in &self.layers {
             let (cos, sin) = if layer.sliding { &rope_local } else { &rope_global };
             let residual = &x;

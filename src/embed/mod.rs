@@ -4,13 +4,19 @@
 //! fingerprint that changes whenever the vectors would (weights, prompts, dims). The embedder
 //! owns its prompts, so no caller can embed a document with the query prompt by mistake, and
 //! a BERT-family model can be added later behind the same trait.
+//!
+//! [`Precision`] picks f32 or int8 matrix products (see [`int8`]); int8 vectors differ
+//! slightly, so the precision is part of the fingerprint and an index is searched with the
+//! precision that built it.
 
 pub mod gemma;
 pub mod hashing;
+pub mod int8;
 
 pub use hashing::HashingEmbedder;
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
@@ -45,6 +51,67 @@ pub trait Embedder: Send + Sync {
     fn document_overhead(&self, title: Option<&str>) -> usize;
 }
 
+/// Arithmetic of the embedder's large matrix products.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// The reference: f32 weights and products.
+    #[default]
+    F32,
+    /// Int8 weights (per output row) and activations (per token) in the transformer layers.
+    Int8,
+}
+
+/// Ends the embedder name of an int8 embedder, so an index's manifest records its precision.
+const INT8_NAME_SUFFIX: &str = "/int8";
+
+impl Precision {
+    /// `f32` or `int8`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// `SOURCIER_PRECISION` (`f32` or `int8`), f32 when unset or empty.
+    pub fn from_env() -> Result<Precision> {
+        match std::env::var("SOURCIER_PRECISION") {
+            Ok(v) if !v.trim().is_empty() => v.parse(),
+            _ => Ok(Precision::F32),
+        }
+    }
+
+    /// The precision an embedder name (as stored in an index manifest) was built with.
+    pub fn of_embedder_name(name: &str) -> Precision {
+        if name.ends_with(INT8_NAME_SUFFIX) {
+            Precision::Int8
+        } else {
+            Precision::F32
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Precision> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" => Ok(Precision::F32),
+            "int8" => Ok(Precision::Int8),
+            other => Err(Error::InvalidOption {
+                name: "precision",
+                detail: format!("unknown precision {other:?}: use f32 or int8"),
+            }),
+        }
+    }
+}
+
 /// What is needed to load an embedder from a folder.
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
@@ -53,6 +120,8 @@ pub struct ModelSpec {
     pub prompts: Prompts,
     /// Matryoshka truncation; `None` keeps the model's full dimension.
     pub dims: Option<usize>,
+    /// Arithmetic of the matrix products; the constructors take it from `SOURCIER_PRECISION`.
+    pub precision: Precision,
 }
 
 impl ModelSpec {
@@ -71,6 +140,7 @@ impl ModelSpec {
             name: m.name.clone(),
             prompts: m.prompts.clone(),
             dims,
+            precision: Precision::from_env()?,
         })
     }
 
@@ -105,6 +175,7 @@ impl ModelSpec {
             name,
             prompts,
             dims,
+            precision: Precision::from_env()?,
         })
     }
 }
@@ -140,6 +211,7 @@ pub struct GemmaEmbedder {
     dir: PathBuf,
     /// Upper bound on tokens per forward pass: keeps activations small and matmuls large.
     batch_tokens: usize,
+    precision: Precision,
 }
 
 impl GemmaEmbedder {
@@ -158,7 +230,7 @@ impl GemmaEmbedder {
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let model = gemma::GemmaModel::load(&spec.dir)?;
+        let model = gemma::GemmaModel::load(&spec.dir, spec.precision)?;
         let full = model.dims();
         let dims = spec.dims.unwrap_or(full);
         if dims == 0 || dims > full {
@@ -167,16 +239,21 @@ impl GemmaEmbedder {
                 detail: format!("the model has {full} dimensions: keep between 1 and {full}"),
             });
         }
-        let fingerprint = fingerprint(&spec.dir, &spec.prompts, dims)?;
+        let fingerprint = fingerprint(&spec.dir, &spec.prompts, dims, spec.precision)?;
+        let suffix = match spec.precision {
+            Precision::F32 => "",
+            Precision::Int8 => INT8_NAME_SUFFIX,
+        };
         Ok(GemmaEmbedder {
             tokenizer,
             model,
             prompts: spec.prompts.clone(),
             dims,
             fingerprint,
-            name: format!("{}@{dims}", spec.name),
+            name: format!("{}@{dims}{suffix}", spec.name),
             dir: spec.dir.clone(),
             batch_tokens: 4096,
+            precision: spec.precision,
         })
     }
 
@@ -226,6 +303,11 @@ impl GemmaEmbedder {
             start = end;
         }
         Ok(out)
+    }
+
+    /// Arithmetic of the matrix products.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Sets the token budget of one forward pass (for benchmarks).
@@ -301,8 +383,9 @@ fn finite_rows(rows: Vec<Vec<f32>>, dir: &Path) -> Result<Vec<Vec<f32>>> {
 }
 
 /// Identifies the vectors a folder produces: weights (size and the first and last MiB, which
-/// hold the safetensors header and the last tensors), config, prompts and dims.
-fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize) -> Result<String> {
+/// hold the safetensors header and the last tensors), config, prompts, dims and precision.
+/// f32 hashes nothing for its precision, so indexes built before int8 existed stay valid.
+fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize, precision: Precision) -> Result<String> {
     use std::io::{Read, Seek, SeekFrom};
     let mut h = Sha256::new();
     for file in ["config.json", "2_Dense/model.safetensors", "3_Dense/model.safetensors"] {
@@ -328,6 +411,10 @@ fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize) -> Result<String> {
     h.update([0]);
     h.update(prompts.document_untitled.as_bytes());
     h.update(dims.to_le_bytes());
+    if precision != Precision::F32 {
+        h.update(b"precision:");
+        h.update(precision.name().as_bytes());
+    }
     Ok(models::hex(&h.finalize())[..16].to_string())
 }
 
@@ -352,6 +439,46 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn precision_parses_and_names_round_trip() {
+        assert_eq!("int8".parse::<Precision>().unwrap(), Precision::Int8);
+        assert_eq!(" F32 ".parse::<Precision>().unwrap(), Precision::F32);
+        assert!("fp16".parse::<Precision>().unwrap_err().to_string().contains("fp16"));
+        assert_eq!(serde_json::to_string(&Precision::Int8).unwrap(), "\"int8\"");
+        assert_eq!(serde_json::from_str::<Precision>("\"f32\"").unwrap(), Precision::F32);
+        assert_eq!(
+            Precision::of_embedder_name(&format!("embeddinggemma-300m@768{INT8_NAME_SUFFIX}")),
+            Precision::Int8
+        );
+        assert_eq!(Precision::of_embedder_name("embeddinggemma-300m@768"), Precision::F32);
+    }
+
+    #[test]
+    fn a_precision_mismatch_says_which_precision_built_the_index() {
+        let err = |index: &str, now: &str| {
+            Error::EmbedderMismatch {
+                path: "/idx".into(),
+                index_embedder: index.into(),
+                index_fingerprint: "aaa".into(),
+                embedder: now.into(),
+                fingerprint: "bbb".into(),
+            }
+            .to_string()
+        };
+        let int8 = format!("embeddinggemma-300m@768{INT8_NAME_SUFFIX}");
+        let m = err("embeddinggemma-300m@768", &int8);
+        assert!(
+            m.contains("built with f32 precision") && m.contains("runs in int8"),
+            "{m}"
+        );
+        let m = err(&int8, "embeddinggemma-300m@768");
+        assert!(
+            m.contains("built with int8 precision") && m.contains("runs in f32"),
+            "{m}"
+        );
+        assert!(!err("embeddinggemma-300m@768", "embeddinggemma-300m@256").contains("precision"));
+    }
 
     #[test]
     fn non_finite_vectors_are_refused_with_the_model_folder() {

@@ -27,7 +27,7 @@ pub fn advice(e: &E) -> Option<String> {
         E::IndexMissing { .. } => "run `sourcier ingest PATH` first (or pass --index DIR / set SOURCIER_INDEX)".into(),
         E::EmptyIndex { .. } => "run `sourcier ingest PATH` to add articles".into(),
         E::EmbedderMismatch { .. } => {
-            "use the same --model/--dims as when it was built, or ingest into a new --index directory".into()
+            "use the same --model/--dims/--precision as when it was built, or ingest into a new --index directory".into()
         }
         E::ChunkingMismatch { .. } => "ingest with the same settings, or into a new --index directory".into(),
         E::UnsupportedFormat { .. } => {

@@ -44,6 +44,10 @@ pub struct Cli {
     /// Matryoshka dimension of the embeddings (768, 512, 256 or 128).
     #[arg(long, global = true)]
     pub dims: Option<usize>,
+    /// Arithmetic of the embedding model: `f32` (default) or `int8` (faster, vectors within
+    /// 0.99 cosine). An index is searched with the precision that built it.
+    #[arg(long, global = true, env = "SOURCIER_PRECISION", value_name = "f32|int8")]
+    pub precision: Option<String>,
     /// No progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -99,6 +103,7 @@ impl Cli {
             index: self.index.clone(),
             embedder,
             dims: self.dims,
+            precision: self.precision.as_deref().map(str::parse).transpose()?,
             paths: Paths::from_env(),
             bootstrap,
             database: self.backend.clone().filter(|b| !b.trim().is_empty()),
