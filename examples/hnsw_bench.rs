@@ -250,10 +250,8 @@ fn main() {
     }
 }
 
-/// Adds `data` to the store of the index in `dir` and rewrites its flat vector file.
-fn grow_index(dir: &std::path::Path, data: &[(i64, Vec<f32>)]) {
-    let mut store = Store::open(&dir.join("store.sqlite3")).expect("store");
-    let t = Instant::now();
+/// Stores `data` as articles of 100 chunks each.
+fn insert_as_articles(store: &mut Store, data: &[(i64, Vec<f32>)]) {
     for (a, batch) in data.chunks(100).enumerate() {
         let article = ArticleRow {
             id: format!("synthetic/{a}"),
@@ -279,6 +277,13 @@ fn grow_index(dir: &std::path::Path, data: &[(i64, Vec<f32>)]) {
             .collect();
         store.replace_article(&article, &chunks).expect("insert");
     }
+}
+
+/// Adds `data` to the store of the index in `dir` and rewrites its flat vector file.
+fn grow_index(dir: &std::path::Path, data: &[(i64, Vec<f32>)]) {
+    let mut store = Store::open(&dir.join("store.sqlite3")).expect("store");
+    let t = Instant::now();
+    insert_as_articles(&mut store, data);
     let dims = data.first().map_or(0, |d| d.1.len());
     let n = flat::write(dir, dims, &mut |row| {
         store.for_each_embedding_after(0, |id, v| row(id, v))
@@ -356,31 +361,7 @@ fn store_exact(data: &[(i64, Vec<f32>)], q: &[f32]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(&dir.path().join("store.sqlite3")).expect("store");
     let t = Instant::now();
-    for (a, batch) in data.chunks(100).enumerate() {
-        let article = ArticleRow {
-            id: format!("a{a}"),
-            source_path: format!("a{a}.txt"),
-            title: None,
-            date: None,
-            lang: None,
-            url: None,
-            hash: String::new(),
-        };
-        let chunks: Vec<NewChunk> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, (_, v))| NewChunk {
-                ordinal: i as u32,
-                text: String::new(),
-                start: 0,
-                end: 0,
-                line_start: 1,
-                line_end: 1,
-                embedding: v.clone(),
-            })
-            .collect();
-        store.replace_article(&article, &chunks).expect("insert");
-    }
+    insert_as_articles(&mut store, data);
     println!(
         "\nstore: wrote {} embeddings in {:.1} s",
         data.len(),

@@ -234,7 +234,7 @@ impl FlatVectors {
                 a.extend(b);
                 a
             });
-        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        best.sort_by(crate::index::by_score);
         best.truncate(k);
         best
     }
@@ -269,7 +269,7 @@ impl TopK {
     }
 
     fn prune(&mut self) {
-        self.items.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.items.sort_by(crate::index::by_score);
         self.items.truncate(self.k);
         if self.items.len() == self.k {
             self.floor = self.items[self.k - 1].1;

@@ -96,7 +96,7 @@ impl Distance<f32> for UnitCosine {
 pub use crate::vecmath::{dot, normalized};
 
 /// Best first; ties by id so results are deterministic.
-fn by_score(a: &(i64, f32), b: &(i64, f32)) -> std::cmp::Ordering {
+pub(crate) fn by_score(a: &(i64, f32), b: &(i64, f32)) -> std::cmp::Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 

@@ -88,7 +88,7 @@ impl FlatSet {
         if !self.extra.is_empty() {
             let extra: Vec<(i64, Vec<f32>)> = self.extra.iter().filter(|(id, _)| filter(*id)).cloned().collect();
             hits.extend(index::exact_search(&extra, q, k));
-            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            hits.sort_by(crate::index::by_score);
             hits.truncate(k);
         }
         hits
@@ -412,6 +412,7 @@ impl Library {
             None => 0,
         };
         if stale > 0 && stale * 5 > live.max(1) {
+            // Rewrites the flat vector file too.
             self.rebuild_vectors(progress)?;
         } else {
             let (v, added, replaced) = self.load_vectors(progress)?;
@@ -419,8 +420,8 @@ impl Library {
                 v.save(&self.dir)?;
             }
             self.vectors = OnceLock::from(v);
+            self.write_flat(progress)?;
         }
-        self.write_flat(progress)?;
         self.keep_private();
         Ok(())
     }
@@ -692,7 +693,7 @@ impl SearchBackend for Library {
                 .into_iter()
                 .map(|(id, s)| (id, exact.get(&id).map_or(s, |v| crate::vecmath::dot(&q, v))))
                 .collect();
-            hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            hits.sort_by(crate::index::by_score);
             hits.truncate(k);
             return Ok(hits);
         }
