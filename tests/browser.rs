@@ -144,6 +144,14 @@ fn the_page_answers_cites_abstains_and_never_runs_article_script() {
         let answer = wait_css(&c, "[data-testid=answer]").await;
         let text = answer.text().await.unwrap();
         assert!(text.contains("25 consultants"), "answer without the fact: {text}");
+        // The fact is bold inside its sentence.
+        let fact = wait_css(&c, "[data-testid=answer] strong.fact").await;
+        let fact = fact.text().await.unwrap();
+        assert!(fact.contains("25"), "the bold fact is {fact:?}");
+        assert!(
+            text.contains(&fact),
+            "the bold fact {fact:?} is not in the answer {text}"
+        );
         assert!(!c.find_all(Locator::Css("#sources li")).await.unwrap().is_empty());
         screenshot(&c, "answer.png").await;
 

@@ -43,27 +43,44 @@ pub struct EvalOptions {
     pub dump_answer_features: Option<std::path::PathBuf>,
 }
 
-/// One half of a query file, by position: tune on one, report the other.
+/// Part of a query file, by position: tune on one part, report another. Besides the two
+/// halves, `R/M` keeps the questions numbered R modulo M (`3/8`: an eighth), for costly runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
     Even,
     Odd,
+    Modulo { rest: usize, modulus: usize },
 }
 
 impl Split {
     pub fn keeps(self, index: usize) -> bool {
-        index.is_multiple_of(2) == (self == Split::Even)
+        match self {
+            Split::Even => index.is_multiple_of(2),
+            Split::Odd => !index.is_multiple_of(2),
+            Split::Modulo { rest, modulus } => index % modulus == rest,
+        }
     }
 }
 
 impl std::str::FromStr for Split {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Split, String> {
+        let bad = || format!("`{s}` is not a split: use even, odd or R/M (the questions numbered R modulo M)");
         match s {
             "even" => Ok(Split::Even),
             "odd" => Ok(Split::Odd),
-            _ => Err(format!("`{s}` is not a split: use even or odd")),
+            _ => {
+                let (r, m) = s.split_once('/').ok_or_else(bad)?;
+                let (rest, modulus): (usize, usize) = (
+                    r.trim().parse().map_err(|_| bad())?,
+                    m.trim().parse().map_err(|_| bad())?,
+                );
+                if modulus == 0 || rest >= modulus {
+                    return Err(bad());
+                }
+                Ok(Split::Modulo { rest, modulus })
+            }
         }
     }
 }
@@ -98,6 +115,8 @@ pub struct ChunkJudgements {
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryResult {
     pub id: String,
+    /// Position of the question in the query file (what `--split` goes by).
+    pub index: usize,
     pub lang: Option<String>,
     pub mode: Mode,
     pub ranked: Vec<String>,
@@ -373,6 +392,7 @@ pub fn run(
             };
             per_query.push(QueryResult {
                 id: q.id.clone(),
+                index: i,
                 lang: q.lang.clone(),
                 mode,
                 ranked: ranked.into_iter().take(10).collect(),
@@ -696,6 +716,20 @@ mod tests {
         let mut v: Vec<String> = j.answer_chunks.keys().cloned().collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn splits_parse_and_partition_the_questions() {
+        let parts: Vec<Split> = ["even", "odd"].iter().map(|s| s.parse().unwrap()).collect();
+        let eighths: Vec<Split> = (0..8).map(|r| format!("{r}/8").parse().unwrap()).collect();
+        for i in 0..100 {
+            assert_eq!(parts.iter().filter(|p| p.keeps(i)).count(), 1);
+            assert_eq!(eighths.iter().filter(|p| p.keeps(i)).count(), 1);
+        }
+        assert!("3/8".parse::<Split>().unwrap().keeps(11));
+        for bad in ["8/8", "1/0", "x/8", "3", "half"] {
+            assert!(bad.parse::<Split>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -202,8 +202,9 @@ pub enum Command {
         /// answer (overlaps its span in SQuAD; contains an `answers` string in JSONL).
         #[arg(long)]
         chunk_level: bool,
-        /// Score only the even- or odd-numbered questions: tune on one half, report the other.
-        #[arg(long, value_name = "even|odd")]
+        /// Score only the even- or odd-numbered questions (tune on one half, report the other),
+        /// or R/M: those numbered R modulo M.
+        #[arg(long, value_name = "even|odd|R/M")]
         split: Option<sourcier::eval::run::Split>,
         /// SQuAD: leave this share (0-1) of the contexts out of the corpus so that their
         /// questions are on topic but unanswerable, to measure abstention.

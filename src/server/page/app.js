@@ -214,7 +214,7 @@ function renderAnswer(data) {
   const p = el("p", { class: "answer-text", "data-testid": "answer" });
   a.sentences.forEach((s, i) => {
     if (i) p.append(" ");
-    p.append(el("span", { class: "sentence" }, s.text), " ");
+    p.append(sentenceWithFact(s), " ");
     const c = a.citations.find((c) => c.n === s.citation);
     p.append(el("button", {
       class: "cite", "data-n": String(s.citation), "aria-label": `${L.sources} ${s.citation}`,
@@ -230,6 +230,15 @@ function renderAnswer(data) {
       el("button", { class: "source", onclick: () => openArticle(c, said[0]) }, c.title || c.article_id),
       el("div", { class: "meta" }, where(c))));
   }
+}
+
+// The sentence with its fact in bold: the fact's byte span into the sentence's text.
+function sentenceWithFact(s) {
+  const f = s.fact;
+  if (!f) return el("span", { class: "sentence" }, s.text);
+  const a = byteToIndex(s.text, f.sentence_start), b = byteToIndex(s.text, f.sentence_end);
+  return el("span", { class: "sentence" },
+    s.text.slice(0, a), el("strong", { class: "fact", "data-testid": "fact" }, s.text.slice(a, b)), s.text.slice(b));
 }
 
 function passageItem(h, n, sentence) {
