@@ -7,6 +7,7 @@
 //! which rewards exact names and numbers the question repeats.
 
 mod features;
+pub mod reader;
 pub mod scorer;
 mod span;
 
@@ -19,8 +20,9 @@ use crate::Result;
 use crate::chunk::split_sentences;
 use crate::embed::{Document, Embedder};
 use crate::retrieve::Hit;
-pub use features::{AnswerType, FEATURE_NAMES, FEATURES, expected_type};
-use features::{CandidateInput, evidence, question_words};
+pub use features::{AnswerType, FEATURE_NAMES, FEATURES, expected_type, question_words};
+use features::{CandidateInput, evidence};
+use reader::Reader;
 use scorer::Scorer;
 
 /// Tunables of the extractive answerer.
@@ -38,6 +40,16 @@ pub struct AnswerOptions {
     pub min_score: f32,
     /// A further sentence must score within this of the best one (log-odds).
     pub margin: f32,
+    /// Best-scored candidate sentences read together with the question by the answer reader
+    /// (when the embedder has one); with a reader weight, only these can be chosen.
+    pub read: usize,
+    /// Weight of the reader's answer margin in a read sentence's score.
+    pub reader_weight: f32,
+    /// Abstain when no read sentence's answer margin reaches this (log-odds; `f32::MIN`:
+    /// never), unless one says the fact was not disclosed.
+    pub min_answerability: f32,
+    /// Mark the reader's span as the fact when the sentence's margin reaches this.
+    pub min_span_margin: f32,
 }
 
 impl Default for AnswerOptions {
@@ -50,6 +62,10 @@ impl Default for AnswerOptions {
             // Chosen with the scorer on PIAF's odd-numbered questions
             // (`examples/train_answer_scorer.rs`).
             margin: 1.5,
+            read: 4,
+            reader_weight: 0.0,
+            min_answerability: f32::MIN,
+            min_span_margin: f32::MIN,
         }
     }
 }
@@ -72,6 +88,9 @@ pub struct AnswerSentence {
     /// The fact inside the sentence that answers the question's type, when one is found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fact: Option<Fact>,
+    /// The answer reader's log-odds that this sentence holds the answer, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_margin: Option<f32>,
     /// Byte span of the sentence in its passage's text.
     #[serde(skip)]
     pub in_passage: Range<usize>,
@@ -125,6 +144,10 @@ pub struct Answer {
     /// Why it abstained, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abstention: Option<Abstention>,
+    /// The best answer margin of the sentences the reader read (log-odds that the passages
+    /// hold the answer), when there is a reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answerability: Option<f32>,
 }
 
 /// Why an answer abstained.
@@ -251,7 +274,10 @@ pub struct Candidate {
     /// Byte span in the passage's text.
     pub range: Range<usize>,
     pub features: [f32; features::FEATURES],
+    /// The sentence scorer's score, plus the reader's weighted margin when it was read.
     pub score: f32,
+    /// What the answer reader made of it, when it was read.
+    pub reading: Option<reader::Reading>,
 }
 
 /// Candidate sentences of the first `opts.passages` hits with their features and scores,
@@ -337,12 +363,43 @@ pub fn candidates(
                 range: start..start + s.len(),
                 score: scorer.score(&f),
                 features: f,
+                reading: None,
             }
         })
         .collect();
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    read_best(embedder, question, &mut out, opts)?;
     Ok(out)
 }
+
+/// Reads the `opts.read` best candidates with the answer reader, when the embedder has one.
+/// With a reader weight, their weighted answer margins join their scores, and only they stay
+/// candidates, best first; without one, the order is the scorer's and the reading only
+/// marks facts.
+fn read_best(embedder: &dyn Embedder, question: &str, cands: &mut Vec<Candidate>, opts: &AnswerOptions) -> Result<()> {
+    let Some(reader) = embedder.state_space().and_then(|s| Reader::shipped_for(&s)) else {
+        return Ok(());
+    };
+    let n = cands.len().min(opts.read);
+    let texts: Vec<&str> = cands[..n].iter().map(|c| c.text.as_str()).collect();
+    let Some(states) = embedder.read_pairs(question, &texts)? else {
+        return Ok(());
+    };
+    for (c, st) in cands.iter_mut().zip(&states) {
+        let r = reader.read(question, &c.text, st);
+        // A margin far below zero says "no" as clearly as a moderate one.
+        c.score += opts.reader_weight * r.margin.max(-MARGIN_FLOOR);
+        c.reading = Some(r);
+    }
+    if opts.reader_weight > 0.0 {
+        cands.truncate(n);
+        cands.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+    Ok(())
+}
+
+/// Reader margins are clamped at minus this before they weigh on a score.
+const MARGIN_FLOOR: f32 = 20.0;
 
 /// [`extractive`], keeping sentence vectors in `cache`.
 pub fn extractive_cached(
@@ -367,6 +424,7 @@ pub fn extractive_cached(
         confidence,
         expected,
         abstention: Some(Abstention::NothingRelevant),
+        answerability: None,
     };
     if should_abstain(&passages, confidence, opts) {
         return Ok(abstain(confidence));
@@ -395,6 +453,28 @@ pub fn extractive_cached(
             }
         }
     }
+    let answerability = scored
+        .iter()
+        .filter_map(|c| c.reading.as_ref().map(|r| r.margin))
+        .reduce(f32::max);
+    if answerability.is_some_and(|m| m < opts.min_answerability) {
+        // Read, on topic, and none holds the answer: say so, or give the sentence that says
+        // the fact was not disclosed.
+        match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
+            Some(i) => {
+                let c = scored.remove(i);
+                scored = vec![c];
+            }
+            None => {
+                let mut a = abstain(confidence);
+                a.text = fact_missing_message(&lang).to_string();
+                a.abstention = Some(Abstention::FactMissing);
+                a.answerability = answerability;
+                return Ok(a);
+            }
+        }
+    }
+    let best = scored.first().map_or(best, |c| c.score);
     let chosen: Vec<&Candidate> = scored
         .iter()
         .take(opts.max_sentences)
@@ -429,14 +509,21 @@ pub fn extractive_cached(
         let before = h.text[..c.range.start].matches('\n').count() as u32;
         let inside = c.text.matches('\n').count() as u32;
         let line_start = (h.line_start + before).min(h.line_end);
-        let fact = span::fact_span(&c.text, expected, &q_words).map(|r| Fact {
-            text: c.text[r.clone()].to_string(),
-            kind: expected,
-            sentence_start: r.start,
-            sentence_end: r.end,
-            start: None,
-            end: None,
-        });
+        let read_span = c
+            .reading
+            .as_ref()
+            .filter(|r| r.margin >= opts.min_span_margin)
+            .and_then(|r| r.span.clone());
+        let fact = read_span
+            .or_else(|| span::fact_span(&c.text, expected, &q_words))
+            .map(|r| Fact {
+                text: c.text[r.clone()].to_string(),
+                kind: expected,
+                sentence_start: r.start,
+                sentence_end: r.end,
+                start: None,
+                end: None,
+            });
         sentences.push(AnswerSentence {
             text: c.text.clone(),
             citation: n,
@@ -446,6 +533,7 @@ pub fn extractive_cached(
             line_start,
             line_end: (line_start + inside).min(h.line_end).max(line_start),
             fact,
+            answer_margin: c.reading.as_ref().map(|r| r.margin),
             in_passage: c.range.clone(),
         });
     }
@@ -464,6 +552,7 @@ pub fn extractive_cached(
         confidence,
         expected,
         abstention: None,
+        answerability,
     })
 }
 

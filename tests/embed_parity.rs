@@ -164,3 +164,36 @@ fn too_long_input_is_refused_not_truncated() {
     let err = e.embed_queries(&[&long]).unwrap_err();
     assert!(err.to_string().contains("exceeds the model window"), "{err}");
 }
+
+/// The answer reader's input: every passage token's state, with byte spans that tile the
+/// passage in order (spaces aside), and the question's mean state.
+#[test]
+fn reader_states_tile_the_passage_in_order() {
+    let e = embedder();
+    let passages = ["IBM envoie 25 consultants chez Huawei à Shenzhen.", "Rien à voir ici."];
+    let read = e
+        .read_pairs("Combien de consultants IBM envoie-t-il ?", &passages)
+        .unwrap()
+        .expect("EmbeddingGemma has token states");
+    assert_eq!(read.len(), passages.len());
+    assert!(e.state_space().is_some_and(|s| s.ends_with("/hidden768")));
+    for (p, r) in passages.iter().zip(&read) {
+        assert_eq!(r.hidden, 768);
+        assert_eq!(r.question.len(), 768);
+        assert_eq!(r.states.len(), r.spans.len() * 768);
+        assert!(r.states.iter().chain(&r.question).all(|v| v.is_finite()));
+        let mut end = 0;
+        let mut covered = String::new();
+        for s in &r.spans {
+            assert!(s.start >= end && s.end > s.start && s.end <= p.len(), "{s:?} in {p:?}");
+            end = s.end;
+            covered.push_str(&p[s.clone()]);
+        }
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        assert_eq!(squash(&covered), squash(p), "the tokens' spans must tile the passage");
+    }
+    // The question changes the passage's states: it is read together with it.
+    let other = e.read_pairs("Qui dirige Huawei ?", &passages[..1]).unwrap().unwrap();
+    assert_eq!(other[0].spans, read[0].spans);
+    assert_ne!(other[0].states, read[0].states);
+}

@@ -402,6 +402,11 @@ impl GemmaModel {
         self.cfg.max_position_embeddings
     }
 
+    /// Width of the hidden states.
+    pub fn hidden_size(&self) -> usize {
+        self.cfg.hidden_size
+    }
+
     /// Output dimension before any Matryoshka truncation.
     pub fn dims(&self) -> usize {
         self.dense2.rows().unwrap_or(self.cfg.hidden_size)
@@ -409,6 +414,23 @@ impl GemmaModel {
 
     /// Embeds already-tokenised sequences packed end to end; returns `[n, dims]`, L2-normalised.
     pub fn forward(&self, seqs: &[&[u32]]) -> Result<Tensor> {
+        let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        let x = self.hidden_states(seqs)?;
+        let mut pooled = Vec::with_capacity(lens.len());
+        let mut off = 0;
+        for &l in &lens {
+            pooled.push(x.narrow(0, off, l)?.mean_keepdim(0)?);
+            off += l;
+        }
+        let pooled = Tensor::cat(&pooled, 0)?;
+        let out = linear_t(&linear_t(&pooled, &self.dense1)?, &self.dense2)?;
+        Ok(out)
+    }
+
+    /// The encoder's last hidden states (after the final norm) of sequences packed end to
+    /// end: `[total tokens, hidden]`. Mean-pooled they give the embedding; per token they feed
+    /// the answer reader.
+    pub fn hidden_states(&self, seqs: &[&[u32]]) -> Result<Tensor> {
         let cfg = &self.cfg;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         if let Some(&l) = lens.iter().find(|&&l| l > self.max_tokens() || l == 0) {
@@ -494,16 +516,7 @@ impl GemmaModel {
             let ff = candle_nn::ops::rms_norm(&ff, &layer.post_ff_norm, eps)?;
             x = (x1 + ff)?;
         }
-        let x = candle_nn::ops::rms_norm(&x, &self.final_norm, eps)?;
-        let mut pooled = Vec::with_capacity(lens.len());
-        let mut off = 0;
-        for &l in &lens {
-            pooled.push(x.narrow(0, off, l)?.mean_keepdim(0)?);
-            off += l;
-        }
-        let pooled = Tensor::cat(&pooled, 0)?;
-        let out = linear_t(&linear_t(&pooled, &self.dense1)?, &self.dense2)?;
-        Ok(out)
+        Ok(candle_nn::ops::rms_norm(&x, &self.final_norm, eps)?)
     }
 
     /// Attention of one sequence. With one key/value head, the query rows of all heads

@@ -49,7 +49,45 @@ pub trait Embedder: Send + Sync {
     fn count_tokens(&self, text: &str) -> usize;
     /// Tokens the document prompt and special tokens add for a given title.
     fn document_overhead(&self, title: Option<&str>) -> usize;
+    /// Reads a question together with each passage (one forward pass per pair, batched) and
+    /// returns the encoder's per-token states, for the answer reader. `None` when this
+    /// embedder has no such states (the hashing embedder): callers fall back to rules.
+    fn read_pairs(&self, _question: &str, _passages: &[&str]) -> Result<Option<Vec<PairStates>>> {
+        Ok(None)
+    }
+    /// Names the space of [`Embedder::read_pairs`]' states (the model, whatever the
+    /// precision or Matryoshka dims), so a reader head trained on one model is never applied
+    /// to another's states.
+    fn state_space(&self) -> Option<String> {
+        None
+    }
 }
+
+/// A question read together with one passage: the last hidden state of every passage token
+/// with its byte range in the passage, and the mean state of the question's tokens.
+#[derive(Debug, Clone, Default)]
+pub struct PairStates {
+    /// Width of one state.
+    pub hidden: usize,
+    /// Mean state of the question's tokens (`hidden` values).
+    pub question: Vec<f32>,
+    /// Byte range in the passage of each passage token, in order.
+    pub spans: Vec<std::ops::Range<usize>>,
+    /// `spans.len() * hidden` values, token-major.
+    pub states: Vec<f32>,
+}
+
+impl PairStates {
+    /// The state of passage token `i`.
+    pub fn state(&self, i: usize) -> &[f32] {
+        &self.states[i * self.hidden..(i + 1) * self.hidden]
+    }
+}
+
+/// How the reader sees a question and a passage: EmbeddingGemma's question-answering task
+/// prompt, then the passage as a document would be introduced.
+const READER_QUESTION: &str = "task: question answering | query: ";
+const READER_PASSAGE: &str = " | text: ";
 
 /// Arithmetic of the embedder's large matrix products.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -366,6 +404,75 @@ impl Embedder for GemmaEmbedder {
             .map(|t| t.len())
             .unwrap_or(64)
     }
+
+    fn read_pairs(&self, question: &str, passages: &[&str]) -> Result<Option<Vec<PairStates>>> {
+        if passages.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let q_start = READER_QUESTION.len();
+        let q_end = q_start + question.len();
+        let p_start = q_end + READER_PASSAGE.len();
+        let texts: Vec<String> = passages
+            .iter()
+            .map(|p| format!("{READER_QUESTION}{question}{READER_PASSAGE}{p}"))
+            .collect();
+        let encs = self
+            .tokenizer
+            .encode_batch(texts, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let max = self.model.max_tokens();
+        let hidden = self.model.hidden_size();
+        let mut out = vec![PairStates::default(); passages.len()];
+        // Pairs longer than the model takes are read over their first `max` tokens.
+        let ids: Vec<&[u32]> = encs.iter().map(|e| &e.get_ids()[..e.len().min(max)]).collect();
+        let mut start = 0;
+        while start < ids.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < ids.len() && (end == start || tokens + ids[end].len() <= self.batch_tokens) {
+                tokens += ids[end].len();
+                end += 1;
+            }
+            let x = self.model.hidden_states(&ids[start..end])?;
+            let x: Vec<f32> = x.flatten_all()?.to_vec1()?;
+            if !x.iter().all(|v| v.is_finite()) {
+                return Err(damaged_output(&self.dir));
+            }
+            let mut row = 0;
+            for i in start..end {
+                let offsets = &encs[i].get_offsets()[..ids[i].len()];
+                let mut q_sum = vec![0f32; hidden];
+                let mut q_n = 0usize;
+                let ps = &mut out[i];
+                ps.hidden = hidden;
+                for (t, &(a, b)) in offsets.iter().enumerate() {
+                    let state = &x[(row + t) * hidden..(row + t + 1) * hidden];
+                    // A word's token carries the space before it, so a token belongs to the
+                    // part its text overlaps.
+                    if b <= a {
+                        continue;
+                    }
+                    if a < q_end && b > q_start {
+                        q_n += 1;
+                        q_sum.iter_mut().zip(state).for_each(|(s, v)| *s += v);
+                    } else if b > p_start {
+                        ps.spans.push(a.max(p_start) - p_start..b - p_start);
+                        ps.states.extend_from_slice(state);
+                    }
+                }
+                let n = q_n.max(1) as f32;
+                ps.question = q_sum.into_iter().map(|s| s / n).collect();
+                row += ids[i].len();
+            }
+            start = end;
+        }
+        Ok(Some(out))
+    }
+
+    fn state_space(&self) -> Option<String> {
+        let model = self.name.split('@').next().unwrap_or(&self.name);
+        Some(format!("{model}/hidden{}", self.model.hidden_size()))
+    }
 }
 
 /// Refuses vectors with NaN or infinite values. Damaged weights of the right size pass the
@@ -375,11 +482,15 @@ fn finite_rows(rows: Vec<Vec<f32>>, dir: &Path) -> Result<Vec<Vec<f32>>> {
     if rows.iter().flatten().all(|x| x.is_finite()) {
         return Ok(rows);
     }
-    Err(Error::UnsupportedModel {
+    Err(damaged_output(dir))
+}
+
+fn damaged_output(dir: &Path) -> Error {
+    Error::UnsupportedModel {
         path: dir.to_path_buf(),
         detail: "the model produced NaN or infinite values: its weight files are damaged and must be fetched again"
             .into(),
-    })
+    }
 }
 
 /// Identifies the vectors a folder produces: weights (size and the first and last MiB, which

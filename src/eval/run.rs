@@ -143,6 +143,10 @@ pub struct AnswerResult {
     /// abstention thresholds from a report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub best_score: Option<f32>,
+    /// The answer reader's best margin over the sentences it read, to study its abstention
+    /// threshold from a report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answerability: Option<f32>,
     /// The fact marked in the first sentence, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fact: Option<String>,
@@ -330,6 +334,11 @@ pub fn run(
                             "gold_read": gold_read,
                             "label": metrics::answer_hit(&c.text, &q.answers),
                             "f": c.features,
+                            "m": c.reading.as_ref().map(|r| r.margin),
+                            "sf1": c.reading.as_ref().map(|r| {
+                                let span = r.span.clone().and_then(|s| c.text.get(s)).unwrap_or("");
+                                metrics::squad_f1_em(span, &q.answers).0
+                            }),
                         });
                         writeln!(w, "{row}").map_err(crate::Error::io("writing", dump_path(opts)))?;
                     }
@@ -381,6 +390,7 @@ pub fn run(
                     first_sentence_hit,
                     gold_read,
                     best_score: first.map(|s| s.score),
+                    answerability: a.answerability,
                     fact,
                     span_f1,
                     span_exact,
