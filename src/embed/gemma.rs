@@ -297,6 +297,7 @@ impl GemmaModel {
                 detail: format!("activation {:?} is not supported", cfg.hidden_activation),
             });
         }
+        let t = std::time::Instant::now();
         let kernel = match precision {
             Precision::F32 => None,
             Precision::Int8 => Some(Kernel::from_env()?),
@@ -349,6 +350,8 @@ impl GemmaModel {
                 sliding,
             });
         }
+        tracing::debug!(ms = super::ms(t), "loaded the layers");
+        let t = std::time::Instant::now();
         let embed = EmbedTable::open(&weights, &device)?;
         if embed.dims()?.1 != h {
             return Err(Error::UnsupportedModel {
@@ -374,6 +377,8 @@ impl GemmaModel {
         // Two small products per text: f32 costs nothing measurable and keeps them exact.
         let dense1 = Weight::F32(dense("2_Dense")?);
         let dense2 = Weight::F32(dense("3_Dense")?);
+        tracing::debug!(ms = super::ms(t), "opened the token table and the Dense layers");
+        let t = std::time::Instant::now();
         let (cos_local, sin_local) = rope_tables(
             cfg.rope_local_base_freq,
             cfg.head_dim,
@@ -381,6 +386,7 @@ impl GemmaModel {
             &device,
         )?;
         let (cos_global, sin_global) = rope_tables(cfg.rope_theta, cfg.head_dim, cfg.max_position_embeddings, &device)?;
+        tracing::debug!(ms = super::ms(t), "computed the rope tables");
         Ok(GemmaModel {
             embed_scale: (h as f64).sqrt(),
             embed,

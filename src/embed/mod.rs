@@ -224,13 +224,17 @@ impl GemmaEmbedder {
                 detail: "tokenizer.json is missing".into(),
             });
         }
+        let t = std::time::Instant::now();
         let mut tokenizer =
             Tokenizer::from_file(&tok_path).map_err(|e| Error::Tokenizer(format!("{}: {e}", tok_path.display())))?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        tracing::debug!(ms = ms(t), "loaded the tokenizer");
+        let t = std::time::Instant::now();
         let model = gemma::GemmaModel::load(&spec.dir, spec.precision)?;
+        tracing::debug!(ms = ms(t), precision = %spec.precision, "loaded the model");
         let full = model.dims();
         let dims = spec.dims.unwrap_or(full);
         if dims == 0 || dims > full {
@@ -239,7 +243,9 @@ impl GemmaEmbedder {
                 detail: format!("the model has {full} dimensions: keep between 1 and {full}"),
             });
         }
+        let t = std::time::Instant::now();
         let fingerprint = fingerprint(&spec.dir, &spec.prompts, dims, spec.precision)?;
+        tracing::debug!(ms = ms(t), "fingerprinted the weights");
         let suffix = match spec.precision {
             Precision::F32 => "",
             Precision::Int8 => INT8_NAME_SUFFIX,
@@ -366,6 +372,11 @@ impl Embedder for GemmaEmbedder {
             .map(|t| t.len())
             .unwrap_or(64)
     }
+}
+
+/// Milliseconds since `t`, for the load-time logs.
+pub(crate) fn ms(t: std::time::Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
 /// Refuses vectors with NaN or infinite values. Damaged weights of the right size pass the
