@@ -198,7 +198,13 @@ fn every_int8_kernel_gives_the_same_vectors() {
         let got = e.embed_prompted(&texts).unwrap();
         // Every kernel computes the same exact integer sums, and everything else is the same
         // f32 code, so the vectors are bit for bit the same.
-        assert_eq!(got, expected, "the {} kernel differs from {}", kernel.name(), best.name());
+        assert_eq!(
+            got,
+            expected,
+            "the {} kernel differs from {}",
+            kernel.name(),
+            best.name()
+        );
         compared.push(kernel.name());
     }
     eprintln!("int8 kernels compared on {} texts: {compared:?}", texts.len());
@@ -219,6 +225,7 @@ fn embedder_f32_refuses_a_kernel() -> bool {
     e.set_int8_kernel(sourcier::embed::int8::Kernel::Portable).is_err()
 }
 
+#[cfg(unix)]
 /// A model folder of links to the installed one, so its int8 cache can be damaged freely.
 fn linked_model_folder() -> tempfile::TempDir {
     let src = util::model_dir();
@@ -233,6 +240,7 @@ fn linked_model_folder() -> tempfile::TempDir {
     tmp
 }
 
+#[cfg(unix)]
 #[test]
 fn the_int8_cache_gives_the_vectors_of_a_fresh_quantisation_and_survives_damage() {
     use sourcier::embed::int8_cache::CACHE_FILE;
@@ -252,5 +260,8 @@ fn the_int8_cache_gives_the_vectors_of_a_fresh_quantisation_and_survives_damage(
     std::fs::write(&cache, &bad).unwrap();
     let again = load_int8(dir.path().to_path_buf()).embed_prompted(&texts).unwrap();
     assert_eq!(again, fresh);
-    assert!(std::fs::read(&cache).unwrap() == written, "the damaged cache was not rewritten");
+    assert!(
+        std::fs::read(&cache).unwrap() == written,
+        "the damaged cache was not rewritten"
+    );
 }

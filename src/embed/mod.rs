@@ -12,6 +12,7 @@
 pub mod gemma;
 pub mod hashing;
 pub mod int8;
+pub mod int8_cache;
 
 pub use hashing::HashingEmbedder;
 
@@ -224,17 +225,21 @@ impl GemmaEmbedder {
                 detail: "tokenizer.json is missing".into(),
             });
         }
-        let t = std::time::Instant::now();
-        let mut tokenizer =
-            Tokenizer::from_file(&tok_path).map_err(|e| Error::Tokenizer(format!("{}: {e}", tok_path.display())))?;
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        tracing::debug!(ms = ms(t), "loaded the tokenizer");
-        let t = std::time::Instant::now();
-        let model = gemma::GemmaModel::load(&spec.dir, spec.precision)?;
-        tracing::debug!(ms = ms(t), precision = %spec.precision, "loaded the model");
+        // Parsing the 262k-entry tokenizer.json is a large share of a cold start and needs
+        // nothing from the weights: it runs on its own thread while they load.
+        let (tokenizer, model) = std::thread::scope(|s| {
+            let tokenizer = s.spawn(|| load_tokenizer(&tok_path));
+            let t = std::time::Instant::now();
+            let model = gemma::GemmaModel::load(&spec.dir, spec.precision);
+            tracing::debug!(ms = ms(t), precision = %spec.precision, "loaded the model");
+            let tokenizer = tokenizer.join().unwrap_or_else(|_| {
+                Err(Error::Tokenizer(format!(
+                    "{}: the loading thread panicked",
+                    tok_path.display()
+                )))
+            });
+            Ok::<_, Error>((tokenizer?, model?))
+        })?;
         let full = model.dims();
         let dims = spec.dims.unwrap_or(full);
         if dims == 0 || dims > full {
@@ -321,6 +326,13 @@ impl GemmaEmbedder {
         self.batch_tokens = n.max(1);
     }
 
+    /// Runs the int8 products with `kernel` from now on, to compare kernels on the same
+    /// weights in one process; vectors do not change (every kernel computes the same integer
+    /// sums). Refused in f32 and for a kernel this CPU cannot run.
+    pub fn set_int8_kernel(&mut self, kernel: int8::Kernel) -> Result<()> {
+        self.model.set_int8_kernel(kernel)
+    }
+
     fn document_prompt(&self, title: Option<&str>) -> String {
         match title.map(str::trim).filter(|t| !t.is_empty()) {
             Some(t) if self.prompts.document.contains("{title}") => self.prompts.document.replace("{title}", t),
@@ -372,6 +384,18 @@ impl Embedder for GemmaEmbedder {
             .map(|t| t.len())
             .unwrap_or(64)
     }
+}
+
+/// The tokenizer of `path`, with no padding or truncation (long inputs are refused instead).
+fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    let t = std::time::Instant::now();
+    let mut tokenizer = Tokenizer::from_file(path).map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    tracing::debug!(ms = ms(t), "loaded the tokenizer");
+    Ok(tokenizer)
 }
 
 /// Milliseconds since `t`, for the load-time logs.
