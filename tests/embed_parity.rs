@@ -265,3 +265,42 @@ fn the_int8_cache_gives_the_vectors_of_a_fresh_quantisation_and_survives_damage(
         "the damaged cache was not rewritten"
     );
 }
+
+#[test]
+fn the_typed_tokenizer_reader_builds_the_librarys_tokenizer() {
+    let path = util::model_dir().join("tokenizer.json");
+    let typed = sourcier::embed::load_tokenizer(&path).unwrap();
+    let library = tokenizers::Tokenizer::from_file(&path).unwrap();
+    let mut texts: Vec<String> = reference()
+        .into_iter()
+        .map(|i| format!("{}{}", i.prompt, i.text))
+        .collect();
+    texts.extend(
+        [
+            "<start_of_turn>user\nBonjour<end_of_turn>",
+            "\n\n\n\t\t  espaces   multiples\u{a0}et insécables",
+            "emoji 🤗, ñ, 漢字 et \u{1}",
+            "<unk><pad><mask><bos><eos>",
+        ]
+        .map(String::from),
+    );
+    for t in &texts {
+        for special in [true, false] {
+            let a = typed.encode(t.as_str(), special).unwrap();
+            let b = library.encode(t.as_str(), special).unwrap();
+            assert_eq!(a.get_ids(), b.get_ids(), "{t:?}");
+            assert_eq!(a.get_offsets(), b.get_offsets(), "{t:?}");
+        }
+    }
+    assert_eq!(typed.get_vocab_size(true), library.get_vocab_size(true));
+    let added = |tk: &tokenizers::Tokenizer| {
+        let mut v: Vec<_> = tk
+            .get_added_tokens_decoder()
+            .into_iter()
+            .map(|(id, t)| (id, t.content, t.special, t.normalized))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(added(&typed), added(&library));
+}

@@ -387,15 +387,79 @@ impl Embedder for GemmaEmbedder {
 }
 
 /// The tokenizer of `path`, with no padding or truncation (long inputs are refused instead).
-fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     let t = std::time::Instant::now();
-    let mut tokenizer = Tokenizer::from_file(path).map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
+    let (mut tokenizer, typed) = match typed_bpe_tokenizer(&bytes) {
+        Some(tk) => (tk, true),
+        None => (
+            Tokenizer::from_bytes(&bytes).map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?,
+            false,
+        ),
+    };
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(None)
         .map_err(|e| Error::Tokenizer(e.to_string()))?;
-    tracing::debug!(ms = ms(t), "loaded the tokenizer");
+    tracing::debug!(ms = ms(t), typed, "loaded the tokenizer");
     Ok(tokenizer)
+}
+
+/// A `tokenizer.json` with a BPE model, read field by field into its types.
+///
+/// The library's reader (`Tokenizer::from_file`) takes the model through an untagged enum,
+/// which first buffers all of it as a `serde_json::Value`: for EmbeddingGemma's 262,144-token
+/// vocabulary and 514,906 merges that is a BTreeMap of strings, copied twice, and most of a
+/// cold start (`docs/benchmarks.md`, issue 10). Reading `BPE` with its own deserializer skips
+/// the detour and builds the same tokenizer, in the same order (parts, then added tokens).
+/// `None` sends the file to the library's reader: another model type, anything unexpected,
+/// or an added token that does not get the id the file gives it (the library only warns).
+fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
+    use tokenizers::models::bpe::BPE;
+    use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper};
+    #[derive(serde::Deserialize)]
+    struct Added {
+        id: u32,
+        content: String,
+        single_word: bool,
+        lstrip: bool,
+        rstrip: bool,
+        normalized: bool,
+        special: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Parts {
+        version: String,
+        #[serde(default)]
+        added_tokens: Vec<Added>,
+        normalizer: Option<NormalizerWrapper>,
+        pre_tokenizer: Option<PreTokenizerWrapper>,
+        post_processor: Option<PostProcessorWrapper>,
+        decoder: Option<DecoderWrapper>,
+        model: BPE,
+    }
+    let parts: Parts = serde_json::from_slice(bytes).ok()?;
+    if parts.version != "1.0" {
+        return None;
+    }
+    let mut tk = Tokenizer::new(parts.model);
+    tk.with_normalizer(parts.normalizer).ok()?;
+    tk.with_pre_tokenizer(parts.pre_tokenizer);
+    tk.with_post_processor(parts.post_processor);
+    tk.with_decoder(parts.decoder);
+    let ids: Vec<(String, u32)> = parts.added_tokens.iter().map(|a| (a.content.clone(), a.id)).collect();
+    tk.add_tokens(parts.added_tokens.into_iter().map(|a| AddedToken {
+        content: a.content,
+        single_word: a.single_word,
+        lstrip: a.lstrip,
+        rstrip: a.rstrip,
+        normalized: a.normalized,
+        special: a.special,
+    }))
+    .ok()?;
+    ids.iter()
+        .all(|(content, id)| tk.token_to_id(content) == Some(*id))
+        .then_some(tk)
 }
 
 /// Milliseconds since `t`, for the load-time logs.
