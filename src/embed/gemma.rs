@@ -11,7 +11,8 @@
 //! a single key/value head the attention of one sequence is two plain matmuls with no
 //! transposes.
 //!
-//! In [`Precision::Int8`] the four matrices of every layer are quantised at load and
+//! In [`Precision::Int8`] the four matrices of every layer are quantised on the first load
+//! (then mapped from the model folder's cache, [`super::int8_cache`]) and
 //! multiplied by the int8 kernels of [`super::int8`]; attention, norms and the two final Dense
 //! layers stay in f32. The 805 MB token-embedding table is never copied: rows are read from
 //! the memory-mapped weights file, so only the pages of tokens actually seen become resident.

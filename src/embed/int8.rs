@@ -1,7 +1,7 @@
 //! Int8 matrix products for the embedder: `x · wᵀ` with int8 weights and int8 activations.
 //!
-//! Weights are quantised once, at load, per output row with a symmetric scale (`w ≈ s_j q_j`,
-//! `q ∈ [-127, 127]`); activations per token (row of `x`) at each call. The integer dot
+//! Weights are quantised once (then kept by [`super::int8_cache`]), per output row with a
+//! symmetric scale (`w ≈ s_j q_j`, `q ∈ [-127, 127]`); activations per token (row of `x`) at each call. The integer dot
 //! products are exact, so every kernel returns the same i32 sums and only the final
 //! `sum · s_x · s_w` is floating point. Three kernels, chosen at run time:
 //!
