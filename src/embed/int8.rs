@@ -142,7 +142,9 @@ impl<T: Plain> Buf<T> {
     /// `len` values of `map` from byte `offset`; `None` when out of bounds or misaligned.
     pub fn mapped(map: &std::sync::Arc<memmap2::Mmap>, offset: usize, len: usize) -> Option<Buf<T>> {
         let end = len.checked_mul(size_of::<T>())?.checked_add(offset)?;
-        let aligned = (map.as_ptr() as usize).checked_add(offset)? % align_of::<T>() == 0;
+        let aligned = (map.as_ptr() as usize)
+            .checked_add(offset)?
+            .is_multiple_of(align_of::<T>());
         (end <= map.len() && aligned).then(|| Buf::Mapped {
             map: map.clone(),
             offset,

@@ -256,8 +256,8 @@ mod tests {
         }
         // The mapped arrays are aligned for the kernels' loads.
         let (p, s, _) = back[1].parts();
-        assert_eq!(p.as_ptr() as usize % ALIGN, 0);
-        assert_eq!(s.as_ptr() as usize % ALIGN, 0);
+        assert!((p.as_ptr() as usize).is_multiple_of(ALIGN));
+        assert!((s.as_ptr() as usize).is_multiple_of(ALIGN));
     }
 
     #[test]
