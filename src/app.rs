@@ -410,10 +410,14 @@ impl Session {
     /// `setup.bootstrap` set and no index yet, ingests those articles first.
     pub fn open(setup: &Setup, progress: &dyn Progress) -> Result<Session> {
         bootstrap(setup, progress)?;
+        let t = Instant::now();
         let lib = setup.open_index()?;
+        tracing::debug!(ms = crate::embed::ms(t), "opened the index");
+        let t = Instant::now();
         let embedder: Arc<dyn Embedder> = setup
             .load_embedder(setup.dims_for(lib.backend().manifest()), progress)?
             .into();
+        tracing::debug!(ms = crate::embed::ms(t), "loaded the embedder");
         Session::with_embedder(setup, embedder, lib, progress)
     }
 
@@ -443,7 +447,9 @@ impl Session {
         // Bind once: every query of this session uses an embedder that matches the index.
         crate::backend::check_embedder(b.manifest(), &b.location(), embedder.as_ref())?;
         // Catch the derived indexes up now, so no query pays for it or reports it.
+        let t = Instant::now();
         b.warm(progress)?;
+        tracing::debug!(ms = crate::embed::ms(t), "warmed the index");
         Ok(Session {
             lib,
             embedder,

@@ -197,3 +197,143 @@ fn reader_states_tile_the_passage_in_order() {
     assert_eq!(other[0].spans, read[0].spans);
     assert_ne!(other[0].states, read[0].states);
 }
+
+/// A few short texts (the portable kernel is slow): two queries and two documents.
+fn short_prompted_texts() -> Vec<String> {
+    let mut items = reference();
+    items.sort_by_key(|i| i.input_ids.len());
+    let queries = items.iter().filter(|i| i.kind == "query").take(2);
+    let docs = items.iter().filter(|i| i.kind == "document").take(2);
+    queries.chain(docs).map(|i| format!("{}{}", i.prompt, i.text)).collect()
+}
+
+fn load_int8(dir: std::path::PathBuf) -> sourcier::embed::GemmaEmbedder {
+    use sourcier::embed::{GemmaEmbedder, ModelSpec, Precision};
+    use sourcier::models;
+    let m = models::manifest(models::DEFAULT_EMBEDDER).unwrap();
+    let mut spec = ModelSpec::from_manifest(&m, dir, None).unwrap();
+    spec.precision = Precision::Int8;
+    GemmaEmbedder::load(&spec).expect("loading the int8 embedder")
+}
+
+#[test]
+fn every_int8_kernel_gives_the_same_vectors() {
+    use sourcier::embed::int8::Kernel;
+    let mut e = load_int8(util::model_dir());
+    let texts = short_prompted_texts();
+    // The fastest kernel (VNNI on CPUs that have it) is the reference for the others.
+    let best = Kernel::best();
+    e.set_int8_kernel(best).unwrap();
+    let expected = e.embed_prompted(&texts).unwrap();
+    let mut compared = vec![best.name()];
+    for kernel in Kernel::ALL.into_iter().filter(|k| k.supported() && *k != best) {
+        e.set_int8_kernel(kernel).unwrap();
+        let got = e.embed_prompted(&texts).unwrap();
+        // Every kernel computes the same exact integer sums, and everything else is the same
+        // f32 code, so the vectors are bit for bit the same.
+        assert_eq!(
+            got,
+            expected,
+            "the {} kernel differs from {}",
+            kernel.name(),
+            best.name()
+        );
+        compared.push(kernel.name());
+    }
+    eprintln!("int8 kernels compared on {} texts: {compared:?}", texts.len());
+    for kernel in Kernel::ALL.into_iter().filter(|k| !k.supported()) {
+        assert!(e.set_int8_kernel(kernel).is_err());
+    }
+    assert!(embedder_f32_refuses_a_kernel());
+}
+
+/// An f32 embedder has no int8 products to switch.
+fn embedder_f32_refuses_a_kernel() -> bool {
+    use sourcier::embed::{GemmaEmbedder, ModelSpec, Precision};
+    use sourcier::models;
+    let m = models::manifest(models::DEFAULT_EMBEDDER).unwrap();
+    let mut spec = ModelSpec::from_manifest(&m, util::model_dir(), None).unwrap();
+    spec.precision = Precision::F32;
+    let mut e = GemmaEmbedder::load(&spec).unwrap();
+    e.set_int8_kernel(sourcier::embed::int8::Kernel::Portable).is_err()
+}
+
+#[cfg(unix)]
+/// A model folder of links to the installed one, so its int8 cache can be damaged freely.
+fn linked_model_folder() -> tempfile::TempDir {
+    let src = util::model_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == sourcier::embed::int8_cache::CACHE_FILE {
+            continue;
+        }
+        std::os::unix::fs::symlink(entry.path(), tmp.path().join(entry.file_name())).unwrap();
+    }
+    tmp
+}
+
+#[cfg(unix)]
+#[test]
+fn the_int8_cache_gives_the_vectors_of_a_fresh_quantisation_and_survives_damage() {
+    use sourcier::embed::int8_cache::CACHE_FILE;
+    let dir = linked_model_folder();
+    let cache = dir.path().join(CACHE_FILE);
+    let texts = short_prompted_texts();
+    // First load: quantised from the f32 weights, and the cache written.
+    let fresh = load_int8(dir.path().to_path_buf()).embed_prompted(&texts).unwrap();
+    let written = std::fs::read(&cache).expect("the first int8 load writes the cache");
+    // Second load: mapped from the cache, same vectors bit for bit.
+    let mapped = load_int8(dir.path().to_path_buf()).embed_prompted(&texts).unwrap();
+    assert_eq!(mapped, fresh);
+    // A damaged cache is not used: the weights are quantised again and the cache rewritten.
+    let mut bad = written.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    std::fs::write(&cache, &bad).unwrap();
+    let again = load_int8(dir.path().to_path_buf()).embed_prompted(&texts).unwrap();
+    assert_eq!(again, fresh);
+    assert!(
+        std::fs::read(&cache).unwrap() == written,
+        "the damaged cache was not rewritten"
+    );
+}
+
+#[test]
+fn the_typed_tokenizer_reader_builds_the_librarys_tokenizer() {
+    let path = util::model_dir().join("tokenizer.json");
+    let typed = sourcier::embed::load_tokenizer(&path).unwrap();
+    let library = tokenizers::Tokenizer::from_file(&path).unwrap();
+    let mut texts: Vec<String> = reference()
+        .into_iter()
+        .map(|i| format!("{}{}", i.prompt, i.text))
+        .collect();
+    texts.extend(
+        [
+            "<start_of_turn>user\nBonjour<end_of_turn>",
+            "\n\n\n\t\t  espaces   multiples\u{a0}et insécables",
+            "emoji 🤗, ñ, 漢字 et \u{1}",
+            "<unk><pad><mask><bos><eos>",
+        ]
+        .map(String::from),
+    );
+    for t in &texts {
+        for special in [true, false] {
+            let a = typed.encode(t.as_str(), special).unwrap();
+            let b = library.encode(t.as_str(), special).unwrap();
+            assert_eq!(a.get_ids(), b.get_ids(), "{t:?}");
+            assert_eq!(a.get_offsets(), b.get_offsets(), "{t:?}");
+        }
+    }
+    assert_eq!(typed.get_vocab_size(true), library.get_vocab_size(true));
+    let added = |tk: &tokenizers::Tokenizer| {
+        let mut v: Vec<_> = tk
+            .get_added_tokens_decoder()
+            .into_iter()
+            .map(|(id, t)| (id, t.content, t.special, t.normalized))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(added(&typed), added(&library));
+}

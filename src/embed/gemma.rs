@@ -11,7 +11,8 @@
 //! a single key/value head the attention of one sequence is two plain matmuls with no
 //! transposes.
 //!
-//! In [`Precision::Int8`] the four matrices of every layer are quantised at load and
+//! In [`Precision::Int8`] the four matrices of every layer are quantised on the first load
+//! (then mapped from the model folder's cache, [`super::int8_cache`]) and
 //! multiplied by the int8 kernels of [`super::int8`]; attention, norms and the two final Dense
 //! layers stay in f32. The 805 MB token-embedding table is never copied: rows are read from
 //! the memory-mapped weights file, so only the pages of tokens actually seen become resident.
@@ -25,6 +26,7 @@ use serde::Deserialize;
 
 use super::Precision;
 use super::int8::{Kernel, QuantMatrix};
+use super::int8_cache;
 use crate::{Error, Result};
 
 /// The fields of `config.json` this implementation needs.
@@ -87,6 +89,13 @@ impl Weight {
         };
         let v = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + rows * cols];
         Ok(Weight::Int8(QuantMatrix::quantize(v, rows, cols, kernel)?))
+    }
+
+    fn int8(&self) -> Option<&QuantMatrix> {
+        match self {
+            Weight::Int8(q) => Some(q),
+            Weight::F32(_) => None,
+        }
     }
 
     fn rows(&self) -> candle_core::Result<usize> {
@@ -297,43 +306,87 @@ impl GemmaModel {
                 detail: format!("activation {:?} is not supported", cfg.hidden_activation),
             });
         }
+        let t = std::time::Instant::now();
         let kernel = match precision {
             Precision::F32 => None,
             Precision::Int8 => Some(Kernel::from_env()?),
         };
-        let weights = dir.join("model.safetensors");
-        // SAFETY: the file is memory-mapped read-only; sourcier never writes model files in place.
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device)? };
         let h = cfg.hidden_size;
         let q_dim = cfg.num_attention_heads * cfg.head_dim;
         let kv_dim = cfg.num_key_value_heads * cfg.head_dim;
+        // In int8, the quantised matrices come from the cache next to the weights when it is
+        // sound (an mmap), else they are quantised here and the cache is written for next time.
+        let shapes = [
+            (q_dim + 2 * kv_dim, h),
+            (h, q_dim),
+            (2 * cfg.intermediate_size, h),
+            (h, cfg.intermediate_size),
+        ];
+        let (identity, mut cached) = match kernel {
+            None => (None, None),
+            Some(k) => {
+                let identity = int8_cache::source_identity(dir)?;
+                let all: Vec<_> = (0..cfg.num_hidden_layers).flat_map(|_| shapes).collect();
+                let cached = match int8_cache::load(dir, &identity, &all, k) {
+                    Ok(m) => m.map(Vec::into_iter),
+                    Err(e) => {
+                        tracing::warn!("{e}; quantising the weights again");
+                        None
+                    }
+                };
+                (Some(identity), cached)
+            }
+        };
+        let from_cache = cached.is_some();
+        let weights = dir.join("model.safetensors");
+        // SAFETY: the file is memory-mapped read-only; sourcier never writes model files in place.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device)? };
         let plus_one = |t: Tensor| -> candle_core::Result<Tensor> { t + 1.0 };
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {
             let vb = vb.pp(format!("layers.{i}"));
             let a = vb.pp("self_attn");
             let m = vb.pp("mlp");
-            let qkv = Weight::new(
-                Tensor::cat(
-                    &[
-                        a.get((q_dim, h), "q_proj.weight")?,
-                        a.get((kv_dim, h), "k_proj.weight")?,
-                        a.get((kv_dim, h), "v_proj.weight")?,
-                    ],
-                    0,
+            let [qkv, o, gate_up, down] = match cached.as_mut() {
+                // `int8_cache::load` returned one matrix per shape, four per layer.
+                Some(it) => std::array::from_fn(|_| it.next().map(Weight::Int8)),
+                None => [None, None, None, None],
+            };
+            let qkv = match qkv {
+                Some(w) => w,
+                None => Weight::new(
+                    Tensor::cat(
+                        &[
+                            a.get((q_dim, h), "q_proj.weight")?,
+                            a.get((kv_dim, h), "k_proj.weight")?,
+                            a.get((kv_dim, h), "v_proj.weight")?,
+                        ],
+                        0,
+                    )?,
+                    kernel,
                 )?,
-                kernel,
-            )?;
-            let gate_up = Weight::new(
-                Tensor::cat(
-                    &[
-                        m.get((cfg.intermediate_size, h), "gate_proj.weight")?,
-                        m.get((cfg.intermediate_size, h), "up_proj.weight")?,
-                    ],
-                    0,
+            };
+            let o = match o {
+                Some(w) => w,
+                None => Weight::new(a.get((h, q_dim), "o_proj.weight")?, kernel)?,
+            };
+            let gate_up = match gate_up {
+                Some(w) => w,
+                None => Weight::new(
+                    Tensor::cat(
+                        &[
+                            m.get((cfg.intermediate_size, h), "gate_proj.weight")?,
+                            m.get((cfg.intermediate_size, h), "up_proj.weight")?,
+                        ],
+                        0,
+                    )?,
+                    kernel,
                 )?,
-                kernel,
-            )?;
+            };
+            let down = match down {
+                Some(w) => w,
+                None => Weight::new(m.get((h, cfg.intermediate_size), "down_proj.weight")?, kernel)?,
+            };
             let sliding = cfg.layer_types.get(i).map(String::as_str) != Some("full_attention");
             layers.push(Layer {
                 input_norm: plus_one(vb.get(h, "input_layernorm.weight")?)?,
@@ -343,12 +396,27 @@ impl GemmaModel {
                 q_norm: plus_one(a.get(cfg.head_dim, "q_norm.weight")?)?,
                 k_norm: plus_one(a.get(cfg.head_dim, "k_norm.weight")?)?,
                 qkv,
-                o: Weight::new(a.get((h, q_dim), "o_proj.weight")?, kernel)?,
+                o,
                 gate_up,
-                down: Weight::new(m.get((h, cfg.intermediate_size), "down_proj.weight")?, kernel)?,
+                down,
                 sliding,
             });
         }
+        tracing::debug!(ms = super::ms(t), from_cache, "loaded the layers");
+        if let Some(identity) = identity.filter(|_| !from_cache) {
+            let t = std::time::Instant::now();
+            let mats: Vec<&QuantMatrix> = layers
+                .iter()
+                .flat_map(|l| [&l.qkv, &l.o, &l.gate_up, &l.down])
+                .filter_map(Weight::int8)
+                .collect();
+            // The model works without it: a folder that cannot be written only loads slower.
+            match int8_cache::store(dir, &identity, &mats) {
+                Ok(()) => tracing::debug!(ms = super::ms(t), "wrote the int8 weights cache"),
+                Err(e) => tracing::warn!("could not write the int8 weights cache: {e}"),
+            }
+        }
+        let t = std::time::Instant::now();
         let embed = EmbedTable::open(&weights, &device)?;
         if embed.dims()?.1 != h {
             return Err(Error::UnsupportedModel {
@@ -374,6 +442,8 @@ impl GemmaModel {
         // Two small products per text: f32 costs nothing measurable and keeps them exact.
         let dense1 = Weight::F32(dense("2_Dense")?);
         let dense2 = Weight::F32(dense("3_Dense")?);
+        tracing::debug!(ms = super::ms(t), "opened the token table and the Dense layers");
+        let t = std::time::Instant::now();
         let (cos_local, sin_local) = rope_tables(
             cfg.rope_local_base_freq,
             cfg.head_dim,
@@ -381,6 +451,7 @@ impl GemmaModel {
             &device,
         )?;
         let (cos_global, sin_global) = rope_tables(cfg.rope_theta, cfg.head_dim, cfg.max_position_embeddings, &device)?;
+        tracing::debug!(ms = super::ms(t), "computed the rope tables");
         Ok(GemmaModel {
             embed_scale: (h as f64).sqrt(),
             embed,
@@ -410,6 +481,34 @@ impl GemmaModel {
     /// Output dimension before any Matryoshka truncation.
     pub fn dims(&self) -> usize {
         self.dense2.rows().unwrap_or(self.cfg.hidden_size)
+    }
+
+    /// Runs the int8 products with `kernel` from now on (the quantised weights are the same
+    /// for every kernel). Refused in f32 and for a kernel this CPU cannot run.
+    pub fn set_int8_kernel(&mut self, kernel: Kernel) -> Result<()> {
+        let name = "int8 kernel";
+        if !kernel.supported() {
+            return Err(Error::InvalidOption {
+                name,
+                detail: format!("this CPU cannot run the {} int8 kernel", kernel.name()),
+            });
+        }
+        let mut any = false;
+        for l in &mut self.layers {
+            for w in [&mut l.qkv, &mut l.o, &mut l.gate_up, &mut l.down] {
+                if let Weight::Int8(q) = w {
+                    q.set_kernel(kernel);
+                    any = true;
+                }
+            }
+        }
+        if !any {
+            return Err(Error::InvalidOption {
+                name,
+                detail: "the model runs in f32: it has no int8 products".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Embeds already-tokenised sequences packed end to end; returns `[n, dims]`, L2-normalised.

@@ -1,7 +1,7 @@
 //! Int8 matrix products for the embedder: `x · wᵀ` with int8 weights and int8 activations.
 //!
-//! Weights are quantised once, at load, per output row with a symmetric scale (`w ≈ s_j q_j`,
-//! `q ∈ [-127, 127]`); activations per token (row of `x`) at each call. The integer dot
+//! Weights are quantised once (then kept by [`super::int8_cache`]), per output row with a
+//! symmetric scale (`w ≈ s_j q_j`, `q ∈ [-127, 127]`); activations per token (row of `x`) at each call. The integer dot
 //! products are exact, so every kernel returns the same i32 sums and only the final
 //! `sum · s_x · s_w` is floating point. Three kernels, chosen at run time:
 //!
@@ -114,6 +114,60 @@ impl Kernel {
     }
 }
 
+/// Types for which every bit pattern is a valid value, so they can be read straight from
+/// a mapped file.
+///
+/// # Safety
+/// Implementors must have no padding, no invalid bit patterns and no drop glue.
+pub unsafe trait Plain: Copy + Send + Sync + 'static {}
+// SAFETY: plain integers and floats: every bit pattern is a value.
+unsafe impl Plain for i8 {}
+// SAFETY: as above.
+unsafe impl Plain for i32 {}
+// SAFETY: as above.
+unsafe impl Plain for f32 {}
+
+/// The array of a [`QuantMatrix`]: its own memory, or a range of a memory-mapped file (the
+/// int8 weights cache, so that a load maps the quantised weights instead of building them).
+pub enum Buf<T: Plain> {
+    Owned(Vec<T>),
+    Mapped {
+        map: std::sync::Arc<memmap2::Mmap>,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl<T: Plain> Buf<T> {
+    /// `len` values of `map` from byte `offset`; `None` when out of bounds or misaligned.
+    pub fn mapped(map: &std::sync::Arc<memmap2::Mmap>, offset: usize, len: usize) -> Option<Buf<T>> {
+        let end = len.checked_mul(size_of::<T>())?.checked_add(offset)?;
+        let aligned = (map.as_ptr() as usize)
+            .checked_add(offset)?
+            .is_multiple_of(align_of::<T>());
+        (end <= map.len() && aligned).then(|| Buf::Mapped {
+            map: map.clone(),
+            offset,
+            len,
+        })
+    }
+}
+
+impl<T: Plain> std::ops::Deref for Buf<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            Buf::Owned(v) => v,
+            // SAFETY: `Buf::mapped` checked bounds and alignment; any bit pattern is a `T`
+            // (`Plain`); the map lives as long as `self`, and cache files are replaced by
+            // rename, never written in place, so the bytes do not change under us.
+            Buf::Mapped { map, offset, len } => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().add(*offset).cast::<T>(), *len)
+            },
+        }
+    }
+}
+
 /// A weight matrix `[rows, cols]` in int8, one scale per row, packed in panels.
 pub struct QuantMatrix {
     rows: usize,
@@ -122,12 +176,18 @@ pub struct QuantMatrix {
     kp: usize,
     panels: usize,
     /// Panel `p` holds rows `16p..16p+16`: `packed[p·16·kp + 64g + 4c + t] = q[16p + c][4g + t]`.
-    packed: Vec<i8>,
+    packed: Buf<i8>,
     /// Per row, padded with zeros to `16 · panels`.
-    scales: Vec<f32>,
+    scales: Buf<f32>,
     /// `Σ_k q_jk` per row (padded): the VNNI kernel's correction for its `+128` shift.
-    sums: Vec<i32>,
+    sums: Buf<i32>,
     kernel: Kernel,
+}
+
+/// Lengths of the packed weights and of the scales (and sums) of a `[rows, cols]` matrix.
+pub fn packed_lens(rows: usize, cols: usize) -> (usize, usize) {
+    let panels = rows.div_ceil(PANEL);
+    (panels * PANEL * cols.div_ceil(KG) * KG, panels * PANEL)
 }
 
 impl QuantMatrix {
@@ -161,11 +221,47 @@ impl QuantMatrix {
             cols,
             kp,
             panels,
+            packed: Buf::Owned(packed),
+            scales: Buf::Owned(scales),
+            sums: Buf::Owned(sums),
+            kernel,
+        })
+    }
+
+    /// A matrix from arrays laid out as [`QuantMatrix::parts`] returns them (read back from
+    /// the int8 weights cache); refused when their lengths do not fit `rows` and `cols`.
+    pub fn from_parts(
+        rows: usize,
+        cols: usize,
+        packed: Buf<i8>,
+        scales: Buf<f32>,
+        sums: Buf<i32>,
+        kernel: Kernel,
+    ) -> candle_core::Result<QuantMatrix> {
+        let (np, ns) = packed_lens(rows, cols);
+        if rows == 0 || cols == 0 || cols > MAX_COLS || packed.len() != np || scales.len() != ns || sums.len() != ns {
+            candle_core::bail!("int8: arrays of the wrong length for a {rows}x{cols} matrix");
+        }
+        Ok(QuantMatrix {
+            rows,
+            cols,
+            kp: cols.div_ceil(KG) * KG,
+            panels: rows.div_ceil(PANEL),
             packed,
             scales,
             sums,
             kernel,
         })
+    }
+
+    /// The packed weights, scales and row sums, in the layout the kernels read.
+    pub fn parts(&self) -> (&[i8], &[f32], &[i32]) {
+        (&self.packed, &self.scales, &self.sums)
+    }
+
+    /// Runs later products with `kernel` (same layout and integer sums for every kernel).
+    pub fn set_kernel(&mut self, kernel: Kernel) {
+        self.kernel = kernel;
     }
 
     pub fn rows(&self) -> usize {

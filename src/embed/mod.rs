@@ -12,6 +12,7 @@
 pub mod gemma;
 pub mod hashing;
 pub mod int8;
+pub mod int8_cache;
 
 pub use hashing::HashingEmbedder;
 
@@ -262,13 +263,21 @@ impl GemmaEmbedder {
                 detail: "tokenizer.json is missing".into(),
             });
         }
-        let mut tokenizer =
-            Tokenizer::from_file(&tok_path).map_err(|e| Error::Tokenizer(format!("{}: {e}", tok_path.display())))?;
-        tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let model = gemma::GemmaModel::load(&spec.dir, spec.precision)?;
+        // Parsing the 262k-entry tokenizer.json is a large share of a cold start and needs
+        // nothing from the weights: it runs on its own thread while they load.
+        let (tokenizer, model) = std::thread::scope(|s| {
+            let tokenizer = s.spawn(|| load_tokenizer(&tok_path));
+            let t = std::time::Instant::now();
+            let model = gemma::GemmaModel::load(&spec.dir, spec.precision);
+            tracing::debug!(ms = ms(t), precision = %spec.precision, "loaded the model");
+            let tokenizer = tokenizer.join().unwrap_or_else(|_| {
+                Err(Error::Tokenizer(format!(
+                    "{}: the loading thread panicked",
+                    tok_path.display()
+                )))
+            });
+            Ok::<_, Error>((tokenizer?, model?))
+        })?;
         let full = model.dims();
         let dims = spec.dims.unwrap_or(full);
         if dims == 0 || dims > full {
@@ -277,7 +286,9 @@ impl GemmaEmbedder {
                 detail: format!("the model has {full} dimensions: keep between 1 and {full}"),
             });
         }
+        let t = std::time::Instant::now();
         let fingerprint = fingerprint(&spec.dir, &spec.prompts, dims, spec.precision)?;
+        tracing::debug!(ms = ms(t), "fingerprinted the weights");
         let suffix = match spec.precision {
             Precision::F32 => "",
             Precision::Int8 => INT8_NAME_SUFFIX,
@@ -351,6 +362,13 @@ impl GemmaEmbedder {
     /// Sets the token budget of one forward pass (for benchmarks).
     pub fn set_batch_tokens(&mut self, n: usize) {
         self.batch_tokens = n.max(1);
+    }
+
+    /// Runs the int8 products with `kernel` from now on, to compare kernels on the same
+    /// weights in one process; vectors do not change (every kernel computes the same integer
+    /// sums). Refused in f32 and for a kernel this CPU cannot run.
+    pub fn set_int8_kernel(&mut self, kernel: int8::Kernel) -> Result<()> {
+        self.model.set_int8_kernel(kernel)
     }
 
     fn document_prompt(&self, title: Option<&str>) -> String {
@@ -473,6 +491,87 @@ impl Embedder for GemmaEmbedder {
         let model = self.name.split('@').next().unwrap_or(&self.name);
         Some(format!("{model}/hidden{}", self.model.hidden_size()))
     }
+}
+
+/// The tokenizer of `path`, with no padding or truncation (long inputs are refused instead).
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    let t = std::time::Instant::now();
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
+    let (mut tokenizer, typed) = match typed_bpe_tokenizer(&bytes) {
+        Some(tk) => (tk, true),
+        None => (
+            Tokenizer::from_bytes(&bytes).map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?,
+            false,
+        ),
+    };
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(None)
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    tracing::debug!(ms = ms(t), typed, "loaded the tokenizer");
+    Ok(tokenizer)
+}
+
+/// A `tokenizer.json` with a BPE model, read field by field into its types.
+///
+/// The library's reader (`Tokenizer::from_file`) takes the model through an untagged enum,
+/// which first buffers all of it as a `serde_json::Value`: for EmbeddingGemma's 262,144-token
+/// vocabulary and 514,906 merges that is a BTreeMap of strings, copied twice, and most of a
+/// cold start (`docs/benchmarks.md`, issue 10). Reading `BPE` with its own deserializer skips
+/// the detour and builds the same tokenizer, in the same order (parts, then added tokens).
+/// `None` sends the file to the library's reader: another model type, anything unexpected,
+/// or an added token that does not get the id the file gives it (the library only warns).
+fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
+    use tokenizers::models::bpe::BPE;
+    use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper};
+    #[derive(serde::Deserialize)]
+    struct Added {
+        id: u32,
+        content: String,
+        single_word: bool,
+        lstrip: bool,
+        rstrip: bool,
+        normalized: bool,
+        special: bool,
+    }
+    #[derive(serde::Deserialize)]
+    struct Parts {
+        version: String,
+        #[serde(default)]
+        added_tokens: Vec<Added>,
+        normalizer: Option<NormalizerWrapper>,
+        pre_tokenizer: Option<PreTokenizerWrapper>,
+        post_processor: Option<PostProcessorWrapper>,
+        decoder: Option<DecoderWrapper>,
+        model: BPE,
+    }
+    let parts: Parts = serde_json::from_slice(bytes).ok()?;
+    if parts.version != "1.0" {
+        return None;
+    }
+    let mut tk = Tokenizer::new(parts.model);
+    tk.with_normalizer(parts.normalizer).ok()?;
+    tk.with_pre_tokenizer(parts.pre_tokenizer);
+    tk.with_post_processor(parts.post_processor);
+    tk.with_decoder(parts.decoder);
+    let ids: Vec<(String, u32)> = parts.added_tokens.iter().map(|a| (a.content.clone(), a.id)).collect();
+    tk.add_tokens(parts.added_tokens.into_iter().map(|a| AddedToken {
+        content: a.content,
+        single_word: a.single_word,
+        lstrip: a.lstrip,
+        rstrip: a.rstrip,
+        normalized: a.normalized,
+        special: a.special,
+    }))
+    .ok()?;
+    ids.iter()
+        .all(|(content, id)| tk.token_to_id(content) == Some(*id))
+        .then_some(tk)
+}
+
+/// Milliseconds since `t`, for the load-time logs.
+pub(crate) fn ms(t: std::time::Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
 /// Refuses vectors with NaN or infinite values. Damaged weights of the right size pass the
