@@ -498,7 +498,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| vec![1e-4, 1e-3, 1e-2]);
     let lr: f32 = opt("--lr").map(|s| s.parse()).transpose()?.unwrap_or(1e-3);
     let batch = 32;
-    let mut best: Option<(f64, f32, usize, Head, (f64, f64, f64))> = None;
+    // (selection score, L2, passes, head, selection figures)
+    type Best = (f64, f32, usize, Head, (f64, f64, f64));
+    let mut best: Option<Best> = None;
     for &l2 in &l2s {
         let mut h = Head {
             start: vec![0.0; d],

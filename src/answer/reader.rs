@@ -169,11 +169,10 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// The highest `start[a] + end[b]` with `a <= b < a + max_len`.
 pub fn best_span(start: &[f32], end: &[f32], max_len: usize) -> (usize, usize, f32) {
     let mut best = (0, 0, f32::MIN);
-    for a in 0..start.len() {
-        for b in a..end.len().min(a + max_len) {
-            let s = start[a] + end[b];
-            if s > best.2 {
-                best = (a, b, s);
+    for (a, &sa) in start.iter().enumerate() {
+        for (b, &eb) in end.iter().enumerate().take(a + max_len).skip(a) {
+            if sa + eb > best.2 {
+                best = (a, b, sa + eb);
             }
         }
     }
@@ -346,7 +345,7 @@ mod tests {
             states: vec![0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 5.0, 0.0, 0.0],
         };
         let r = reader.read("Combien ?", sentence, &states);
-        assert_eq!(r.span.map(|s| &sentence[s]), Some("300 personnes"));
+        assert_eq!(r.span.clone().map(|s| &sentence[s]), Some("300 personnes"));
         assert!(r.margin > 9.0, "{r:?}");
         // States of another width: no span, the lowest margin.
         let other = PairStates { hidden: 3, ..states };
