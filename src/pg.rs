@@ -670,10 +670,19 @@ pub fn glob_to_regex(glob: &str) -> String {
         let c = chars[i];
         match c {
             '*' => {
+                let first = i;
                 while i + 1 < chars.len() && chars[i + 1] == '*' {
                     i += 1;
                 }
-                out.push_str(".*");
+                // `**/` as a whole component is zero or more directories, as glob::Pattern
+                // reads it: `**/x.txt` matches `x.txt` too, and a final `**/` matches anything.
+                let component = i > first && (first == 0 || chars[first - 1] == '/');
+                if component && chars.get(i + 1) == Some(&'/') {
+                    out.push_str(if i + 2 == chars.len() { ".*" } else { "(.*/)?" });
+                    i += 1;
+                } else {
+                    out.push_str(".*");
+                }
             }
             '?' => out.push('.'),
             '[' => {
@@ -1166,6 +1175,9 @@ mod tests {
         assert_eq!(glob_to_regex("news/*.txt"), "^news/.*\\.txt$");
         assert_eq!(glob_to_regex("a?[!bc]"), "^a.[^bc]$");
         assert_eq!(glob_to_regex("x[y"), "^x\\[y$");
+        assert_eq!(glob_to_regex("**/a.txt"), "^(.*/)?a\\.txt$");
+        assert_eq!(glob_to_regex("news/**/a"), "^news/(.*/)?a$");
+        assert_eq!(glob_to_regex("a**/b"), "^a.*/b$");
     }
 
     proptest! {
@@ -1187,6 +1199,8 @@ mod tests {
         enum Tok {
             Any,
             Star,
+            /// `(.*/)?`: nothing, or anything that ends with `/`.
+            Dirs,
             Lit(char),
             Class(bool, Vec<char>),
         }
@@ -1195,6 +1209,10 @@ mod tests {
         let mut i = 0;
         while i < inner.len() {
             match inner[i] {
+                '(' if inner[i..].starts_with(&['(', '.', '*', '/', ')', '?']) => {
+                    toks.push(Tok::Dirs);
+                    i += 5;
+                }
                 '.' if inner.get(i + 1) == Some(&'*') => {
                     toks.push(Tok::Star);
                     i += 1;
@@ -1211,6 +1229,11 @@ mod tests {
                         i += 1;
                     }
                     let mut set = Vec::new();
+                    // A `]` first in a class is a member, as in POSIX and PostgreSQL.
+                    if inner[i] == ']' {
+                        set.push(']');
+                        i += 1;
+                    }
                     while inner[i] != ']' {
                         if inner[i] == '\\' {
                             i += 1;
@@ -1245,13 +1268,14 @@ mod tests {
             match t.first() {
                 None => s.is_empty(),
                 Some(Tok::Star) => (0..=s.len()).any(|k| m(&t[1..], &s[k..])),
+                Some(Tok::Dirs) => (0..=s.len()).any(|k| (k == 0 || s[k - 1] == '/') && m(&t[1..], &s[k..])),
                 Some(tok) => {
                     let Some(&c) = s.first() else { return false };
                     let ok = match tok {
                         Tok::Any => true,
                         Tok::Lit(l) => *l == c,
                         Tok::Class(neg, set) => class_has(set, c) != *neg,
-                        Tok::Star => unreachable!(),
+                        Tok::Star | Tok::Dirs => unreachable!(),
                     };
                     ok && m(&t[1..], &s[1..])
                 }

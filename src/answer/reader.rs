@@ -268,8 +268,13 @@ mod tests {
         let a = s.find(" salariés,").unwrap();
         let r = tidy_span(s, a..a + " salariés,".len()).unwrap();
         assert_eq!(&s[r], "salariés");
-        let r = tidy_span(s, s.len() - 1..s.len());
-        assert_eq!(r, None);
+        // Punctuation alone is no span.
+        let s2 = "Il a dit : oui.";
+        let a = s2.find(" :").unwrap();
+        assert_eq!(tidy_span(s2, a..a + 2), None);
+        // The final full stop belongs to no word: the word before it is what is left.
+        let r = tidy_span(s, s.len() - 1..s.len()).unwrap();
+        assert_eq!(&s[r], "il");
         let s = "Il est né à Paris (France).";
         let a = s.find("Paris").unwrap();
         let r = tidy_span(s, a..s.len()).unwrap();
