@@ -436,30 +436,16 @@ pub fn extractive_cached(
     if best < opts.min_score {
         return Ok(abstain(confidence));
     }
-    // On topic, but no sentence carries the kind of fact asked for: say so, or answer with the
-    // sentence that says the fact was not disclosed, which is the honest answer.
+    // On topic, but no sentence carries the kind of fact asked for, or the reader finds the
+    // answer in none of those it read: say so, or answer with the sentence that says the fact
+    // was not disclosed, which is the honest answer.
     let mut scored = scored;
-    if scored.iter().all(|c| c.features[features::TYPE_MISSING] > 0.5) {
-        match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
-            Some(i) => {
-                let c = scored.remove(i);
-                scored = vec![c];
-            }
-            None => {
-                let mut a = abstain(confidence);
-                a.text = fact_missing_message(&lang).to_string();
-                a.abstention = Some(Abstention::FactMissing);
-                return Ok(a);
-            }
-        }
-    }
     let answerability = scored
         .iter()
         .filter_map(|c| c.reading.as_ref().map(|r| r.margin))
         .reduce(f32::max);
-    if answerability.is_some_and(|m| m < opts.min_answerability) {
-        // Read, on topic, and none holds the answer: say so, or give the sentence that says
-        // the fact was not disclosed.
+    let type_missing = scored.iter().all(|c| c.features[features::TYPE_MISSING] > 0.5);
+    if type_missing || answerability.is_some_and(|m| m < opts.min_answerability) {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {
                 let c = scored.remove(i);

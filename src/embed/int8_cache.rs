@@ -19,7 +19,7 @@
 //! weights, scales (f32) and row sums (i32), every array starting on a 64-byte boundary so the
 //! mapped slices are aligned for the kernels' loads.
 
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -44,17 +44,7 @@ pub fn source_identity(dir: &Path) -> Result<[u8; 32]> {
     let mut h = Sha256::new();
     let cfg = dir.join("config.json");
     h.update(std::fs::read(&cfg).map_err(Error::io("reading", &cfg))?);
-    let w = dir.join("model.safetensors");
-    let mut f = std::fs::File::open(&w).map_err(Error::io("opening", &w))?;
-    let len = f.metadata().map_err(Error::io("reading", &w))?.len();
-    h.update(len.to_le_bytes());
-    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
-    f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
-    h.update(&buf);
-    f.seek(SeekFrom::End(-(buf.len() as i64)))
-        .map_err(Error::io("reading", &w))?;
-    f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
-    h.update(&buf);
+    super::hash_weight_ends(&mut h, &dir.join("model.safetensors"))?;
     Ok(h.finalize().into())
 }
 

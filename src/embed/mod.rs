@@ -592,11 +592,27 @@ fn damaged_output(dir: &Path) -> Error {
     }
 }
 
+/// Hashes a weights file's size and its first and last MiB: they hold the safetensors header
+/// and the last tensors, so any other download differs there, for a 2 MiB read.
+pub(crate) fn hash_weight_ends(h: &mut Sha256, w: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(w).map_err(Error::io("opening", w))?;
+    let len = f.metadata().map_err(Error::io("reading", w))?.len();
+    h.update(len.to_le_bytes());
+    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
+    f.read_exact(&mut buf).map_err(Error::io("reading", w))?;
+    h.update(&buf);
+    f.seek(SeekFrom::End(-(buf.len() as i64)))
+        .map_err(Error::io("reading", w))?;
+    f.read_exact(&mut buf).map_err(Error::io("reading", w))?;
+    h.update(&buf);
+    Ok(())
+}
+
 /// Identifies the vectors a folder produces: weights (size and the first and last MiB, which
 /// hold the safetensors header and the last tensors), config, prompts, dims and precision.
 /// f32 hashes nothing for its precision, so indexes built before int8 existed stay valid.
 fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize, precision: Precision) -> Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
     let mut h = Sha256::new();
     for file in ["config.json", "2_Dense/model.safetensors", "3_Dense/model.safetensors"] {
         if let Ok(bytes) = std::fs::read(dir.join(file)) {
@@ -604,17 +620,7 @@ fn fingerprint(dir: &Path, prompts: &Prompts, dims: usize, precision: Precision)
             h.update(&bytes);
         }
     }
-    let w = dir.join("model.safetensors");
-    let mut f = std::fs::File::open(&w).map_err(Error::io("opening", &w))?;
-    let len = f.metadata().map_err(Error::io("reading", &w))?.len();
-    h.update(len.to_le_bytes());
-    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
-    f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
-    h.update(&buf);
-    f.seek(SeekFrom::End(-(buf.len() as i64)))
-        .map_err(Error::io("reading", &w))?;
-    f.read_exact(&mut buf).map_err(Error::io("reading", &w))?;
-    h.update(&buf);
+    hash_weight_ends(&mut h, &dir.join("model.safetensors"))?;
     h.update(prompts.query.as_bytes());
     h.update([0]);
     h.update(prompts.document.as_bytes());
