@@ -65,7 +65,7 @@ fn main() {
     let set = sourcier::eval::input::parse_squad(&text, Some(n), &lang).unwrap();
     let questions: Vec<&str> = set.queries.iter().map(|q| q.text.as_str()).collect();
     let embedder = Setup::new(&dir)
-        .load_embedder(Some(lib.manifest.dims), &NoProgress)
+        .load_embedder(Some(&lib.manifest), &NoProgress)
         .unwrap();
     let t = Instant::now();
     let vectors: Vec<Vec<f32>> = questions

@@ -124,27 +124,41 @@ impl Setup {
         }
     }
 
-    /// Loads the chosen embedder at `dims` (or its default dimension).
-    pub fn load_embedder(&self, dims: Option<usize>, progress: &dyn Progress) -> Result<Box<dyn Embedder>> {
+    /// Loads the chosen embedder for an index: at the asked dimension and precision, else
+    /// those that built `existing`, else the model's defaults (full dimension, int8).
+    pub fn load_embedder(
+        &self,
+        existing: Option<&IndexManifest>,
+        progress: &dyn Progress,
+    ) -> Result<Box<dyn Embedder>> {
+        let dims = self.dims.or(existing.map(|m| m.dims));
         match &self.embedder {
             EmbedderChoice::Hashing => Ok(Box::new(HashingEmbedder::new(dims.unwrap_or(HASHING_DIMS)))),
-            EmbedderChoice::Local(dir) => embed::load(&self.spec(Some(dir), dims, progress)?),
-            EmbedderChoice::Default => embed::load(&self.spec(None, dims, progress)?),
+            EmbedderChoice::Local(dir) => embed::load(&self.spec(Some(dir), dims, existing, progress)?),
+            EmbedderChoice::Default => embed::load(&self.spec(None, dims, existing, progress)?),
         }
     }
 
-    /// The spec of a model embedder, with the precision asked for.
-    fn spec(&self, local: Option<&Path>, dims: Option<usize>, progress: &dyn Progress) -> Result<embed::ModelSpec> {
+    /// The spec of a model embedder, with the precision asked for (flag or
+    /// `SOURCIER_PRECISION`), else the one `existing` was built with, else the default.
+    fn spec(
+        &self,
+        local: Option<&Path>,
+        dims: Option<usize>,
+        existing: Option<&IndexManifest>,
+        progress: &dyn Progress,
+    ) -> Result<embed::ModelSpec> {
         let mut spec = embed::resolve(&self.paths, local, dims, progress)?;
-        if let Some(p) = self.precision {
+        let chosen = match self.precision {
+            Some(p) => Some(p),
+            None => embed::Precision::chosen_in_env()?,
+        };
+        // An index built in one precision is refused in the other, so an unasked precision
+        // follows the index rather than the default.
+        if let Some(p) = chosen.or(existing.map(|m| embed::Precision::of_embedder_name(&m.embedder))) {
             spec.precision = p;
         }
         Ok(spec)
-    }
-
-    /// The dimension to load the embedder at for an existing index: the asked one, else the index's.
-    fn dims_for(&self, manifest: &IndexManifest) -> Option<usize> {
-        self.dims.or(Some(manifest.dims))
     }
 }
 
@@ -263,8 +277,7 @@ pub fn ingest(setup: &Setup, req: &IngestRequest, progress: &dyn Progress) -> Re
         }
     }
     let existing = setup.read_manifest()?;
-    let dims = setup.dims.or(existing.as_ref().map(|m| m.dims));
-    let embedder = setup.load_embedder(dims, progress)?;
+    let embedder = setup.load_embedder(existing.as_ref(), progress)?;
     ingest_with(setup, embedder.as_ref(), req, progress)
 }
 
@@ -414,9 +427,7 @@ impl Session {
         let lib = setup.open_index()?;
         tracing::debug!(ms = crate::embed::ms(t), "opened the index");
         let t = Instant::now();
-        let embedder: Arc<dyn Embedder> = setup
-            .load_embedder(setup.dims_for(lib.backend().manifest()), progress)?
-            .into();
+        let embedder: Arc<dyn Embedder> = setup.load_embedder(Some(lib.backend().manifest()), progress)?.into();
         tracing::debug!(ms = crate::embed::ms(t), "loaded the embedder");
         Session::with_embedder(setup, embedder, lib, progress)
     }
@@ -910,7 +921,12 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
             lines.push('\n');
         }
         crate::fsx::write_atomic(&corpus_file, lines.as_bytes())?;
-        let embedder = setup.load_embedder(setup.dims, progress)?;
+        // A corpus index kept from an earlier run is updated with the embedder that built it.
+        let existing = match &setup.database {
+            Some(url) => open_pg_manifest(url)?,
+            None => library::read_manifest(&dir.join("index"))?,
+        };
+        let embedder = setup.load_embedder(existing.as_ref(), progress)?;
         // With a database, the corpus goes there (its own schema or database is the caller's
         // to choose); else into an embedded index beside the corpus file.
         let mut writer = match &setup.database {
@@ -988,7 +1004,7 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
                 ));
             }
         }
-        let embedder = setup.load_embedder(setup.dims_for(lib.backend().manifest()), progress)?;
+        let embedder = setup.load_embedder(Some(lib.backend().manifest()), progress)?;
         (lib, set.queries, String::new(), embedder)
     };
     if queries.is_empty() {

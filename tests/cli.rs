@@ -260,6 +260,58 @@ fn a_different_model_is_refused() {
     assert_eq!(top_article(&v), "000_d959af5fb98b9205.txt");
 }
 
+/// int8 is the default for a new index, but an index built in f32 is opened in f32 without
+/// being asked, and asking for int8 on it is refused, naming both precisions.
+#[test]
+fn an_index_is_opened_in_the_precision_that_built_it() {
+    let t = tempfile::tempdir().unwrap();
+    let article = t.path().join("articles");
+    std::fs::create_dir_all(&article).unwrap();
+    std::fs::copy(
+        util::root().join("examples/articles/000_d959af5fb98b9205.txt"),
+        article.join("000_d959af5fb98b9205.txt"),
+    )
+    .unwrap();
+    let stats = |idx: &Path| -> Value {
+        serde_json::from_str(&ok(sourcier(idx)
+            .env_remove("SOURCIER_PRECISION")
+            .args(["index", "stats", "--json"])))
+        .unwrap()
+    };
+    let f32_idx = t.path().join("f32");
+    ingest_json(&f32_idx, &[&article], &["--precision", "f32"]);
+    let name = stats(&f32_idx)["manifest"]["embedder"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!name.is_empty() && !name.ends_with("/int8"), "{name}");
+    // No flag and no SOURCIER_PRECISION: the index's precision, not the default.
+    let out = ok(sourcier(&f32_idx).env_remove("SOURCIER_PRECISION").args([
+        "search",
+        "consultants IBM",
+        "--json",
+        "-k",
+        "1",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(top_article(&v), "000_d959af5fb98b9205.txt", "{v:#}");
+    let (success, _, stderr) = run(sourcier(&f32_idx).args(["--precision", "int8", "search", "consultants IBM"]));
+    assert!(!success, "an f32 index searched in int8 must be refused");
+    assert!(stderr.contains("f32") && stderr.contains("int8"), "{stderr}");
+    // A new index without a flag is int8.
+    let int8_idx = t.path().join("int8");
+    ok(sourcier(&int8_idx)
+        .env_remove("SOURCIER_PRECISION")
+        .arg("ingest")
+        .arg(&article)
+        .args(["--json", "--quiet"]));
+    let name = stats(&int8_idx)["manifest"]["embedder"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(name.ends_with("/int8"), "{name}");
+}
+
 #[test]
 fn bad_input_is_reported_per_file_and_the_rest_goes_in() {
     let t = tempfile::tempdir().unwrap();

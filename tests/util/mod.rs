@@ -35,12 +35,15 @@ pub fn model_dir() -> PathBuf {
     .clone()
 }
 
-/// The default embedder at full dimension, loaded once per test binary.
+/// The default embedder at full dimension in f32, the reference precision, loaded once per
+/// test binary (int8 has its own tests, against this one and the references).
 pub fn embedder() -> &'static GemmaEmbedder {
     static E: OnceLock<GemmaEmbedder> = OnceLock::new();
     E.get_or_init(|| {
         let m = models::manifest(models::DEFAULT_EMBEDDER).unwrap();
-        GemmaEmbedder::load(&ModelSpec::from_manifest(&m, model_dir(), None).unwrap()).expect("loading the embedder")
+        let mut spec = ModelSpec::from_manifest(&m, model_dir(), None).unwrap();
+        spec.precision = sourcier::embed::Precision::F32;
+        GemmaEmbedder::load(&spec).expect("loading the embedder")
     })
 }
 

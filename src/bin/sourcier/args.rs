@@ -44,8 +44,9 @@ pub struct Cli {
     /// Matryoshka dimension of the embeddings (768, 512, 256 or 128).
     #[arg(long, global = true)]
     pub dims: Option<usize>,
-    /// Arithmetic of the embedding model: `f32` (default) or `int8` (faster, vectors within
-    /// 0.99 cosine). An index is searched with the precision that built it.
+    /// Arithmetic of the embedding model: `int8` (default for a new index: less memory,
+    /// faster queries, vectors within 0.997 cosine) or `f32`. An existing index is opened with
+    /// the precision that built it.
     #[arg(long, global = true, env = "SOURCIER_PRECISION", value_name = "f32|int8")]
     pub precision: Option<String>,
     /// No progress bars.
