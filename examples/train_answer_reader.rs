@@ -377,6 +377,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let space = emb.state_space().expect("EmbeddingGemma has states");
 
     let cache = opt("--states").map(PathBuf::from);
+    // The cache does not record the precision it was read in; say where the states came from.
+    let read_in = match cache.as_ref().filter(|p| p.is_file()) {
+        Some(p) => format!("read from the cache {}", p.display()),
+        None => format!("read in {}", spec.precision),
+    };
     let states = match cache.as_ref().filter(|p| p.is_file()) {
         Some(p) => {
             let s = read_states(p)?;
@@ -582,13 +587,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         none: h.none,
         none_bias: h.bias,
         trained_on: format!(
-            "{} pairs of the even-numbered questions of {} (states in {}); chosen on the questions numbered 1 mod 8: L2 {l2:e}, {epoch} passes, lr {lr:e}, best-sentence span F1 {:.3}, gold sentence picked {:.3}, span F1 on the gold sentence {:.3}",
+            "{} pairs of the even-numbered questions of {} (states {}); chosen on the questions numbered 1 mod 8: L2 {l2:e}, {epoch} passes, lr {lr:e}, best-sentence span F1 {:.3}, gold sentence picked {:.3}, span F1 on the gold sentence {:.3}",
             train.len(),
             std::path::Path::new(squad.as_str())
                 .file_name()
                 .map(|f| f.to_string_lossy())
                 .unwrap_or_default(),
-            spec.precision,
+            read_in,
             sc.0,
             sc.1,
             sc.2

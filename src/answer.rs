@@ -410,6 +410,22 @@ pub fn extractive_cached(
     hits: &[Hit],
     opts: &AnswerOptions,
 ) -> Result<Answer> {
+    extractive_seen(embedder, cache, question, qvec, hits, opts, &mut Vec::new())
+}
+
+/// [`extractive_cached`], also giving the scored candidates it chose from in `seen` (left
+/// empty when it abstained before scoring any), so that an evaluation can study them without
+/// reading the sentences a second time.
+pub fn extractive_seen(
+    embedder: &dyn Embedder,
+    cache: &dyn SentenceCache,
+    question: &str,
+    qvec: &[f32],
+    hits: &[Hit],
+    opts: &AnswerOptions,
+    seen: &mut Vec<Candidate>,
+) -> Result<Answer> {
+    seen.clear();
     let lang = question_lang(question).to_string();
     let expected = expected_type(question);
     let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
@@ -430,6 +446,7 @@ pub fn extractive_cached(
         return Ok(abstain(confidence));
     }
     let scored = candidates(embedder, cache, question, qvec, hits, opts)?;
+    seen.clone_from(&scored);
     let Some(best) = scored.first().map(|c| c.score) else {
         return Ok(abstain(confidence));
     };
@@ -444,7 +461,12 @@ pub fn extractive_cached(
         .iter()
         .filter_map(|c| c.reading.as_ref().map(|r| r.margin))
         .reduce(f32::max);
-    let type_missing = scored.iter().all(|c| c.features[features::TYPE_MISSING] > 0.5);
+    let type_missing = scored.iter().all(|c| c.features[features::TYPE_MISSING] > 0.5)
+        // A sum of money asked, and none of the sentences an answer would show states one
+        // (a count of consultants is a number, not a price).
+        || (expected == AnswerType::Number
+            && features::asks_for_money(question)
+            && scored.iter().take(opts.max_sentences).all(|c| !features::carries_money(&c.text)));
     if type_missing || answerability.is_some_and(|m| m < opts.min_answerability) {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {

@@ -517,6 +517,168 @@ pub fn evidence(sentence: &str, q: &HashSet<String>) -> Evidence {
     e
 }
 
+/// Words that make "combien" / "how much" ask for a sum of money rather than a count: paying,
+/// costing, earning, spending, being worth. Hand-written (French and English), like the other
+/// cue lists here.
+const MONEY_VERBS: &[&str] = &[
+    // French (folded: no accents)
+    "paie",
+    "paye",
+    "paient",
+    "payent",
+    "payer",
+    "paye-t-il",
+    "paie-t-il",
+    "paie-t-elle",
+    "paient-ils",
+    "payes",
+    "coute",
+    "coutent",
+    "coute-t-il",
+    "coute-t-elle",
+    "coutera",
+    "coutait",
+    "cout",
+    "couts",
+    "vaut",
+    "valent",
+    "valait",
+    "depense",
+    "depenses",
+    "depenser",
+    "investi",
+    "investit",
+    "investir",
+    "gagne",
+    "gagnes",
+    "gagner",
+    "touche",
+    "touchent",
+    "rapporte",
+    "rapportent",
+    "facture",
+    "factures",
+    "verse",
+    "verses",
+    "debourse",
+    "prix",
+    "montant",
+    "budget",
+    "salaire",
+    "somme",
+    "tarif",
+    "loyer",
+    // English
+    "pay",
+    "pays",
+    "paid",
+    "paying",
+    "cost",
+    "costs",
+    "costing",
+    "spend",
+    "spends",
+    "spent",
+    "worth",
+    "earn",
+    "earns",
+    "earned",
+    "invest",
+    "invests",
+    "invested",
+    "charge",
+    "charges",
+    "charged",
+    "price",
+    "priced",
+    "money",
+    "salary",
+    "budget",
+    "amount",
+    "fee",
+    "fees",
+];
+
+/// Currency signs and names: a sentence with one of these and a number states a sum.
+const CURRENCIES: &[&str] = &[
+    "€", "$", "£", "¥", "euro", "euros", "dollar", "dollars", "franc", "francs", "yuan", "yuans", "yen", "yens",
+    "sterling", "rouble", "roubles", "ruble", "rubles", "roupie", "roupies", "rupee", "rupees", "peso", "pesos",
+    "dinar", "dinars", "dirham", "dirhams", "centime", "centimes", "cent", "cents", "usd", "eur", "gbp", "chf", "cny",
+    "renminbi", "won", "livres", "pounds",
+];
+
+/// Words that make a number a large sum when money is asked ("3 millions").
+const MAGNITUDES: &[&str] = &[
+    "million",
+    "millions",
+    "milliard",
+    "milliards",
+    "billion",
+    "billions",
+    "trillion",
+    "trillions",
+    "md",
+    "mds",
+    "k€",
+    "m€",
+];
+
+/// Whether a "how much" question asks for a sum of money ("Combien Huawei paie-t-il IBM ?",
+/// "How much did it cost?"), as opposed to a count ("Combien de consultants ?").
+pub fn asks_for_money(question: &str) -> bool {
+    let w: Vec<String> = words_lower(question).iter().map(|t| fold(t)).collect();
+    let has = |x: &str| w.iter().any(|t| t == x);
+    let money_word = |t: &str| MONEY_VERBS.contains(&t) || CURRENCIES.contains(&t);
+    if has("combien") {
+        // "combien de <noun>" counts, unless the noun is a currency ("combien d'euros").
+        if let Some(i) = w.iter().position(|t| t == "combien")
+            && let Some(next) = w.get(i + 1)
+        {
+            if next == "de" {
+                return w.get(i + 2).is_some_and(|n| CURRENCIES.contains(&n.as_str()));
+            }
+            if let Some(noun) = next.strip_prefix("d'") {
+                return CURRENCIES.contains(&noun);
+            }
+        }
+        return w.iter().any(|t| money_word(t));
+    }
+    if has("how") && has("much") {
+        return w.iter().any(|t| money_word(t));
+    }
+    // "Quel est le montant …", "What was the cost …"; not "quel prix", which is as often an
+    // award.
+    const SUM_NOUNS: &[&str] = &[
+        "montant", "cout", "couts", "somme", "budget", "salaire", "tarif", "loyer", "amount", "cost", "price", "fee",
+        "salary",
+    ];
+    let sum = |t: &String| SUM_NOUNS.contains(&t.as_str());
+    w.windows(2)
+        .any(|p| matches!(p[0].as_str(), "quel" | "quelle" | "what" | "which") && sum(&p[1]))
+        || w.windows(4).any(|p| {
+            matches!(p[0].as_str(), "quel" | "quelle" | "what")
+                && matches!(p[1].as_str(), "est" | "etait" | "fut" | "was" | "is")
+                && matches!(p[2].as_str(), "le" | "la" | "l'" | "the")
+                && sum(&p[3])
+        })
+}
+
+/// Whether a sentence states a sum of money: a number with a currency (or, failing one, with
+/// a magnitude such as "millions").
+pub fn carries_money(sentence: &str) -> bool {
+    let toks = tokens(sentence);
+    let low = sentence.to_lowercase();
+    let sign = ["€", "$", "£", "¥"].iter().any(|c| low.contains(c));
+    let words: Vec<String> = toks.iter().map(|t| fold(t.text)).collect();
+    let number = toks.iter().any(|t| t.text.chars().any(|c| c.is_ascii_digit()))
+        || words.iter().any(|w| NUMBER_WORDS.contains(&w.as_str()));
+    number
+        && (sign
+            || words
+                .iter()
+                .any(|w| CURRENCIES.contains(&w.as_str()) || MAGNITUDES.contains(&w.as_str())))
+}
+
 /// Whether a sentence says that a fact was withheld ("n'en a pas révélé le montant", "terms
 /// were not disclosed").
 pub fn says_undisclosed(sentence: &str) -> bool {
@@ -704,6 +866,48 @@ mod tests {
                     proptest::prop_assert!(s.get(r).is_some());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn money_questions_and_sums() {
+        for q in [
+            "Combien Huawei paie-t-il IBM pour cette mission de conseil ?",
+            "Combien a coûté la construction du pont ?",
+            "Combien d'euros la ville a-t-elle dépensés ?",
+            "How much did Huawei pay IBM?",
+            "How much money was raised?",
+            "Quel est le montant du contrat ?",
+            "What was the cost of the bridge?",
+        ] {
+            assert!(asks_for_money(q), "{q}");
+        }
+        for q in [
+            "Combien de consultants IBM envoie-t-il chez Huawei ?",
+            "Combien de temps a duré la guerre ?",
+            "Combien d'employés IBM paie-t-il ?",
+            "How much does the statue weigh?",
+            "How many people paid?",
+            "Quel prix a reçu Marie Curie en 1903 ?",
+            "Qui a payé la facture ?",
+        ] {
+            assert!(!asks_for_money(q), "{q}");
+        }
+        for s in [
+            "Le contrat s'élève à 3,5 millions d'euros.",
+            "It cost $40 million.",
+            "Le billet coûte 12 €.",
+            "Huawei a versé 2 milliards à ses employés.",
+            "The deal was worth 300 pounds.",
+        ] {
+            assert!(carries_money(s), "{s}");
+        }
+        for s in [
+            "IBM envoie 25 consultants chez Huawei.",
+            "Aucune des deux parties n'en a révélé les détails financiers.",
+            "Le prix a été remis en 1903.",
+        ] {
+            assert!(!carries_money(s), "{s}");
         }
     }
 

@@ -44,13 +44,19 @@ pub struct EvalOptions {
 }
 
 /// Part of a query file, by position: tune on one part, report another. Besides the two
-/// halves, `R/M` keeps the questions numbered R modulo M (`3/8`: an eighth), for costly runs.
+/// halves, `R/M` keeps the questions numbered R modulo M (`3/8`: an eighth), for costly runs,
+/// and `R,S/M` those numbered R or S modulo M (`1,3/8`: a tuning eighth and a reporting
+/// eighth in one run).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "String")]
 pub enum Split {
     Even,
     Odd,
-    Modulo { rest: usize, modulus: usize },
+    /// Bit R of `rests` keeps the questions numbered R modulo `modulus` (at most 64).
+    Modulo {
+        rests: u64,
+        modulus: usize,
+    },
 }
 
 impl Split {
@@ -58,7 +64,23 @@ impl Split {
         match self {
             Split::Even => index.is_multiple_of(2),
             Split::Odd => !index.is_multiple_of(2),
-            Split::Modulo { rest, modulus } => index % modulus == rest,
+            Split::Modulo { rests, modulus } => rests >> (index % modulus) & 1 == 1,
+        }
+    }
+}
+
+impl From<Split> for String {
+    fn from(s: Split) -> String {
+        match s {
+            Split::Even => "even".into(),
+            Split::Odd => "odd".into(),
+            Split::Modulo { rests, modulus } => {
+                let r: Vec<String> = (0..modulus)
+                    .filter(|r| rests >> r & 1 == 1)
+                    .map(|r| r.to_string())
+                    .collect();
+                format!("{}/{modulus}", r.join(","))
+            }
         }
     }
 }
@@ -66,20 +88,25 @@ impl Split {
 impl std::str::FromStr for Split {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Split, String> {
-        let bad = || format!("`{s}` is not a split: use even, odd or R/M (the questions numbered R modulo M)");
+        let bad = || format!("`{s}` is not a split: use even, odd, R/M (the questions numbered R modulo M) or R,S/M");
         match s {
             "even" => Ok(Split::Even),
             "odd" => Ok(Split::Odd),
             _ => {
                 let (r, m) = s.split_once('/').ok_or_else(bad)?;
-                let (rest, modulus): (usize, usize) = (
-                    r.trim().parse().map_err(|_| bad())?,
-                    m.trim().parse().map_err(|_| bad())?,
-                );
-                if modulus == 0 || rest >= modulus {
+                let modulus: usize = m.trim().parse().map_err(|_| bad())?;
+                if modulus == 0 || modulus > 64 {
                     return Err(bad());
                 }
-                Ok(Split::Modulo { rest, modulus })
+                let mut rests = 0u64;
+                for r in r.split(',') {
+                    let r: usize = r.trim().parse().map_err(|_| bad())?;
+                    if r >= modulus {
+                        return Err(bad());
+                    }
+                    rests |= 1 << r;
+                }
+                Ok(Split::Modulo { rests, modulus })
             }
         }
     }
@@ -300,13 +327,15 @@ pub fn run(
             let answer = if opts.answers {
                 let ta = Instant::now();
                 let aopts = AnswerOptions::default();
-                let a = answer::extractive_cached(
+                let mut seen = Vec::new();
+                let a = answer::extractive_seen(
                     embedder,
                     lib.sentence_cache(),
                     &q.text,
                     &r.query_vector,
                     &r.hits,
                     &aopts,
+                    &mut seen,
                 )?;
                 answer_lat.push(ta.elapsed().as_secs_f64() * 1e3);
                 let gold_read = r
@@ -319,14 +348,18 @@ pub fn run(
                     && q.is_answerable()
                     && !q.answers.is_empty()
                 {
-                    let cands = answer::candidates(
-                        embedder,
-                        lib.sentence_cache(),
-                        &q.text,
-                        &r.query_vector,
-                        &r.hits,
-                        &aopts,
-                    )?;
+                    // The answerer's own candidates, unless it abstained before scoring any.
+                    let cands = match seen.is_empty() {
+                        false => seen,
+                        true => answer::candidates(
+                            embedder,
+                            lib.sentence_cache(),
+                            &q.text,
+                            &r.query_vector,
+                            &r.hits,
+                            &aopts,
+                        )?,
+                    };
                     for c in cands {
                         let row = serde_json::json!({
                             "q": i,
@@ -737,7 +770,11 @@ mod tests {
             assert_eq!(eighths.iter().filter(|p| p.keeps(i)).count(), 1);
         }
         assert!("3/8".parse::<Split>().unwrap().keeps(11));
-        for bad in ["8/8", "1/0", "x/8", "3", "half"] {
+        let two: Split = "1, 3/8".parse().unwrap();
+        assert_eq!((0..16).filter(|&i| two.keeps(i)).collect::<Vec<_>>(), [1, 3, 9, 11]);
+        assert_eq!(String::from(two), "1,3/8");
+        assert_eq!(serde_json::to_value(Split::Odd).unwrap(), "odd");
+        for bad in ["8/8", "1/0", "x/8", "3", "half", "1,8/8", "/8", "1/65"] {
             assert!(bad.parse::<Split>().is_err(), "{bad}");
         }
     }

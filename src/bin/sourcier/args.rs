@@ -204,7 +204,7 @@ pub enum Command {
         #[arg(long)]
         chunk_level: bool,
         /// Score only the even- or odd-numbered questions (tune on one half, report the other),
-        /// or R/M: those numbered R modulo M.
+        /// R/M: those numbered R modulo M, or R,S/M: those numbered R or S modulo M.
         #[arg(long, value_name = "even|odd|R/M")]
         split: Option<sourcier::eval::run::Split>,
         /// SQuAD: leave this share (0-1) of the contexts out of the corpus so that their
