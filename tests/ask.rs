@@ -109,6 +109,30 @@ fn unanswerable_questions_abstain_in_their_language() {
     assert!(out.starts_with("Je n'ai pas trouvé"), "{out}");
 }
 
+/// On topic but unanswerable: the article is about the deal, but says its price was not
+/// disclosed. A count of consultants is not a price, so the answer is that sentence (in
+/// French and in English), never the number.
+#[test]
+fn a_price_the_articles_do_not_give_is_answered_with_the_sentence_that_says_so() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    for q in [
+        "Combien Huawei paie-t-il IBM pour cette mission de conseil ?",
+        "How much does Huawei pay IBM for the consulting work?",
+    ] {
+        let v = ask(&idx, q, &[]);
+        let a = &v["answer"];
+        let text = a["text"].as_str().unwrap_or_default();
+        let honest = a["abstention"] == "fact_missing" || text.contains("détails financiers");
+        assert!(honest, "{q}: {v:#}");
+        assert!(!text.contains("25"), "{q}: a count is not a price: {v:#}");
+    }
+    // A count is still answered with the number.
+    let v = ask(&idx, "Combien de consultants IBM envoie-t-il chez Huawei ?", &[]);
+    assert!(v["answer"]["text"].as_str().unwrap_or_default().contains("25"), "{v:#}");
+}
+
 #[test]
 fn human_answer_lists_numbered_sources() {
     let t = tempfile::tempdir().unwrap();
