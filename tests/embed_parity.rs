@@ -143,10 +143,13 @@ fn french_is_closer_to_its_translation_than_to_unrelated_text() {
 
 #[test]
 fn matryoshka_dims_are_normalised_prefixes() {
-    use sourcier::embed::{GemmaEmbedder, ModelSpec};
+    use sourcier::embed::{GemmaEmbedder, ModelSpec, Precision};
     use sourcier::models;
     let m = models::manifest(models::DEFAULT_EMBEDDER).unwrap();
-    let small = GemmaEmbedder::load(&ModelSpec::from_manifest(&m, util::model_dir(), Some(256)).unwrap()).unwrap();
+    // In the precision of the full-size reference embedder (f32), not the default.
+    let mut spec = ModelSpec::from_manifest(&m, util::model_dir(), Some(256)).unwrap();
+    spec.precision = Precision::F32;
+    let small = GemmaEmbedder::load(&spec).unwrap();
     let full = embedder();
     let text = "Le contrat a été révélé par Ross Gan.";
     let a = small.embed_queries(&[text]).unwrap().remove(0);
