@@ -410,12 +410,12 @@ pub fn extractive_cached(
     hits: &[Hit],
     opts: &AnswerOptions,
 ) -> Result<Answer> {
-    extractive_seen(embedder, cache, question, qvec, hits, opts, &mut Vec::new())
+    extractive_seen(embedder, cache, question, qvec, hits, opts, None)
 }
 
-/// [`extractive_cached`], also giving the scored candidates it chose from in `seen` (left
-/// empty when it abstained before scoring any), so that an evaluation can study them without
-/// reading the sentences a second time.
+/// [`extractive_cached`], also giving the scored candidates it chose from in `seen`, when
+/// asked (left empty when it abstained before scoring any), so that an evaluation can study
+/// them without reading the sentences a second time; answers that do not ask copy nothing.
 pub fn extractive_seen(
     embedder: &dyn Embedder,
     cache: &dyn SentenceCache,
@@ -423,9 +423,11 @@ pub fn extractive_seen(
     qvec: &[f32],
     hits: &[Hit],
     opts: &AnswerOptions,
-    seen: &mut Vec<Candidate>,
+    mut seen: Option<&mut Vec<Candidate>>,
 ) -> Result<Answer> {
-    seen.clear();
+    if let Some(s) = seen.as_deref_mut() {
+        s.clear();
+    }
     let lang = question_lang(question).to_string();
     let expected = expected_type(question);
     let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
@@ -446,7 +448,9 @@ pub fn extractive_seen(
         return Ok(abstain(confidence));
     }
     let scored = candidates(embedder, cache, question, qvec, hits, opts)?;
-    seen.clone_from(&scored);
+    if let Some(s) = seen {
+        s.clone_from(&scored);
+    }
     let Some(best) = scored.first().map(|c| c.score) else {
         return Ok(abstain(confidence));
     };

@@ -335,7 +335,7 @@ pub fn run(
                     &r.query_vector,
                     &r.hits,
                     &aopts,
-                    &mut seen,
+                    Some(&mut seen),
                 )?;
                 answer_lat.push(ta.elapsed().as_secs_f64() * 1e3);
                 let gold_read = r
