@@ -10,6 +10,7 @@ mod features;
 pub mod reader;
 pub mod scorer;
 mod span;
+pub mod span_picker;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -24,6 +25,12 @@ pub use features::{AnswerType, FEATURE_NAMES, FEATURES, expected_type, question_
 use features::{CandidateInput, evidence};
 use reader::Reader;
 use scorer::Scorer;
+
+/// The fact the hand-written type rules mark in `sentence` for `question` (a number with its
+/// unit, a date, a name, a place, a cause), or `None`. For trainers and tests of the picker.
+pub fn fact_span_for_question(sentence: &str, question: &str) -> Option<Range<usize>> {
+    span::fact_span(sentence, expected_type(question), &question_words(question))
+}
 
 /// Tunables of the extractive answerer.
 #[derive(Debug, Clone, Copy)]
@@ -493,6 +500,7 @@ pub fn extractive_seen(
         .take_while(|c| c.score >= best - opts.margin)
         .collect();
     let q_words = question_words(question);
+    let cues = span_picker::QuestionCues::new(question);
     // Number sources in order of first use.
     let mut citations: Vec<Citation> = Vec::new();
     let mut sentences = Vec::new();
@@ -527,7 +535,10 @@ pub fn extractive_seen(
             .filter(|r| r.margin >= opts.min_span_margin)
             .and_then(|r| r.span.clone());
         let fact = read_span
-            .or_else(|| span::fact_span(&c.text, expected, &q_words))
+            .or_else(|| match span_picker::SpanPicker::shipped() {
+                Some(picker) => picker.fact(&c.text, &cues),
+                None => span::fact_span(&c.text, expected, &q_words),
+            })
             .map(|r| Fact {
                 text: c.text[r.clone()].to_string(),
                 kind: expected,
