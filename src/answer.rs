@@ -499,7 +499,6 @@ pub fn extractive_seen(
         .take(opts.max_sentences)
         .take_while(|c| c.score >= best - opts.margin)
         .collect();
-    let q_words = question_words(question);
     let cues = span_picker::QuestionCues::new(question);
     // Number sources in order of first use.
     let mut citations: Vec<Citation> = Vec::new();
@@ -535,10 +534,7 @@ pub fn extractive_seen(
             .filter(|r| r.margin >= opts.min_span_margin)
             .and_then(|r| r.span.clone());
         let fact = read_span
-            .or_else(|| match span_picker::SpanPicker::shipped() {
-                Some(picker) => picker.fact(&c.text, &cues),
-                None => span::fact_span(&c.text, expected, &q_words),
-            })
+            .or_else(|| span_picker::mark_fact(&c.text, &cues))
             .map(|r| Fact {
                 text: c.text[r.clone()].to_string(),
                 kind: expected,

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{AnswerType, Token, expected_type, fold, is_date_token, is_number_token, question_words, tokens};
+use super::features::{AnswerType, expected_type, fold, is_date_token, is_number_token, question_words, tokens};
 use super::span::fact_span;
 
 /// Version of the picker file format and of its feature set.
@@ -181,14 +181,14 @@ impl QuestionCues {
     }
 }
 
-/// The class of a word, for features that should not depend on the word itself.
-fn class(t: &str, first_in_sentence: bool) -> &'static str {
-    let f = fold(t);
+/// The class of a word (`folded` is its [`fold`]), for features that should not depend on the
+/// word itself.
+fn class(t: &str, folded: &str, first_in_sentence: bool) -> &'static str {
     if is_date_token(t) {
         "date"
     } else if is_number_token(t) {
         "num"
-    } else if FUNCTION_WORDS.contains(&f.as_str()) {
+    } else if FUNCTION_WORDS.contains(&folded) {
         "fn"
     } else if t.chars().next().is_some_and(char::is_uppercase) {
         if first_in_sentence { "cap0" } else { "cap" }
@@ -256,7 +256,12 @@ pub fn candidates(sentence: &str, q: &QuestionCues) -> Vec<SpanCandidate> {
     let lexical: Vec<&str> = folded.iter().map(|f| canonical(f)).collect();
     let in_q: Vec<bool> = folded.iter().map(|f| q.matches(f)).collect();
     let repeats: Vec<bool> = folded.iter().map(|f| q.all.contains(f)).collect();
-    let classes: Vec<&str> = toks.iter().enumerate().map(|(i, t)| class(t.text, i == 0)).collect();
+    let classes: Vec<&str> = toks
+        .iter()
+        .zip(&folded)
+        .enumerate()
+        .map(|(i, (t, f))| class(t.text, f, i == 0))
+        .collect();
     let gaps: Vec<&str> = (0..=toks.len())
         .map(|i| {
             let a = if i == 0 { 0 } else { toks[i - 1].end };
@@ -415,6 +420,15 @@ pub fn candidates(sentence: &str, q: &QuestionCues) -> Vec<SpanCandidate> {
     out
 }
 
+/// The fact to mark in `sentence`: the shipped picker's choice, or the type rules' span when
+/// this build ships no picker.
+pub fn mark_fact(sentence: &str, q: &QuestionCues) -> Option<Range<usize>> {
+    match SpanPicker::shipped() {
+        Some(picker) => picker.fact(sentence, q),
+        None => fact_span(sentence, q.kind, &q.all),
+    }
+}
+
 /// A trained picker as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PickerFile {
@@ -497,11 +511,6 @@ impl SpanPicker {
             .filter(|p| p.probability >= self.min_probability)
             .map(|p| p.range)
     }
-}
-
-/// Tokens of `sentence` (the picker's unit), for trainers that label spans.
-pub fn words(sentence: &str) -> Vec<Token<'_>> {
-    tokens(sentence)
 }
 
 #[cfg(test)]
