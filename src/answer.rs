@@ -6,6 +6,7 @@
 //! sentence, both sides with their retrieval prompts) plus lexical overlap of analysed terms,
 //! which rewards exact names and numbers the question repeats.
 
+pub mod answerability;
 mod features;
 pub mod reader;
 pub mod scorer;
@@ -57,6 +58,9 @@ pub struct AnswerOptions {
     pub min_answerability: f32,
     /// Mark the reader's span as the fact when the sentence's margin reaches this.
     pub min_span_margin: f32,
+    /// Abstain (or answer with a "not disclosed" sentence) when the shipped answerability
+    /// model finds the answer missing from the passages read.
+    pub answerability: bool,
 }
 
 impl Default for AnswerOptions {
@@ -73,6 +77,7 @@ impl Default for AnswerOptions {
             reader_weight: 0.0,
             min_answerability: f32::MIN,
             min_span_margin: f32::MIN,
+            answerability: true,
         }
     }
 }
@@ -151,8 +156,9 @@ pub struct Answer {
     /// Why it abstained, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abstention: Option<Abstention>,
-    /// The best answer margin of the sentences the reader read (log-odds that the passages
-    /// hold the answer), when there is a reader.
+    /// Log-odds that the passages read hold the answer: the answer reader's best margin when
+    /// a reader ships, else the answerability model's, when it applies (the question and the
+    /// passages share a language).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answerability: Option<f32>,
 }
@@ -273,7 +279,7 @@ pub fn extractive(
 }
 
 /// One candidate sentence with what its features need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Candidate {
     /// Index of its passage among those read.
     pub passage: usize,
@@ -284,6 +290,7 @@ pub struct Candidate {
     /// The sentence scorer's score, plus the reader's weighted margin when it was read.
     pub score: f32,
     /// What the answer reader made of it, when it was read.
+    #[serde(skip)]
     pub reading: Option<reader::Reading>,
 }
 
@@ -331,23 +338,55 @@ pub fn candidates(
     let vecs = sentence_vectors(embedder, cache, &docs)?;
     let cos: Vec<f32> = vecs.iter().map(|v| cosine(qvec, v)).collect();
     let best_cosine = cos.iter().copied().fold(f32::MIN, f32::max);
+    let residual = residual_cosines(qvec, &vecs, &cos);
     let q_terms: HashSet<String> = crate::lexical::analyze(Some(lang), question).into_iter().collect();
     let q_words = question_words(question);
     let expected = expected_type(question);
     let scorer = Scorer::bundled();
+    // The question's words beyond the topic the titles name.
+    let titles: HashSet<String> = passages
+        .iter()
+        .filter_map(|h| {
+            h.title
+                .as_deref()
+                .map(|t| crate::lexical::analyze(h.lang.as_deref(), t))
+        })
+        .flatten()
+        .collect();
+    let q_specific: HashSet<String> = q_terms.difference(&titles).cloned().collect();
+    let share = |of: &HashSet<String>, terms: &HashSet<String>| {
+        if of.is_empty() {
+            0.0
+        } else {
+            of.intersection(terms).count() as f32 / of.len() as f32
+        }
+    };
+    // (overlap, specific overlap) of each candidate.
+    let overlaps: Vec<(f32, f32)> = cands
+        .iter()
+        .zip(&texts)
+        .map(|((pi, _, _), s)| {
+            let terms: HashSet<String> = crate::lexical::analyze(passages[*pi].lang.as_deref(), s)
+                .into_iter()
+                .collect();
+            let overlap = share(&q_terms, &terms);
+            let specific = if q_specific.is_empty() {
+                overlap
+            } else {
+                share(&q_specific, &terms)
+            };
+            (overlap, specific)
+        })
+        .collect();
     let mut out: Vec<Candidate> = cands
         .iter()
         .enumerate()
         .map(|(i, (pi, r, first))| {
             let h = passages[*pi];
             let s = texts[i];
-            let overlap = if q_terms.is_empty() {
-                0.0
-            } else {
-                let terms: HashSet<String> = crate::lexical::analyze(h.lang.as_deref(), s).into_iter().collect();
-                q_terms.intersection(&terms).count() as f32 / q_terms.len() as f32
-            };
-            let neighbour = |j: Option<usize>| j.filter(|&j| j < cands.len() && cands[j].0 == *pi).map(|j| cos[j]);
+            let (overlap, specific_overlap) = overlaps[i];
+            let same_passage = |j: Option<usize>| j.filter(|&j| j < cands.len() && cands[j].0 == *pi);
+            let neighbour = |j: Option<usize>| same_passage(j).map(|j| cos[j]);
             let input = CandidateInput {
                 cosine: cos[i],
                 best_cosine,
@@ -359,6 +398,9 @@ pub fn candidates(
                 cosine_next: neighbour(Some(i + 1)),
                 words: s.split_whitespace().count(),
                 lang_mismatch: h.lang.as_deref().is_some_and(|l| l != lang),
+                specific_overlap,
+                specific_overlap_prev: same_passage(i.checked_sub(1)).map(|j| overlaps[j].1),
+                residual_cosine: residual[i],
             };
             let f = features::features(&input, &evidence(s, &q_words), expected);
             // The range without the whitespace `trim` removed.
@@ -377,6 +419,32 @@ pub fn candidates(
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     read_best(embedder, question, &mut out, opts)?;
     Ok(out)
+}
+
+/// Cosines of the question with each sentence once the candidates' shared direction (the
+/// unit mean of their vectors: the topic) is projected out of both. With `c` that direction,
+/// `q·s - (q·c)(s·c)` over the norms of the residuals, so nothing is copied. With fewer than
+/// three candidates there is no topic to take out, and the plain cosines stand.
+fn residual_cosines(qvec: &[f32], vecs: &[Vec<f32>], cos: &[f32]) -> Vec<f32> {
+    if vecs.len() < 3 {
+        return cos.to_vec();
+    }
+    let mut mean = vec![0f32; qvec.len()];
+    for v in vecs {
+        for (m, x) in mean.iter_mut().zip(v) {
+            *m += x;
+        }
+    }
+    let c = crate::vecmath::normalized(&mean);
+    let qc = cosine(qvec, &c);
+    vecs.iter()
+        .zip(cos)
+        .map(|(v, &qs)| {
+            let sc = cosine(v, &c);
+            let norms = ((1.0 - qc * qc) * (1.0 - sc * sc)).max(1e-6).sqrt();
+            ((qs - qc * sc) / norms).clamp(-1.0, 1.0)
+        })
+        .collect()
 }
 
 /// Reads the `opts.read` best candidates with the answer reader, when the embedder has one.
@@ -468,17 +536,36 @@ pub fn extractive_seen(
     // answer in none of those it read: say so, or answer with the sentence that says the fact
     // was not disclosed, which is the honest answer.
     let mut scored = scored;
-    let answerability = scored
+    let read_margin = scored
         .iter()
         .filter_map(|c| c.reading.as_ref().map(|r| r.margin))
         .reduce(f32::max);
+    // Whether the passages hold the answer at all, when a model ships and the question and
+    // passages share a language (its features compare words).
+    let model = answerability::Model::shipped()
+        .filter(|_| opts.answerability && read_margin.is_none())
+        .and_then(|m| {
+            let read: Vec<answerability::Passage> =
+                passages.iter().map(|h| answerability::Passage::from_hit(h)).collect();
+            answerability::applies(&lang, &read).then(|| {
+                (
+                    m.log_odds(&answerability::features(question, &lang, &read, &scored)),
+                    m.threshold,
+                )
+            })
+        });
+    let answerability = read_margin.or(model.map(|(z, _)| z));
+    let unanswerable = match model {
+        Some((z, threshold)) => z < threshold,
+        None => answerability.is_some_and(|m| m < opts.min_answerability),
+    };
     let type_missing = scored.iter().all(|c| c.features[features::TYPE_MISSING] > 0.5)
         // A sum of money asked, and none of the sentences an answer would show states one
         // (a count of consultants is a number, not a price).
         || (expected == AnswerType::Number
             && features::asks_for_money(question)
             && scored.iter().take(opts.max_sentences).all(|c| !features::carries_money(&c.text)));
-    if type_missing || answerability.is_some_and(|m| m < opts.min_answerability) {
+    if type_missing || unanswerable {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {
                 let c = scored.remove(i);

@@ -817,6 +817,9 @@ pub struct EvalRequest {
     pub drop_gold: Option<f64>,
     /// Write every candidate answer sentence's features and label here (JSONL).
     pub dump_answer_features: Option<PathBuf>,
+    /// Write each answerable question's answerability inputs here (JSONL), with its gold
+    /// paragraph and again without it, for `examples/train_answerability.rs`.
+    pub dump_answerability: Option<PathBuf>,
 }
 
 /// The corpus built from a SQuAD file.
@@ -1021,6 +1024,7 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
         level: req.level,
         split: req.split,
         dump_answer_features: req.dump_answer_features.clone(),
+        dump_answerability: req.dump_answerability.clone(),
     };
     let report = eval_run::run(lib.backend(), embedder.as_ref(), &queries, &opts, progress)?;
     let gate_failures = gates(&report, req);

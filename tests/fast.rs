@@ -583,6 +583,7 @@ fn eval_use_case_returns_gate_failures() {
         split: None,
         drop_gold: None,
         dump_answer_features: None,
+        dump_answerability: None,
     };
     let out = app::eval(&setup(&idx), &req, &NoProgress).unwrap();
     assert_eq!(out.report.queries, 1);
@@ -621,6 +622,7 @@ fn a_squad_file_with_bad_answer_starts_is_reported_once() {
         split: None,
         drop_gold: None,
         dump_answer_features: None,
+        dump_answerability: None,
     };
     let out = app::eval(&setup(&t.path().join("unused-index")), &req, &NoProgress).unwrap();
     assert_eq!(out.report.queries, 5);

@@ -720,10 +720,15 @@ pub fn says_undisclosed(sentence: &str) -> bool {
 }
 
 /// Number of features [`features`] returns.
-pub const FEATURES: usize = 17;
+pub const FEATURES: usize = 20;
 
-/// Index of `type_missing` in the feature vector.
+/// Indices of features read elsewhere, pinned by a test against [`FEATURE_NAMES`].
+pub const COSINE: usize = 0;
+pub const OVERLAP: usize = 2;
+pub const TYPE_PRESENT: usize = 10;
 pub const TYPE_MISSING: usize = 11;
+pub const TYPE_OTHER: usize = 12;
+pub const RESIDUAL_COSINE: usize = 19;
 
 /// Names of the features, in order; the scorer file lists them so a stale file is refused.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
@@ -744,6 +749,9 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "novel_name",
     "novel_date",
     "lang_mismatch",
+    "specific_overlap",
+    "specific_overlap_prev",
+    "residual_cosine",
 ];
 
 /// The inputs of one candidate sentence's features.
@@ -759,6 +767,15 @@ pub struct CandidateInput {
     pub cosine_next: Option<f32>,
     pub words: usize,
     pub lang_mismatch: bool,
+    /// Share of the question's terms beyond the passages' titles (its specific words rather
+    /// than the topic) that the sentence holds.
+    pub specific_overlap: f32,
+    /// The same for the sentence before it in its passage: a pronoun often carries the fact
+    /// on from the sentence that names the subject.
+    pub specific_overlap_prev: Option<f32>,
+    /// Cosine of question and sentence once the direction the candidates share (their topic)
+    /// is taken out of both: what the sentence says about the question beyond the topic.
+    pub residual_cosine: f32,
 }
 
 /// The feature vector of a candidate sentence for a question expecting `expected`.
@@ -782,6 +799,9 @@ pub fn features(c: &CandidateInput, ev: &Evidence, expected: AnswerType) -> [f32
         f32::from(u8::from(ev.name)),
         f32::from(u8::from(ev.date)),
         f32::from(u8::from(c.lang_mismatch)),
+        c.specific_overlap,
+        c.specific_overlap_prev.unwrap_or(0.0),
+        c.residual_cosine,
     ]
 }
 
@@ -792,6 +812,11 @@ mod tests {
     #[test]
     fn type_missing_index_names_its_feature() {
         assert_eq!(FEATURE_NAMES[TYPE_MISSING], "type_missing");
+        assert_eq!(FEATURE_NAMES[COSINE], "cosine");
+        assert_eq!(FEATURE_NAMES[OVERLAP], "lexical_overlap");
+        assert_eq!(FEATURE_NAMES[TYPE_PRESENT], "type_present");
+        assert_eq!(FEATURE_NAMES[TYPE_OTHER], "type_other");
+        assert_eq!(FEATURE_NAMES[RESIDUAL_COSINE], "residual_cosine");
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub struct EvalOptions {
     /// Write every candidate answer sentence's features and label here (JSONL), to train the
     /// answer scorer (`examples/train_answer_scorer.rs`).
     pub dump_answer_features: Option<std::path::PathBuf>,
+    /// Write each answerable question's answerability inputs here (JSONL): the passages read
+    /// and the scored candidates, once as retrieved and once with its relevant articles taken
+    /// out of the hits (on-topic but unanswerable), for `examples/train_answerability.rs`.
+    /// Answers of such a run do not use the shipped answerability model, so the dump shows
+    /// the other rules alone.
+    pub dump_answerability: Option<std::path::PathBuf>,
 }
 
 /// Part of a query file, by position: tune on one part, report another. Besides the two
@@ -287,6 +293,12 @@ pub fn run(
         )),
         None => None,
     };
+    let mut dump_ab = match &opts.dump_answerability {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(crate::Error::io("creating", p))?,
+        )),
+        None => None,
+    };
     progress.start("evaluating", Some((queries.len() * opts.modes.len()) as u64));
     for &mode in &opts.modes {
         let mut summary = Summary::new();
@@ -326,7 +338,10 @@ pub fn run(
             let scores = summary.add_ranking(q.lang.as_deref(), &ranked, qrels);
             let answer = if opts.answers {
                 let ta = Instant::now();
-                let aopts = AnswerOptions::default();
+                let aopts = AnswerOptions {
+                    answerability: opts.dump_answerability.is_none(),
+                    ..AnswerOptions::default()
+                };
                 let mut seen = Vec::new();
                 let a = answer::extractive_seen(
                     embedder,
@@ -343,6 +358,61 @@ pub fn run(
                     .iter()
                     .take(aopts.passages)
                     .any(|h| q.relevant.contains_key(&strip(&h.article_id, &opts.id_prefix)));
+                if let Some(w) = dump_ab.as_mut()
+                    && mode == opts.modes[0]
+                    && q.is_answerable()
+                    && !q.answers.is_empty()
+                {
+                    let path = opts.dump_answerability.clone().unwrap_or_default();
+                    let without: Vec<retrieve::Hit> = r
+                        .hits
+                        .iter()
+                        .filter(|h| !q.relevant.contains_key(&strip(&h.article_id, &opts.id_prefix)))
+                        .cloned()
+                        .collect();
+                    let mut seen_without = Vec::new();
+                    let a_without = answer::extractive_seen(
+                        embedder,
+                        lib.sentence_cache(),
+                        &q.text,
+                        &r.query_vector,
+                        &without,
+                        &aopts,
+                        Some(&mut seen_without),
+                    )?;
+                    for (variant, hits, a, seen) in [
+                        ("kept", &r.hits, &a, &seen),
+                        ("removed", &without, &a_without, &seen_without),
+                    ] {
+                        let cands = match seen.is_empty() {
+                            false => seen.clone(),
+                            true => answer::candidates(
+                                embedder,
+                                lib.sentence_cache(),
+                                &q.text,
+                                &r.query_vector,
+                                hits,
+                                &aopts,
+                            )?,
+                        };
+                        let passages: Vec<answer::answerability::Passage> = hits
+                            .iter()
+                            .take(aopts.passages)
+                            .map(answer::answerability::Passage::from_hit)
+                            .collect();
+                        let row = serde_json::json!({
+                            "q": i,
+                            "variant": variant,
+                            "question": q.text,
+                            "lang": answer::question_lang(&q.text),
+                            "hit": metrics::answer_hit(&a.text, &q.answers),
+                            "abstained": a.abstained,
+                            "passages": passages,
+                            "cands": cands,
+                        });
+                        writeln!(w, "{row}").map_err(crate::Error::io("writing", &path))?;
+                    }
+                }
                 if let Some(w) = dump.as_mut()
                     && mode == opts.modes[0]
                     && q.is_answerable()
@@ -480,6 +550,9 @@ pub fn run(
     progress.finish();
     if let Some(mut w) = dump {
         w.flush().map_err(crate::Error::io("writing", dump_path(opts)))?;
+    }
+    if let (Some(mut w), Some(p)) = (dump_ab, &opts.dump_answerability) {
+        w.flush().map_err(crate::Error::io("writing", p))?;
     }
     Ok(EvalReport {
         embedder: embedder.name(),

@@ -215,6 +215,10 @@ pub enum Command {
         /// `examples/train_answer_scorer.rs`.
         #[arg(long, value_name = "FILE", hide = true)]
         dump_answer_features: Option<PathBuf>,
+        /// Write each answerable question's answerability inputs to FILE (JSONL), with its
+        /// gold paragraph and without it, for `examples/train_answerability.rs`.
+        #[arg(long, value_name = "FILE", hide = true)]
+        dump_answerability: Option<PathBuf>,
     },
     /// Serve the HTTP API and the web page (open the printed address in a browser).
     Serve(ServeArgs),

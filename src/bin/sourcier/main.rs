@@ -158,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             split,
             drop_gold,
             dump_answer_features,
+            dump_answerability,
         } => {
             let level = if chunk_level { Level::Chunk } else { Level::Article };
             let req = EvalRequest {
@@ -173,6 +174,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 split,
                 drop_gold,
                 dump_answer_features,
+                dump_answerability,
             };
             let outcome = app::eval(&setup, &req, &bars)?;
             if let Some(c) = &outcome.corpus {
