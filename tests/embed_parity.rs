@@ -305,8 +305,16 @@ fn the_int8_cache_gives_the_vectors_of_a_fresh_quantisation_and_survives_damage(
 #[test]
 fn the_typed_tokenizer_reader_builds_the_librarys_tokenizer() {
     let path = util::model_dir().join("tokenizer.json");
-    let typed = sourcier::embed::load_tokenizer(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    // The typed reader must take this file itself: load_tokenizer would otherwise fall back
+    // to the library's reader and the comparison below would prove nothing.
+    let typed = sourcier::embed::typed_bpe_tokenizer(&bytes).expect("the typed reader reads tokenizer.json");
     let library = tokenizers::Tokenizer::from_file(&path).unwrap();
+    // Same vocabulary and merges, in the same order.
+    assert_eq!(
+        serde_json::to_string(typed.get_model()).unwrap(),
+        serde_json::to_string(library.get_model()).unwrap()
+    );
     let mut texts: Vec<String> = reference()
         .into_iter()
         .map(|i| format!("{}{}", i.prompt, i.text))

@@ -343,6 +343,7 @@ impl GemmaEmbedder {
                 max: self.model.max_tokens(),
             });
         }
+        let t = std::time::Instant::now();
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let mut out = vec![Vec::new(); ids.len()];
@@ -362,6 +363,12 @@ impl GemmaEmbedder {
             }
             start = end;
         }
+        tracing::debug!(
+            texts = ids.len(),
+            tokens = ids.iter().map(|s| s.len()).sum::<usize>(),
+            ms = ms(t),
+            "embedded"
+        );
         Ok(out)
     }
 
@@ -532,7 +539,7 @@ pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
 /// the detour and builds the same tokenizer, in the same order (parts, then added tokens).
 /// `None` sends the file to the library's reader: another model type, anything unexpected,
 /// or an added token that does not get the id the file gives it (the library only warns).
-fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
+pub fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
     use tokenizers::models::bpe::BPE;
     use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper};
     #[derive(serde::Deserialize)]
@@ -545,6 +552,28 @@ fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
         normalized: bool,
         special: bool,
     }
+    /// The BPE model's fields. The library's own `BPE` reader takes the merges through an
+    /// untagged enum too (pairs or legacy `"a b"` strings), buffering 515k pairs as generic
+    /// values first; the pair form is read here directly, and the legacy form goes to the
+    /// library's reader.
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Model {
+        #[serde(rename = "type")]
+        kind: String,
+        dropout: Option<f32>,
+        unk_token: Option<String>,
+        continuing_subword_prefix: Option<String>,
+        end_of_word_suffix: Option<String>,
+        #[serde(default)]
+        fuse_unk: bool,
+        #[serde(default)]
+        byte_fallback: bool,
+        #[serde(default)]
+        ignore_merges: bool,
+        vocab: ahash::AHashMap<String, u32>,
+        merges: Vec<(String, String)>,
+    }
     #[derive(serde::Deserialize)]
     struct Parts {
         version: String,
@@ -554,13 +583,31 @@ fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
         pre_tokenizer: Option<PreTokenizerWrapper>,
         post_processor: Option<PostProcessorWrapper>,
         decoder: Option<DecoderWrapper>,
-        model: BPE,
+        model: Model,
     }
     let parts: Parts = serde_json::from_slice(bytes).ok()?;
-    if parts.version != "1.0" {
+    if parts.version != "1.0" || parts.model.kind != "BPE" {
         return None;
     }
-    let mut tk = Tokenizer::new(parts.model);
+    let m = parts.model;
+    let mut builder = BPE::builder()
+        .vocab_and_merges(m.vocab, m.merges)
+        .fuse_unk(m.fuse_unk)
+        .byte_fallback(m.byte_fallback)
+        .ignore_merges(m.ignore_merges);
+    if let Some(p) = m.dropout {
+        builder = builder.dropout(p);
+    }
+    if let Some(u) = m.unk_token {
+        builder = builder.unk_token(u);
+    }
+    if let Some(p) = m.continuing_subword_prefix {
+        builder = builder.continuing_subword_prefix(p);
+    }
+    if let Some(s) = m.end_of_word_suffix {
+        builder = builder.end_of_word_suffix(s);
+    }
+    let mut tk = Tokenizer::new(builder.build().ok()?);
     tk.with_normalizer(parts.normalizer).ok()?;
     tk.with_pre_tokenizer(parts.pre_tokenizer);
     tk.with_post_processor(parts.post_processor);
