@@ -250,6 +250,11 @@ fn sentence_vectors(
         .map(|k| cache.get(k).filter(|v| v.len() == embedder.dims()))
         .collect();
     let missing: Vec<usize> = (0..docs.len()).filter(|&i| out[i].is_none()).collect();
+    tracing::debug!(
+        sentences = docs.len(),
+        embedded = missing.len(),
+        "candidate sentence vectors"
+    );
     if !missing.is_empty() {
         let batch: Vec<Document<'_>> = missing.iter().map(|&i| docs[i]).collect();
         let vecs = embedder.embed_documents(&batch)?;
@@ -264,6 +269,53 @@ fn sentence_vectors(
         }
     }
     Ok(out.into_iter().map(|v| v.expect("filled above")).collect())
+}
+
+/// The candidate sentences of a passage's text: byte ranges (untrimmed) and trimmed texts of
+/// its sentences of four words or more. The answerer and [`prepare_sentence_vectors`] share
+/// it, so the vectors ingest stores are the ones answers look up.
+fn candidate_sentences(text: &str) -> impl Iterator<Item = (Range<usize>, &str)> {
+    split_sentences(text, 0..text.len())
+        .into_iter()
+        .map(move |r| (r.clone(), text[r].trim()))
+        .filter(|(_, s)| s.split_whitespace().count() >= 4)
+}
+
+/// Embeds and caches, ahead of any question, the sentence vectors the answerer will need
+/// for these `passages` (title and text of stored chunks), skipping those already cached.
+/// Ingest calls it, so that an answer reads its candidates' vectors instead of embedding
+/// them (most of a cold answer's time otherwise). Returns how many sentences it embedded.
+pub fn prepare_sentence_vectors(
+    embedder: &dyn Embedder,
+    cache: &dyn SentenceCache,
+    passages: &[(Option<&str>, &str)],
+) -> Result<usize> {
+    let fp = embedder.fingerprint();
+    let mut seen = HashSet::new();
+    let mut missing: Vec<(String, Document<'_>)> = Vec::new();
+    for &(title, text) in passages {
+        for (_, s) in candidate_sentences(text) {
+            let key = sentence_key(&fp, title, s);
+            if seen.insert(key.clone()) && cache.get(&key).is_none_or(|v| v.len() != embedder.dims()) {
+                missing.push((key, Document { title, text: s }));
+            }
+        }
+    }
+    // Large batches keep both cores busy (sentences are short); bounded, so that a long
+    // article never holds all its sentence vectors at once.
+    for batch in missing.chunks(256) {
+        let docs: Vec<Document<'_>> = batch.iter().map(|(_, d)| *d).collect();
+        let vecs = embedder.embed_documents(&docs)?;
+        if vecs.len() != docs.len() {
+            return Err(crate::Error::BadEmbedding {
+                chunk: docs[0].title.unwrap_or(docs[0].text).to_string(),
+                detail: format!("{} vectors for {} sentences", vecs.len(), docs.len()),
+            });
+        }
+        let items: Vec<(String, Vec<f32>)> = batch.iter().map(|(k, _)| k.clone()).zip(vecs).collect();
+        cache.put(&items);
+    }
+    Ok(missing.len())
 }
 
 /// Builds an extractive answer from retrieved passages. `qvec` is the question's embedding;
@@ -311,9 +363,8 @@ pub fn candidates(
     let mut cands: Vec<(usize, Range<usize>, bool)> = Vec::new();
     for (pi, h) in passages.iter().enumerate() {
         let mut first = true;
-        for r in split_sentences(&h.text, 0..h.text.len()) {
-            let s = h.text[r.clone()].trim();
-            if s.split_whitespace().count() < 4 || !seen.insert(s.to_string()) {
+        for (r, s) in candidate_sentences(&h.text) {
+            if !seen.insert(s.to_string()) {
                 continue;
             }
             cands.push((pi, r, first));

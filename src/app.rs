@@ -256,6 +256,8 @@ pub struct IngestRequest {
     pub prune: bool,
     /// Follow symbolic links that lead out of the given folders.
     pub follow_links: bool,
+    /// Skip the answerer's sentence vectors ([`IngestOptions::search_only`]).
+    pub search_only: bool,
 }
 
 /// Adds articles to the index at `setup.index`, creating it when needed.
@@ -297,6 +299,7 @@ pub fn ingest_with(
         &IngestOptions {
             prune: req.prune,
             follow_links: req.follow_links,
+            search_only: req.search_only,
         },
         progress,
     )
@@ -945,6 +948,8 @@ pub fn eval(setup: &Setup, req: &EvalRequest, progress: &dyn Progress) -> Result
             &[corpus_file],
             &IngestOptions {
                 prune: true,
+                // Answers would embed the same sentences; retrieval-only runs skip them.
+                search_only: !req.answers,
                 ..IngestOptions::default()
             },
             progress,

@@ -108,6 +108,11 @@ pub trait IngestBackend {
     /// that a kill loses at most one batch of embedding work. Readers never see them; the
     /// article's `replace_article` or `delete_article` drops them.
     fn stage_vectors(&mut self, article_id: &str, vectors: &[(ChunkKey, &[f32])]) -> Result<()>;
+    /// Where ingest keeps the answerer's sentence vectors, computed ahead of questions;
+    /// none by default.
+    fn sentence_cache(&self) -> &dyn SentenceCache {
+        &NoCache
+    }
 }
 
 /// Identifies what a chunk's vector was computed from: the article title and the chunk text

@@ -32,6 +32,10 @@ pub struct IngestOptions {
     pub prune: bool,
     /// Follow symbolic links that lead out of the ingested folders.
     pub follow_links: bool,
+    /// Skip the answerer's sentence vectors: about half the embedding work of an ingest,
+    /// paid back by every answer, which otherwise embeds its passages' sentences itself
+    /// (about a second on a laptop CPU). Search is the same either way.
+    pub search_only: bool,
 }
 
 /// What an ingest run did.
@@ -53,13 +57,19 @@ pub struct IngestReport {
     /// Chunks stored with a vector an earlier run computed (an edited article's unchanged
     /// chunks, or an interrupted run's staged ones) instead of embedding them again.
     pub reused: usize,
+    /// Sentences embedded ahead of questions for the answerer (see
+    /// [`crate::answer::prepare_sentence_vectors`]), and the time that took.
+    pub sentences: usize,
+    pub sentence_seconds: f64,
 }
 
 impl IngestReport {
-    /// Embedded chunks per second of embedding time.
+    /// Embedded chunks per second of embedding time, their answer sentences included: what
+    /// a user waits for per chunk.
     pub fn chunks_per_second(&self) -> f64 {
-        if self.embed_seconds > 0.0 {
-            self.chunks.saturating_sub(self.reused) as f64 / self.embed_seconds
+        let t = self.embed_seconds + self.sentence_seconds;
+        if t > 0.0 {
+            self.chunks.saturating_sub(self.reused) as f64 / t
         } else {
             0.0
         }
@@ -262,12 +272,12 @@ pub fn ingest(
                 chunks,
             });
             if pending_chunks >= EMBED_GROUP {
-                embed_and_store(lib, embedder, &mut pending, progress, &mut report)?;
+                embed_and_store(lib, embedder, opts.search_only, &mut pending, progress, &mut report)?;
                 pending_chunks = 0;
             }
         }
     }
-    embed_and_store(lib, embedder, &mut pending, progress, &mut report)?;
+    embed_and_store(lib, embedder, opts.search_only, &mut pending, progress, &mut report)?;
     progress.finish();
 
     if opts.prune {
@@ -346,6 +356,7 @@ impl KeptBuffer {
 fn embed_and_store(
     lib: &mut dyn IngestBackend,
     embedder: &dyn Embedder,
+    search_only: bool,
     pending: &mut Vec<Pending>,
     progress: &dyn Progress,
     report: &mut IngestReport,
@@ -408,6 +419,16 @@ fn embed_and_store(
         }
         progress.inc(group.len() as u64);
     }
+    // The answerer's sentence vectors, for every article of the group at once (larger
+    // batches), before the articles are stored: a kill loses none of what is visible.
+    let t = Instant::now();
+    let passages: Vec<(Option<&str>, &str)> = pending
+        .iter()
+        .filter(|_| !search_only)
+        .flat_map(|p| p.chunks.iter().map(|c| (p.article.title.as_deref(), c.text.as_str())))
+        .collect();
+    report.sentences += crate::answer::prepare_sentence_vectors(embedder, lib.sentence_cache(), &passages)?;
+    report.sentence_seconds += t.elapsed().as_secs_f64();
     for (p, v) in pending.drain(..).zip(vectors) {
         let new: Vec<NewChunk> = p
             .chunks
@@ -465,6 +486,7 @@ mod tests {
     use crate::embed::hashing::HashingEmbedder;
     use crate::library::{FORMAT_VERSION, IndexManifest, Library};
     use crate::progress::NoProgress;
+    use crate::retrieve::Hit;
 
     /// The hashing embedder, counting what it embeds, and failing (as a kill would stop it)
     /// once `budget` documents are spent.
@@ -574,9 +596,70 @@ mod tests {
         let r = run(&mut lib, &second, &docs).unwrap();
         assert!(r.chunks > STAGE_ABOVE, "{} chunks: not a long article", r.chunks);
         assert_eq!(r.reused, 5 * EMBED_GROUP, "{r:?}");
-        assert_eq!(second.embedded.load(Ordering::SeqCst), r.chunks - r.reused);
+        assert!(r.sentences > r.chunks, "{r:?}");
+        assert_eq!(
+            second.embedded.load(Ordering::SeqCst),
+            r.chunks - r.reused + r.sentences
+        );
         assert!(lib.reusable_vectors("long.txt").unwrap().len() == r.chunks);
         assert_eq!(r.added, 1);
+    }
+
+    /// Ingest embeds the answerer's candidate sentences ahead of questions: answering from
+    /// the stored passages then embeds nothing (this embedder fails on any document).
+    #[test]
+    fn answers_read_the_sentence_vectors_ingest_stored() {
+        let t = tempfile::tempdir().unwrap();
+        let docs = t.path().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("a.txt"), long_text(12, "Huawei")).unwrap();
+        std::fs::write(docs.join("b.md"), "# Titre\n\n".to_string() + &long_text(3, "IBM")).unwrap();
+        let e = Budgeted::new(usize::MAX);
+        let mut lib = library(&t.path().join("index"), &e);
+        let r = run(&mut lib, &e, &docs).unwrap();
+        assert!(r.sentences >= 6 * 15, "{r:?}");
+        let spent = Budgeted::new(0);
+        let question = "Quand le paragraphe 2 dit-il que Huawei publie ses comptes ?";
+        let qvec = spent.embed_queries(&[question]).unwrap().remove(0);
+        for id in ["a.txt", "b.md"] {
+            let (row, _) = SearchBackend::article(&lib, id).unwrap().unwrap();
+            let hits: Vec<Hit> = SearchBackend::article_chunks(&lib, id)
+                .unwrap()
+                .into_iter()
+                .map(|c| Hit {
+                    rank: c.ordinal as usize + 1,
+                    score: 0.9,
+                    similarity: Some(0.9),
+                    chunk_id: c.id,
+                    article_id: c.article_id,
+                    title: row.title.clone(),
+                    date: None,
+                    lang: row.lang.clone(),
+                    path: row.source_path.clone(),
+                    line_start: c.line_start,
+                    line_end: c.line_end,
+                    start: c.start,
+                    end: c.end,
+                    snippet: String::new(),
+                    text: c.text,
+                })
+                .collect();
+            let opts = crate::answer::AnswerOptions {
+                passages: hits.len(),
+                ..Default::default()
+            };
+            let cands = crate::answer::candidates(
+                &spent,
+                SearchBackend::sentence_cache(&lib),
+                question,
+                &qvec,
+                &hits,
+                &opts,
+            )
+            .unwrap_or_else(|err| panic!("{id}: an answer embedded a sentence: {err}"));
+            assert!(cands.len() >= 15, "{id}: {} candidates", cands.len());
+        }
+        assert_eq!(spent.embedded.load(Ordering::SeqCst), 0);
     }
 
     /// An edited article re-embeds only the chunks whose text changed.
@@ -602,7 +685,9 @@ mod tests {
         let before = e.embedded.load(Ordering::SeqCst);
         let r = run(&mut lib, &e, &docs).unwrap();
         assert_eq!((r.updated, r.chunks), (1, chunks), "{r:?}");
-        assert_eq!(e.embedded.load(Ordering::SeqCst) - before, 1, "{r:?}");
+        // One chunk, and the one sentence of it that changed: the others' vectors are kept.
+        assert_eq!(r.sentences, 1, "{r:?}");
+        assert_eq!(e.embedded.load(Ordering::SeqCst) - before, 2, "{r:?}");
         assert_eq!(r.reused, chunks - 1);
         // What is stored is what a fresh ingest stores.
         let fresh = tempfile::tempdir().unwrap();

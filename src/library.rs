@@ -749,6 +749,9 @@ impl IngestBackend for Library {
     fn manifest(&self) -> &IndexManifest {
         &self.manifest
     }
+    fn sentence_cache(&self) -> &dyn crate::answer::SentenceCache {
+        &self.store
+    }
     fn location(&self) -> String {
         self.dir.display().to_string()
     }

@@ -832,6 +832,7 @@ fn run_ingest(
         paths,
         prune,
         follow_links: false,
+        search_only: false,
     };
     let report = app::ingest_with(session.setup(), session.embedder(), &req, job)?;
     job.start("reopening the index", None);

@@ -126,6 +126,10 @@ pub enum Command {
         /// skipped and listed).
         #[arg(long)]
         follow: bool,
+        /// Skip the answer sentences: ingest embeds about half as much, search is the same,
+        /// and each `ask` then embeds its passages' sentences itself (about a second).
+        #[arg(long)]
+        search_only: bool,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,

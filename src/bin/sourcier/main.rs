@@ -58,12 +58,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             paths,
             prune,
             follow,
+            search_only,
             json,
         } => {
             let req = IngestRequest {
                 paths,
                 prune,
                 follow_links: follow,
+                search_only,
             };
             let report = app::ingest(&setup, &req, &bars)?;
             if json {

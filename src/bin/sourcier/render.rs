@@ -51,7 +51,7 @@ fn source_line(n: usize, title: Option<&str>, id: &str, date: Option<&str>, path
 
 pub fn ingest(r: &IngestReport) -> String {
     let mut s = format!(
-        "{} files, {} articles: {} added, {} updated, {} unchanged, {} pruned; {} chunks embedded{} in {:.1}s ({:.1} chunks/s)\n",
+        "{} files, {} articles: {} added, {} updated, {} unchanged, {} pruned; {} chunks embedded{}{} in {:.1}s ({:.1} chunks/s)\n",
         r.files,
         r.articles,
         r.added,
@@ -61,6 +61,11 @@ pub fn ingest(r: &IngestReport) -> String {
         r.chunks - r.reused.min(r.chunks),
         if r.reused > 0 {
             format!(", {} reused", r.reused)
+        } else {
+            String::new()
+        },
+        if r.sentences > 0 {
+            format!(" (and {} answer sentences)", r.sentences)
         } else {
             String::new()
         },
