@@ -19,6 +19,9 @@
 //!   its row (taking its row lock), so workers on overlapping folders serialise per article and
 //!   neither duplicate nor lose one. A killed worker leaves whole articles only.
 //!
+//! - **The answerer's sentence vectors** in `sourcier_sentence_vectors`, written at ingest
+//!   and read by every answer, as the embedded store's table does.
+//!
 //! Every statement is a constant string with `$n` parameters; user text never becomes SQL.
 //! Connections come from an r2d2 pool; TLS (rustls, the system's roots) is used when the URL
 //! asks for it with `sslmode=require`.
@@ -32,6 +35,7 @@ use r2d2_postgres::postgres::{self, Client, Transaction};
 use r2d2_postgres::r2d2;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::answer::SentenceCache;
 use crate::backend::{IngestBackend, Scored, SearchBackend, Selection};
 use crate::date::PartialDate;
 use crate::library::IndexManifest;
@@ -41,7 +45,7 @@ use crate::store::{ArticleRow, ArticleText, ChunkRow, NewChunk, StoreStats};
 use crate::{Error, Result};
 
 /// Version of the tables sourcier creates. Bump it with a new entry in [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `ef_search` of the HNSW scans: as the embedded index (`index::Params`), so that both
 /// backends search with the same effort.
@@ -132,6 +136,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (article_id, key)
     );
     "#,
+    // 2 → 3: the answerer's sentence vectors, computed at ingest (a cache: keys name the
+    // embedder, title and sentence, so rows are never wrong, only perhaps unused).
+    r#"
+    CREATE TABLE sourcier_sentence_vectors (
+        key text PRIMARY KEY,
+        embedding real[] NOT NULL
+    );
+    "#,
 ];
 
 /// How vectors are stored: `vector` (4-byte floats) by default, or `halfvec` (2-byte floats:
@@ -185,6 +197,8 @@ pub struct PgLibrary {
     /// Chunk count and mean tokens per chunk, for BM25: read once per open (a scan
     /// of every chunk), so a query never pays for it.
     lexical_stats: std::sync::OnceLock<(f64, f64)>,
+    /// Opened for ingest: only then does the sentence cache write (reads never write).
+    writable: bool,
 }
 
 impl std::fmt::Debug for PgLibrary {
@@ -379,6 +393,7 @@ impl PgLibrary {
             manifest,
             vector_type,
             lexical_stats: std::sync::OnceLock::new(),
+            writable: false,
         })
     }
 
@@ -450,6 +465,7 @@ impl PgLibrary {
             manifest: stored,
             vector_type,
             lexical_stats: std::sync::OnceLock::new(),
+            writable: true,
         })
     }
 
@@ -730,9 +746,55 @@ pub fn glob_to_regex(glob: &str) -> String {
     out
 }
 
+/// The answerer's sentence vectors, filled at ingest and read by every answer. A failure
+/// only costs time (the answerer embeds what it does not find), so it is logged, not raised.
+impl SentenceCache for PgLibrary {
+    fn get(&self, key: &str) -> Option<Vec<f32>> {
+        let row = self.client().ok()?.query_opt(
+            "SELECT embedding FROM sourcier_sentence_vectors WHERE key = $1",
+            &[&key],
+        );
+        match row {
+            Ok(r) => r.map(|r| r.get(0)),
+            Err(e) => {
+                tracing::debug!(error = %describe(&e), "sentence cache read failed");
+                None
+            }
+        }
+    }
+    fn put(&self, items: &[(String, Vec<f32>)]) {
+        if !self.writable || items.is_empty() {
+            return;
+        }
+        let dims = items[0].1.len();
+        if items.iter().any(|(_, v)| v.len() != dims) {
+            return;
+        }
+        let keys: Vec<&str> = items.iter().map(|(k, _)| k.as_str()).collect();
+        let flat: Vec<f32> = items.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        // One statement per batch; real[][] must be rectangular, so vectors travel flat.
+        let r = self.client().and_then(|mut c| {
+            c.execute(
+                "INSERT INTO sourcier_sentence_vectors (key, embedding) \
+                 SELECT k, ($2::real[])[((i - 1) * $3 + 1)::int:(i * $3)::int] \
+                 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) \
+                 ON CONFLICT (key) DO UPDATE SET embedding = EXCLUDED.embedding",
+                &[&keys, &flat, &(dims as i64)],
+            )
+            .map_err(self.err())
+        });
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "sentence cache write failed");
+        }
+    }
+}
+
 impl SearchBackend for PgLibrary {
     fn manifest(&self) -> &IndexManifest {
         &self.manifest
+    }
+    fn sentence_cache(&self) -> &dyn SentenceCache {
+        self
     }
     fn location(&self) -> String {
         self.location.clone()
@@ -1145,6 +1207,9 @@ impl IngestBackend for PgLibrary {
             )
             .map_err(self.err())?;
         Ok(())
+    }
+    fn sentence_cache(&self) -> &dyn SentenceCache {
+        self
     }
     /// Nothing to do: PostgreSQL maintains its indexes inside each transaction. Statistics
     /// are refreshed so the planner sees the new rows.

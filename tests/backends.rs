@@ -178,6 +178,15 @@ fn ingest_search_ask_and_stats() {
             "{}: {a:#}",
             b.name
         );
+        // Ingest embedded the answerer's sentences ahead of questions, in either backend.
+        let sentences: i64 = match &b.url {
+            Some(_) => b.sql("SELECT count(*) FROM sourcier_sentence_vectors")[0].get(0),
+            None => rusqlite::Connection::open(b.index().join("store.sqlite3"))
+                .unwrap()
+                .query_row("SELECT count(*) FROM sentence_vectors", [], |r| r.get(0))
+                .unwrap(),
+        };
+        assert!(sentences >= 50, "{}: {sentences} sentence vectors stored", b.name);
         let nothing = b.json(&["ask", "zzyzx qwvbk plmoq?"]);
         assert_eq!(nothing["answer"]["abstained"], true, "{}: {nothing:#}", b.name);
         let s = b.json(&["index", "stats"]);

@@ -1338,3 +1338,20 @@ fn the_flat_vector_file_and_the_graph_agree() {
         }
     }
 }
+
+/// A database URL passed as `--index` is refused with the flag to use, instead of becoming
+/// a folder named `postgres:` in the working directory.
+#[test]
+fn a_database_url_given_as_an_index_directory_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let idx = t.path().join("index");
+    for url in ["postgres://me@127.0.0.1:1/news", "postgresql://me@127.0.0.1:1/news"] {
+        let (success, _, err) = run(sourcier_fast(&idx)
+            .current_dir(t.path())
+            .args(["--index", url, "ingest", "."]));
+        assert!(!success, "{url}: accepted");
+        assert!(err.contains("--backend"), "{url}: {err}");
+        let entries: Vec<_> = std::fs::read_dir(t.path()).unwrap().collect();
+        assert!(entries.is_empty(), "{url}: created {entries:?}");
+    }
+}

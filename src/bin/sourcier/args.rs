@@ -100,6 +100,12 @@ impl Cli {
                 "--backend takes a PostgreSQL URL (postgres://user@host/db); for an index directory use --index"
             );
         }
+        // A URL given as a directory would otherwise become a folder named `postgres:`.
+        if sourcier::pg::is_url(&self.index.to_string_lossy()) {
+            anyhow::bail!(
+                "--index takes an index directory; for a PostgreSQL server pass the URL with --backend (or SOURCIER_DATABASE_URL)"
+            );
+        }
         Ok(Setup {
             index: self.index.clone(),
             embedder,
