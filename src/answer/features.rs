@@ -111,6 +111,8 @@ const PLACE_NOUNS: &[&str] = &[
     "island",
     "town",
     "location",
+    "capitale",
+    "capital",
 ];
 const PERSON_NOUNS: &[&str] = &[
     "personne",
@@ -132,21 +134,94 @@ const PERSON_NOUNS: &[&str] = &[
     "player",
     "architect",
     "composer",
+    // Roles: "le PDG de Xiaomi", "Xiaomi's CEO".
+    "pdg",
+    "ceo",
+    "directeur",
+    "directrice",
+    "dirigeant",
+    "fondateur",
+    "fondatrice",
+    "founder",
+    "ministre",
+    "minister",
+    "maire",
+    "mayor",
+    "gouverneur",
+    "governor",
+    "entraîneur",
+    "coach",
+    "chanteur",
+    "chanteuse",
+    "singer",
+    "écrivain",
+    "writer",
+    "inventeur",
+    "inventor",
+    "empereur",
+    "emperor",
 ];
+
+/// Copulas between a "which" word and the noun it asks about ("quel **est** le prix").
+const COPULAS: &[&str] = &[
+    "est", "sont", "était", "étaient", "fut", "furent", "sera", "is", "are", "was", "were",
+];
+/// Determiners and prepositions skipped to reach that noun ("le nom **du** maire").
+const SKIPPED: &[&str] = &[
+    "le", "la", "les", "l'", "un", "une", "des", "du", "de", "d'", "the", "a", "an", "of",
+];
+
+/// The noun a "which" question asks about: the word after `quel`/`what`/`which`, or after
+/// its copula and determiner ("quel est le **prix**"), or what a name is asked of ("quel est
+/// le nom du **maire**", "what is the name of Xiaomi's **CEO**", "comment s'appelle le
+/// **maire**"). Elisions are dropped (`l'auteur` → `auteur`).
+fn asked_noun(w: &[String]) -> Option<String> {
+    let bare = |t: &str| -> String {
+        let t = t.strip_prefix("l'").or_else(|| t.strip_prefix("d'")).unwrap_or(t);
+        t.to_string()
+    };
+    let after = |mut i: usize| -> Option<usize> {
+        while i < w.len() && (SKIPPED.contains(&w[i].as_str()) || w[i] == "l'" || w[i] == "d'") {
+            i += 1;
+        }
+        (i < w.len()).then_some(i)
+    };
+    let start = if let Some(q) = w.iter().position(|t| {
+        matches!(
+            t.as_str(),
+            "quel" | "quelle" | "quels" | "quelles" | "what" | "which" | "lequel" | "laquelle"
+        )
+    }) {
+        let i = q + 1;
+        if i < w.len() && COPULAS.contains(&w[i].as_str()) {
+            i + 1
+        } else {
+            i
+        }
+    } else {
+        w.iter()
+            .position(|t| matches!(t.as_str(), "s'appelle" | "s'appelait" | "s'appellent"))?
+            + 1
+    };
+    let mut i = after(start)?;
+    let head = bare(&w[i]);
+    if matches!(head.as_str(), "nom" | "name" | "prénom") {
+        i = after(i + 1)?;
+        // "Xiaomi's CEO": the noun after the possessive.
+        if w[i].ends_with("'s") && i + 1 < w.len() {
+            i += 1;
+        }
+        return Some(bare(&w[i]));
+    }
+    Some(head)
+}
 
 /// The answer type a question expects, from its question words. Works on French and English
 /// whatever `lang` says, since users mix them.
 pub fn expected_type(question: &str) -> AnswerType {
     let w = words_lower(question);
     let has = |x: &str| w.iter().any(|t| t == x);
-    let after = |cue: &[&str]| -> Option<&str> {
-        w.iter()
-            .position(|t| cue.contains(&t.as_str()))
-            .and_then(|i| w.get(i + 1).map(|s| s.as_str()))
-    };
-    let noun_after_which = after(&[
-        "quel", "quelle", "quels", "quelles", "what", "which", "lequel", "laquelle",
-    ]);
+    let noun_after_which = asked_noun(&w);
     if has("combien") || (has("how") && (has("many") || has("much") || has("old") || has("long") || has("far"))) {
         return AnswerType::Number;
     }
@@ -178,8 +253,8 @@ pub fn expected_type(question: &str) -> AnswerType {
             return AnswerType::Person;
         }
     }
-    if let Some(n) = noun_after_which {
-        // "en quelle année", "quel pays", "quel âge", …
+    if let Some(n) = noun_after_which.as_deref() {
+        // "en quelle année", "quel pays", "quel âge", "quel est le prix", …
         let singular = n.strip_suffix('s').unwrap_or(n);
         let is = |list: &[&str]| list.contains(&n) || list.contains(&singular);
         if is(DATE_NOUNS) {
@@ -841,6 +916,16 @@ mod tests {
             ("Quel est le nom du projet ?", Other),
             ("What is the project called?", Other),
             ("Quel est le rôle du roi qui règne ?", Other),
+            ("Quel est le nom du PDG de Xiaomi ?", Person),
+            ("What is the name of Xiaomi's CEO?", Person),
+            ("Comment s'appelle le maire de Lyon ?", Person),
+            ("Quel est l'auteur du livre ?", Person),
+            ("Quelle est la durée du contrat ?", Number),
+            ("What is the population of Paris?", Number),
+            ("Quelle est la capitale de l'Australie ?", Place),
+            ("Quel est le nom de la ville ?", Place),
+            ("Quelle est la date de la signature ?", Date),
+            ("Quel est le but de l'accord ?", Other),
         ] {
             assert_eq!(expected_type(q), t, "{q}");
         }
