@@ -572,6 +572,17 @@ pub fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
         #[serde(default)]
         ignore_merges: bool,
         vocab: ahash::AHashMap<String, u32>,
+        /// Read by [`Merges`] on another thread.
+        #[serde(rename = "merges")]
+        _merges: serde::de::IgnoredAny,
+    }
+    /// The merges alone: the other thread parses the same bytes, skipping everything else.
+    #[derive(serde::Deserialize)]
+    struct Merges {
+        model: MergesOnly,
+    }
+    #[derive(serde::Deserialize)]
+    struct MergesOnly {
         merges: Vec<(String, String)>,
     }
     #[derive(serde::Deserialize)]
@@ -585,13 +596,21 @@ pub fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
         decoder: Option<DecoderWrapper>,
         model: Model,
     }
-    let parts: Parts = serde_json::from_slice(bytes).ok()?;
+    // Vocabulary and merges are parsed on two threads: skipping JSON costs a tenth of
+    // building strings from it, so each pass pays mostly for its own half (measured:
+    // `docs/benchmarks.md`, issue 10).
+    let (parts, merges) = std::thread::scope(|s| {
+        let merges = s.spawn(|| serde_json::from_slice::<Merges>(bytes).ok());
+        let parts = serde_json::from_slice::<Parts>(bytes).ok();
+        (parts, merges.join().ok().flatten())
+    });
+    let (parts, merges) = (parts?, merges?.model.merges);
     if parts.version != "1.0" || parts.model.kind != "BPE" {
         return None;
     }
     let m = parts.model;
     let mut builder = BPE::builder()
-        .vocab_and_merges(m.vocab, m.merges)
+        .vocab_and_merges(m.vocab, merges)
         .fuse_unk(m.fuse_unk)
         .byte_fallback(m.byte_fallback)
         .ignore_merges(m.ignore_merges);
