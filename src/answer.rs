@@ -318,6 +318,25 @@ pub fn prepare_sentence_vectors(
     Ok(missing.len())
 }
 
+/// Whether an article's sentence vectors look prepared: the vector of the first candidate
+/// sentence of its body `blocks` (under `title`) is cached. One lookup, so that ingest can
+/// find, among unchanged articles, those stored before it prepared them (an index from an
+/// earlier release, or built with `--search-only`). An article without candidates has
+/// nothing to prepare.
+pub fn sentences_prepared<'a>(
+    embedder: &dyn Embedder,
+    cache: &dyn SentenceCache,
+    title: Option<&str>,
+    blocks: impl Iterator<Item = &'a str>,
+) -> bool {
+    for block in blocks {
+        if let Some((_, s)) = candidate_sentences(block).next() {
+            return cache.get(&sentence_key(&embedder.fingerprint(), title, s)).is_some();
+        }
+    }
+    true
+}
+
 /// Builds an extractive answer from retrieved passages. `qvec` is the question's embedding;
 /// `hits` carry `similarity` to the question when known.
 pub fn extractive(

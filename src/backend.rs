@@ -108,6 +108,9 @@ pub trait IngestBackend {
     /// that a kill loses at most one batch of embedding work. Readers never see them; the
     /// article's `replace_article` or `delete_article` drops them.
     fn stage_vectors(&mut self, article_id: &str, vectors: &[(ChunkKey, &[f32])]) -> Result<()>;
+    /// The texts of an article's stored chunks, in order (to prepare the answerer's
+    /// sentences of an article stored without them).
+    fn stored_chunk_texts(&self, article_id: &str) -> Result<Vec<String>>;
     /// Where ingest keeps the answerer's sentence vectors, computed ahead of questions;
     /// none by default.
     fn sentence_cache(&self) -> &dyn SentenceCache {

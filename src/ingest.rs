@@ -107,6 +107,8 @@ const STAGE_ABOVE: usize = 4 * EMBED_GROUP;
 /// Unchanged articles' texts are written in batches of this many, so a corpus of small files
 /// neither holds every text nor pays one transaction per file.
 const KEPT_BATCH: usize = 256;
+/// Stored articles whose answer sentences are prepared together (one embedding batch).
+const KEPT_GROUP: usize = 16;
 
 /// Ingests files and folders into `lib`.
 pub fn ingest(
@@ -160,6 +162,8 @@ pub fn ingest(
     let mut plan: Vec<(usize, HashMap<String, bool>)> = Vec::new();
     let mut total_chunks = 0usize;
     let mut kept = KeptBuffer::default();
+    // Unchanged articles stored without their answer sentences, with their titles.
+    let mut unprepared: Vec<(String, Option<String>)> = Vec::new();
     for (fi, (root, file)) in files.iter().enumerate() {
         let (articles, problems) = corpus::read_file(root, file);
         for p in &problems {
@@ -214,6 +218,16 @@ pub fn ingest(
             match stored.get(&a.id) {
                 Some(h) if *h == a.hash => {
                     report.unchanged += 1;
+                    if !opts.search_only
+                        && !crate::answer::sentences_prepared(
+                            embedder,
+                            lib.sentence_cache(),
+                            a.title.as_deref(),
+                            a.block_texts(),
+                        )
+                    {
+                        unprepared.push((a.id.clone(), a.title.clone()));
+                    }
                     kept.push(&a);
                 }
                 existed => {
@@ -279,6 +293,9 @@ pub fn ingest(
     }
     embed_and_store(lib, embedder, opts.search_only, &mut pending, progress, &mut report)?;
     progress.finish();
+    if !unprepared.is_empty() {
+        prepare_stored(lib, embedder, &unprepared, progress, &mut report)?;
+    }
 
     if opts.prune {
         for (id, source) in lib.articles_by_source()? {
@@ -454,6 +471,38 @@ fn embed_and_store(
             report.added += 1;
         }
     }
+    Ok(())
+}
+
+/// Prepares the answer sentences of unchanged articles stored without them, from their
+/// stored chunks: no chunk is embedded again. An index built before ingest prepared them,
+/// or with `--search-only`, gains them at its next ingest.
+fn prepare_stored(
+    lib: &mut dyn IngestBackend,
+    embedder: &dyn Embedder,
+    articles: &[(String, Option<String>)],
+    progress: &dyn Progress,
+    report: &mut IngestReport,
+) -> Result<()> {
+    tracing::info!(
+        articles = articles.len(),
+        "preparing the answer sentences of stored articles"
+    );
+    progress.start("preparing answer sentences", Some(articles.len() as u64));
+    let t = Instant::now();
+    for group in articles.chunks(KEPT_GROUP) {
+        let mut texts: Vec<(Option<&str>, String)> = Vec::new();
+        for (id, title) in group {
+            for c in lib.stored_chunk_texts(id)? {
+                texts.push((title.as_deref(), c));
+            }
+        }
+        let passages: Vec<(Option<&str>, &str)> = texts.iter().map(|(t, c)| (*t, c.as_str())).collect();
+        report.sentences += crate::answer::prepare_sentence_vectors(embedder, lib.sentence_cache(), &passages)?;
+        progress.inc(group.len() as u64);
+    }
+    report.sentence_seconds += t.elapsed().as_secs_f64();
+    progress.finish();
     Ok(())
 }
 
@@ -660,6 +709,43 @@ mod tests {
             assert!(cands.len() >= 15, "{id}: {} candidates", cands.len());
         }
         assert_eq!(spent.embedded.load(Ordering::SeqCst), 0);
+    }
+
+    /// An index built without the answer sentences (`--search-only`, or before ingest
+    /// prepared them) gains them at its next ingest, from the stored chunks: no chunk is
+    /// embedded again, and a third run finds nothing to do.
+    #[test]
+    fn stored_articles_gain_their_answer_sentences_without_re_embedding_chunks() {
+        let t = tempfile::tempdir().unwrap();
+        let docs = t.path().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("a.txt"), long_text(12, "Huawei")).unwrap();
+        std::fs::write(docs.join("b.md"), "# Titre\n\n".to_string() + &long_text(3, "IBM")).unwrap();
+        let index = t.path().join("index");
+        let e = Budgeted::new(usize::MAX);
+        let mut lib = library(&index, &e);
+        let opts = IngestOptions {
+            search_only: true,
+            ..Default::default()
+        };
+        let r = ingest(&mut lib, &e, std::slice::from_ref(&docs), &opts, &NoProgress).unwrap();
+        assert_eq!((r.added, r.sentences), (2, 0), "{r:?}");
+        let chunks = r.chunks;
+
+        let second = Budgeted::new(usize::MAX);
+        let r = run(&mut lib, &second, &docs).unwrap();
+        assert_eq!((r.unchanged, r.chunks), (2, 0), "{r:?}");
+        assert!(r.sentences >= 6 * 15, "{r:?}");
+        assert_eq!(
+            second.embedded.load(Ordering::SeqCst),
+            r.sentences,
+            "chunks were embedded again"
+        );
+        assert!(chunks > 0);
+
+        let third = Budgeted::new(0);
+        let r = run(&mut lib, &third, &docs).unwrap();
+        assert_eq!((r.unchanged, r.sentences), (2, 0), "{r:?}");
     }
 
     /// An edited article re-embeds only the chunks whose text changed.

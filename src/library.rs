@@ -752,6 +752,14 @@ impl IngestBackend for Library {
     fn sentence_cache(&self) -> &dyn crate::answer::SentenceCache {
         &self.store
     }
+    fn stored_chunk_texts(&self, article_id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .article_chunks(article_id)?
+            .into_iter()
+            .map(|c| c.text)
+            .collect())
+    }
     fn location(&self) -> String {
         self.dir.display().to_string()
     }

@@ -1211,6 +1211,12 @@ impl IngestBackend for PgLibrary {
     fn sentence_cache(&self) -> &dyn SentenceCache {
         self
     }
+    fn stored_chunk_texts(&self, article_id: &str) -> Result<Vec<String>> {
+        Ok(SearchBackend::article_chunks(self, article_id)?
+            .into_iter()
+            .map(|c| c.text)
+            .collect())
+    }
     /// Nothing to do: PostgreSQL maintains its indexes inside each transaction. Statistics
     /// are refreshed so the planner sees the new rows.
     fn commit(&mut self, _progress: &dyn Progress) -> Result<()> {
