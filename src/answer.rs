@@ -8,6 +8,7 @@
 
 pub mod answerability;
 mod features;
+mod fit;
 pub mod reader;
 pub mod scorer;
 mod span;

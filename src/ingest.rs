@@ -438,14 +438,15 @@ fn embed_and_store(
     }
     // The answerer's sentence vectors, for every article of the group at once (larger
     // batches), before the articles are stored: a kill loses none of what is visible.
-    let t = Instant::now();
-    let passages: Vec<(Option<&str>, &str)> = pending
-        .iter()
-        .filter(|_| !search_only)
-        .flat_map(|p| p.chunks.iter().map(|c| (p.article.title.as_deref(), c.text.as_str())))
-        .collect();
-    report.sentences += crate::answer::prepare_sentence_vectors(embedder, lib.sentence_cache(), &passages)?;
-    report.sentence_seconds += t.elapsed().as_secs_f64();
+    if !search_only {
+        let t = Instant::now();
+        let passages: Vec<(Option<&str>, &str)> = pending
+            .iter()
+            .flat_map(|p| p.chunks.iter().map(|c| (p.article.title.as_deref(), c.text.as_str())))
+            .collect();
+        report.sentences += crate::answer::prepare_sentence_vectors(embedder, lib.sentence_cache(), &passages)?;
+        report.sentence_seconds += t.elapsed().as_secs_f64();
+    }
     for (p, v) in pending.drain(..).zip(vectors) {
         let new: Vec<NewChunk> = p
             .chunks
@@ -615,6 +616,16 @@ mod tests {
             .collect()
     }
 
+    /// A folder `docs` of two articles with distinct sentences, one with a Markdown title.
+    fn two_articles() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let docs = t.path().join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("a.txt"), long_text(12, "Huawei")).unwrap();
+        std::fs::write(docs.join("b.md"), "# Titre\n\n".to_string() + &long_text(3, "IBM")).unwrap();
+        (t, docs)
+    }
+
     fn run(lib: &mut Library, e: &dyn Embedder, docs: &Path) -> Result<IngestReport> {
         ingest(lib, e, &[docs.to_path_buf()], &IngestOptions::default(), &NoProgress)
     }
@@ -658,11 +669,7 @@ mod tests {
     /// the stored passages then embeds nothing (this embedder fails on any document).
     #[test]
     fn answers_read_the_sentence_vectors_ingest_stored() {
-        let t = tempfile::tempdir().unwrap();
-        let docs = t.path().join("docs");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::write(docs.join("a.txt"), long_text(12, "Huawei")).unwrap();
-        std::fs::write(docs.join("b.md"), "# Titre\n\n".to_string() + &long_text(3, "IBM")).unwrap();
+        let (t, docs) = two_articles();
         let e = Budgeted::new(usize::MAX);
         let mut lib = library(&t.path().join("index"), &e);
         let r = run(&mut lib, &e, &docs).unwrap();
@@ -716,11 +723,7 @@ mod tests {
     /// embedded again, and a third run finds nothing to do.
     #[test]
     fn stored_articles_gain_their_answer_sentences_without_re_embedding_chunks() {
-        let t = tempfile::tempdir().unwrap();
-        let docs = t.path().join("docs");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::write(docs.join("a.txt"), long_text(12, "Huawei")).unwrap();
-        std::fs::write(docs.join("b.md"), "# Titre\n\n".to_string() + &long_text(3, "IBM")).unwrap();
+        let (t, docs) = two_articles();
         let index = t.path().join("index");
         let e = Budgeted::new(usize::MAX);
         let mut lib = library(&index, &e);

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Candidate;
 use super::features::{self, fold, tokens};
+use super::fit::{solve, standardisation};
 
 /// Version of the answerability file format.
 pub const ANSWERABILITY_FORMAT: u32 = 1;
@@ -299,15 +300,7 @@ impl Model {
     /// bias), by Newton's method: 18 weights, so the Hessian is tiny and a few exact steps
     /// converge. The threshold is left at 0; the trainer chooses it.
     pub fn train(rows: &[([f32; N], bool)], l2: f64) -> Model {
-        let n = rows.len().max(1) as f64;
-        let mut mean = [0f32; N];
-        let mut scale = [1f32; N];
-        for i in 0..N {
-            let m = rows.iter().map(|r| r.0[i] as f64).sum::<f64>() / n;
-            let v = rows.iter().map(|r| (r.0[i] as f64 - m).powi(2)).sum::<f64>() / n;
-            mean[i] = m as f32;
-            scale[i] = if v > 1e-12 { v.sqrt() as f32 } else { 1.0 };
-        }
+        let (mean, scale) = standardisation(rows.iter().map(|r| &r.0));
         // The last coordinate is the bias.
         const D: usize = N + 1;
         let xs: Vec<([f64; D], f64)> = rows
@@ -357,38 +350,6 @@ impl Model {
             threshold: 0.0,
         }
     }
-}
-
-/// Solves `a x = b` by Gaussian elimination with partial pivoting (`a` is positive definite).
-fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> [f64; D] {
-    for c in 0..D {
-        let p = (c..D)
-            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
-            .unwrap_or(c);
-        a.swap(c, p);
-        b.swap(c, p);
-        let d = a[c][c];
-        if d.abs() < 1e-12 {
-            continue;
-        }
-        for r in c + 1..D {
-            let f = a[r][c] / d;
-            for k in c..D {
-                a[r][k] -= f * a[c][k];
-            }
-            b[r] -= f * b[c];
-        }
-    }
-    let mut x = [0f64; D];
-    for c in (0..D).rev() {
-        let s: f64 = (c + 1..D).map(|k| a[c][k] * x[k]).sum();
-        x[c] = if a[c][c].abs() < 1e-12 {
-            0.0
-        } else {
-            (b[c] - s) / a[c][c]
-        };
-    }
-    x
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::features::{FEATURE_NAMES, FEATURES};
+use super::fit::{solve, standardisation};
 
 /// Version of the scorer file format.
 pub const SCORER_FORMAT: u32 = 1;
@@ -104,15 +105,7 @@ impl Scorer {
     /// logistic regression was tried first and ranked worse than the hand-set score, since
     /// the level of similarity varies more between questions than within one.
     pub fn train(rows: &[(usize, [f32; FEATURES], bool)], l2: f64) -> Scorer {
-        let n = rows.len().max(1) as f64;
-        let mut mean = [0f32; FEATURES];
-        let mut scale = [1f32; FEATURES];
-        for i in 0..FEATURES {
-            let m = rows.iter().map(|r| r.1[i] as f64).sum::<f64>() / n;
-            let v = rows.iter().map(|r| (r.1[i] as f64 - m).powi(2)).sum::<f64>() / n;
-            mean[i] = m as f32;
-            scale[i] = if v > 1e-12 { v.sqrt() as f32 } else { 1.0 };
-        }
+        let (mean, scale) = standardisation(rows.iter().map(|r| &r.1));
         let mut groups: std::collections::BTreeMap<usize, Vec<([f64; FEATURES], bool)>> = Default::default();
         for (q, f, y) in rows {
             let mut x = [0f64; FEATURES];
@@ -179,38 +172,6 @@ impl Scorer {
             bias: 0.0,
         }
     }
-}
-
-/// Solves `a x = b` by Gaussian elimination with partial pivoting (a small dense system).
-fn solve<const D: usize>(mut a: [[f64; D]; D], mut b: [f64; D]) -> [f64; D] {
-    for col in 0..D {
-        let piv = (col..D)
-            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
-            .expect("non-empty");
-        a.swap(col, piv);
-        b.swap(col, piv);
-        let d = a[col][col];
-        if d.abs() < 1e-12 {
-            continue;
-        }
-        for r in col + 1..D {
-            let f = a[r][col] / d;
-            for c in col..D {
-                a[r][c] -= f * a[col][c];
-            }
-            b[r] -= f * b[col];
-        }
-    }
-    let mut x = [0f64; D];
-    for r in (0..D).rev() {
-        let s: f64 = (r + 1..D).map(|c| a[r][c] * x[c]).sum();
-        x[r] = if a[r][r].abs() < 1e-12 {
-            0.0
-        } else {
-            (b[r] - s) / a[r][r]
-        };
-    }
-    x
 }
 
 #[cfg(test)]
