@@ -635,7 +635,15 @@ pub fn extractive_seen(
         // (a count of consultants is a number, not a price).
         || (expected == AnswerType::Number
             && features::asks_for_money(question)
-            && scored.iter().take(opts.max_sentences).all(|c| !features::carries_money(&c.text)));
+            && scored.iter().take(opts.max_sentences).all(|c| !features::carries_money(&c.text)))
+        // The holder of a role asked ("Xiaomi's CEO"), and none of those sentences names a
+        // person (only companies, "Oppo, Huawei et Vivo").
+        || (expected == AnswerType::Person
+            && features::asks_for_role_holder(question)
+            && scored
+                .iter()
+                .take(opts.max_sentences)
+                .all(|c| !features::names_person(&c.text, &features::question_words(question))));
     if type_missing || unanswerable {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {

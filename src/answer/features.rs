@@ -738,6 +738,113 @@ pub fn asks_for_money(question: &str) -> bool {
         })
 }
 
+/// Roles held by one human being: a question about the holder of one ("le PDG de Xiaomi",
+/// "who is Xiaomi's CEO") asks for a person's name, where a plain "qui" may be answered by a
+/// company, a people or an institution.
+const HUMAN_ROLES: &[&str] = &[
+    "pdg",
+    "ceo",
+    "directeur",
+    "directrice",
+    "dirigeant",
+    "dirigeante",
+    "patron",
+    "patronne",
+    "fondateur",
+    "fondatrice",
+    "founder",
+    "cofondateur",
+    "co-founder",
+    "ministre",
+    "minister",
+    "maire",
+    "mayor",
+    "gouverneur",
+    "governor",
+    "entraineur",
+    "coach",
+    "president",
+    "presidente",
+    "chairman",
+    "chairwoman",
+    "roi",
+    "reine",
+    "king",
+    "queen",
+    "empereur",
+    "emperor",
+    "chancelier",
+    "chancellor",
+    "pape",
+    "pope",
+];
+
+/// Particles inside a name ("Bernardo de Gálvez", "Jean d'Angleterre", "Ludwig van Beethoven").
+const NAME_PARTICLES: &[&str] = &[
+    "de", "d'", "du", "da", "del", "della", "di", "van", "von", "der", "bin", "ibn", "al",
+];
+
+/// Titles before a surname ("M. Ren", "Mme Lagarde", "Dr Smith"); `tokens` drops their dot.
+const PERSON_TITLES: &[&str] = &[
+    "m", "mme", "mlle", "mr", "mrs", "ms", "dr", "pr", "me", "sir", "lady", "monsieur", "madame",
+];
+
+/// Capitalised words that open a sentence or a name without being one ("Le Monde", "The Times").
+const NOT_A_FORENAME: &[&str] = &[
+    "le", "la", "les", "l'", "un", "une", "des", "du", "de", "d'", "en", "dans", "pour", "par", "sur", "avec", "au",
+    "aux", "et", "mais", "selon", "ce", "cette", "ces", "il", "elle", "ils", "elles", "the", "a", "an", "in", "on",
+    "at", "for", "with", "by", "and", "but", "this", "these", "he", "she", "they", "it", "saint", "sainte", "st",
+];
+
+/// Whether the question asks for the name of the holder of a human role.
+pub fn asks_for_role_holder(question: &str) -> bool {
+    if expected_type(question) != AnswerType::Person {
+        return false;
+    }
+    words_lower(question).iter().any(|t| {
+        let f = fold(t);
+        let f = f.trim_end_matches("'s").trim_end_matches('\'');
+        let singular = f.strip_suffix('s').unwrap_or(f);
+        HUMAN_ROLES.contains(&f) || HUMAN_ROLES.contains(&singular)
+    })
+}
+
+/// Whether a sentence names a person the question does not: a forename and surname (two
+/// capitalised words with only a space between them, "Lei Jun", "Bruno Le Maire", or with a
+/// particle, "Bernardo de Gálvez"), a title and a name ("M. Ren"), or a role held by one
+/// human being that the question does not name ("le pape"). A lone capitalised word does not
+/// count: in news it is as often a company ("Oppo, Huawei et Vivo"). Hand-written, like the
+/// other cues here.
+pub fn names_person(sentence: &str, q: &HashSet<String>) -> bool {
+    let toks = tokens(sentence);
+    let folded: Vec<String> = toks.iter().map(|t| fold(t.text)).collect();
+    let novel = |i: usize| !q.contains(&folded[i]);
+    let surname = |i: usize| {
+        let t = toks[i].text;
+        is_capitalised(t) && !is_date_token(t) && !t.chars().any(|c| c.is_ascii_digit())
+    };
+    let forename = |i: usize| surname(i) && !NOT_A_FORENAME.contains(&folded[i].as_str());
+    let gap = |i: usize| &sentence[toks[i].end..toks[i + 1].start];
+    (0..toks.len()).any(|i| {
+        let role = HUMAN_ROLES.contains(&folded[i].as_str()) && novel(i);
+        let next = i + 1 < toks.len();
+        let title = next
+            && PERSON_TITLES.contains(&folded[i].as_str())
+            && matches!(gap(i), " " | ". ")
+            && surname(i + 1)
+            && novel(i + 1);
+        let pair = next && forename(i) && gap(i) == " " && surname(i + 1) && (novel(i) || novel(i + 1));
+        let particle = i + 2 < toks.len()
+            && forename(i)
+            && gap(i) == " "
+            && NAME_PARTICLES.contains(&folded[i + 1].as_str())
+            && matches!(gap(i + 1), " " | "")
+            && surname(i + 2)
+            && (novel(i) || novel(i + 2));
+        role || title || pair || particle
+    })
+}
+
 /// Whether a sentence states a sum of money: a number with a currency (or, failing one, with
 /// a magnitude such as "millions").
 pub fn carries_money(sentence: &str) -> bool {
@@ -1018,6 +1125,49 @@ mod tests {
             "Le prix a été remis en 1903.",
         ] {
             assert!(!carries_money(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_role_holder_is_named_by_a_person_not_a_company() {
+        for q in [
+            "What is the name of Xiaomi's CEO?",
+            "Who is the CEO of Huawei?",
+            "Qui est le PDG de Xiaomi ?",
+            "Comment s'appelle le maire de Paris ?",
+            "Quel est le nom du fondateur de Huawei ?",
+        ] {
+            assert!(asks_for_role_holder(q), "{q}");
+        }
+        for q in [
+            "Qui a construit le pont ?",
+            "Who won the 2018 World Cup?",
+            "Combien de consultants IBM envoie-t-il ?",
+            "Quel est le nom de la société ?",
+            "Qui sont les premiers utilisateurs de la UAZ ?",
+        ] {
+            assert!(!asks_for_role_holder(q), "{q}");
+        }
+        let q = question_words("What is the name of Xiaomi's CEO?");
+        for s in [
+            "Le fondateur de Xiaomi, Lei Jun, a présenté le téléphone.",
+            "Huawei a été fondé par Ren Zhengfei en 1987.",
+            "Selon M. Ren, la marque doit changer.",
+            "Tim Cook dirige Apple.",
+            "Il fut nommé par Bernardo de Gálvez.",
+            "Jean d'Angleterre régnait alors.",
+            "Le ministre Bruno Le Maire était présent.",
+            "C'est le pape qui dirige l'État du Vatican.",
+        ] {
+            assert!(names_person(s, &q), "{s}");
+        }
+        for s in [
+            "Le groupe s'est vu dépasser par ses concurrents locaux Oppo, Huawei et Vivo.",
+            "L'ambition affichée de Xiaomi est de séduire la clientèle européenne.",
+            "Le Monde l'a annoncé en Janvier 2019.",
+            "Xiaomi a vendu 100 millions de téléphones en 2018.",
+        ] {
+            assert!(!names_person(s, &q), "{s}");
         }
     }
 
