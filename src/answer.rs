@@ -215,6 +215,11 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 pub trait SentenceCache {
     fn get(&self, key: &str) -> Option<Vec<f32>>;
     fn put(&self, items: &[(String, Vec<f32>)]);
+    /// Vectors of `keys`, in order. A backend across a network overrides it with one round
+    /// trip for all.
+    fn get_many(&self, keys: &[String]) -> Vec<Option<Vec<f32>>> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
 }
 
 /// No caching.
@@ -246,9 +251,10 @@ fn sentence_vectors(
 ) -> Result<Vec<Vec<f32>>> {
     let fp = embedder.fingerprint();
     let keys: Vec<String> = docs.iter().map(|d| sentence_key(&fp, d.title, d.text)).collect();
-    let mut out: Vec<Option<Vec<f32>>> = keys
-        .iter()
-        .map(|k| cache.get(k).filter(|v| v.len() == embedder.dims()))
+    let mut out: Vec<Option<Vec<f32>>> = cache
+        .get_many(&keys)
+        .into_iter()
+        .map(|v| v.filter(|v| v.len() == embedder.dims()))
         .collect();
     let missing: Vec<usize> = (0..docs.len()).filter(|&i| out[i].is_none()).collect();
     tracing::debug!(
@@ -293,15 +299,23 @@ pub fn prepare_sentence_vectors(
 ) -> Result<usize> {
     let fp = embedder.fingerprint();
     let mut seen = HashSet::new();
-    let mut missing: Vec<(String, Document<'_>)> = Vec::new();
+    let mut wanted: Vec<(String, Document<'_>)> = Vec::new();
     for &(title, text) in passages {
         for (_, s) in candidate_sentences(text) {
             let key = sentence_key(&fp, title, s);
-            if seen.insert(key.clone()) && cache.get(&key).is_none_or(|v| v.len() != embedder.dims()) {
-                missing.push((key, Document { title, text: s }));
+            if seen.insert(key.clone()) {
+                wanted.push((key, Document { title, text: s }));
             }
         }
     }
+    let keys: Vec<String> = wanted.iter().map(|(k, _)| k.clone()).collect();
+    let cached = cache.get_many(&keys);
+    let missing: Vec<(String, Document<'_>)> = wanted
+        .into_iter()
+        .zip(cached)
+        .filter(|(_, v)| v.as_ref().is_none_or(|v| v.len() != embedder.dims()))
+        .map(|(w, _)| w)
+        .collect();
     // Large batches keep both cores busy (sentences are short); bounded, so that a long
     // article never holds all its sentence vectors at once.
     for batch in missing.chunks(256) {

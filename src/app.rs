@@ -729,15 +729,21 @@ impl Session {
 
 /// Opens a session and runs one search.
 pub fn search(setup: &Setup, req: &SearchRequest, progress: &dyn Progress) -> Result<SearchResult> {
+    search_opened(setup, req, progress).map(|(r, _)| r)
+}
+
+/// [`search`], also giving back the session it opened: a process about to exit may skip
+/// freeing it (the tokenizer's million strings take tens of milliseconds).
+pub fn search_opened(setup: &Setup, req: &SearchRequest, progress: &dyn Progress) -> Result<(SearchResult, Session)> {
     check_query(&req.query)?;
-    Session::open(
+    let session = Session::open(
         &Setup {
             bootstrap: None,
             ..setup.clone()
         },
         progress,
-    )?
-    .search(req)
+    )?;
+    Ok((session.search(req)?, session))
 }
 
 /// Opens a session (bootstrapping a fresh index when the setup says so) and answers.

@@ -762,6 +762,27 @@ impl SentenceCache for PgLibrary {
             }
         }
     }
+    fn get_many(&self, keys: &[String]) -> Vec<Option<Vec<f32>>> {
+        // One round trip for an answer's forty-odd sentences instead of one each.
+        let rows = self.client().and_then(|mut c| {
+            c.query(
+                "SELECT key, embedding FROM sourcier_sentence_vectors WHERE key = ANY($1)",
+                &[&keys],
+            )
+            .map_err(self.err())
+        });
+        match rows {
+            Ok(rows) => {
+                let mut found: std::collections::HashMap<String, Vec<f32>> =
+                    rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+                keys.iter().map(|k| found.remove(k)).collect()
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "sentence cache read failed");
+                vec![None; keys.len()]
+            }
+        }
+    }
     fn put(&self, items: &[(String, Vec<f32>)]) {
         if !self.writable || items.is_empty() {
             return;

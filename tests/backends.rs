@@ -187,6 +187,24 @@ fn ingest_search_ask_and_stats() {
                 .unwrap(),
         };
         assert!(sentences >= 50, "{}: {sentences} sentence vectors stored", b.name);
+        if let Some(url) = &b.url {
+            // An answer reads its sentences in one round trip: in order, a missing key as none.
+            use sourcier::answer::SentenceCache;
+            let lib = sourcier::pg::PgLibrary::open(url).unwrap();
+            let mut keys: Vec<String> = b
+                .sql("SELECT key FROM sourcier_sentence_vectors ORDER BY key DESC LIMIT 3")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            keys.insert(1, "no such sentence".into());
+            let got = lib.get_many(&keys);
+            assert_eq!(got.len(), 4);
+            assert!(got[1].is_none());
+            for (k, v) in keys.iter().zip(&got).filter(|(_, v)| v.is_some()) {
+                assert_eq!(v, &lib.get(k), "{k}");
+                assert_eq!(v.as_ref().unwrap().len(), 256);
+            }
+        }
         let nothing = b.json(&["ask", "zzyzx qwvbk plmoq?"]);
         assert_eq!(nothing["answer"]["abstained"], true, "{}: {nothing:#}", b.name);
         let s = b.json(&["index", "stats"]);

@@ -83,7 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let filters = filters.to_filters()?;
             let filtered = !filters.is_empty();
-            let r = app::search(
+            let (r, session) = app::search_opened(
                 &setup,
                 &SearchRequest {
                     query,
@@ -98,6 +98,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", render::search(&r, filtered))
             }
+            // As for `ask`: the process is about to exit, freeing would only delay it.
+            std::mem::forget(session);
         }
         Command::Ask {
             question,
