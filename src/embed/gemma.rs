@@ -25,6 +25,7 @@ use candle_nn::VarBuilder;
 use serde::Deserialize;
 
 use super::Precision;
+use super::fused;
 use super::int8::{Kernel, QuantMatrix};
 use super::int8_cache;
 use crate::{Error, Result};
@@ -576,24 +577,24 @@ impl GemmaModel {
 
         let eps = cfg.rms_norm_eps as f32;
         let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
-        let q_dim = nh * hd;
-        let kv_dim = nkv * hd;
         let scale = 1.0 / (cfg.query_pre_attn_scalar as f64).sqrt();
-        let mut x = (self.embed.lookup(&ids, &self.device)? * self.embed_scale)?;
-        for layer in &self.layers {
+        let x = (self.embed.lookup(&ids, &self.device)? * self.embed_scale)?;
+        let heads = fused::Heads {
+            query: nh,
+            key_value: nkv,
+            dim: hd,
+        };
+        let Some(first) = self.layers.first() else {
+            return Ok(fused::rms_norm(&x, &self.final_norm, eps)?);
+        };
+        // `x` is the residual stream, `h` the normed input of the next block: each residual
+        // step is fused with the norm after it (the last one with the final norm).
+        let mut h = fused::rms_norm(&x, &first.input_norm, eps)?;
+        let mut x = x;
+        for (li, layer) in self.layers.iter().enumerate() {
             let (cos, sin) = if layer.sliding { &rope_local } else { &rope_global };
-            let residual = &x;
-            let h = candle_nn::ops::rms_norm(&x, &layer.input_norm, eps)?;
             let qkv = linear_t(&h, &layer.qkv)?;
-            let q = qkv.narrow(1, 0, q_dim)?.contiguous()?.reshape((n_tok * nh, hd))?;
-            let k = qkv.narrow(1, q_dim, kv_dim)?.contiguous()?.reshape((n_tok * nkv, hd))?;
-            let v = qkv.narrow(1, q_dim + kv_dim, kv_dim)?.contiguous()?;
-            let q = candle_nn::ops::rms_norm(&q, &layer.q_norm, eps)?.reshape((1, n_tok, nh, hd))?;
-            let k = candle_nn::ops::rms_norm(&k, &layer.k_norm, eps)?.reshape((1, n_tok, nkv, hd))?;
-            let q = (candle_nn::rotary_emb::rope_thd(&q, cos, sin)? * scale)?;
-            let k = candle_nn::rotary_emb::rope_thd(&k, cos, sin)?;
-            let q = q.reshape((n_tok, q_dim))?;
-            let k = k.reshape((n_tok, kv_dim))?;
+            let (q, k, v) = fused::split_qkv(&qkv, heads, &layer.q_norm, &layer.k_norm, cos, sin, scale as f32, eps)?;
             let mut outs = Vec::with_capacity(lens.len());
             let mut off = 0;
             for (si, &l) in lens.iter().enumerate() {
@@ -606,16 +607,14 @@ impl GemmaModel {
                 Tensor::cat(&outs, 0)?
             };
             let attn = linear_t(&attn, &layer.o)?;
-            let attn = candle_nn::ops::rms_norm(&attn, &layer.post_attn_norm, eps)?;
-            let x1 = (residual + attn)?;
-            let h = candle_nn::ops::rms_norm(&x1, &layer.pre_ff_norm, eps)?;
-            let gu = linear_t(&h, &layer.gate_up)?;
+            let (x1, h1) = fused::add_norm_then_norm(&x, &attn, &layer.post_attn_norm, &layer.pre_ff_norm, eps)?;
+            let gu = linear_t(&h1, &layer.gate_up)?;
             let act = gelu_mul(&gu, cfg.intermediate_size)?;
             let ff = linear_t(&act, &layer.down)?;
-            let ff = candle_nn::ops::rms_norm(&ff, &layer.post_ff_norm, eps)?;
-            x = (x1 + ff)?;
+            let next = self.layers.get(li + 1).map_or(&self.final_norm, |l| &l.input_norm);
+            (x, h) = fused::add_norm_then_norm(&x1, &ff, &layer.post_ff_norm, next, eps)?;
         }
-        Ok(candle_nn::ops::rms_norm(&x, &self.final_norm, eps)?)
+        Ok(h)
     }
 
     /// Attention of one sequence. With one key/value head, the query rows of all heads

@@ -9,6 +9,7 @@
 //! slightly, so the precision is part of the fingerprint and an index is searched with the
 //! precision that built it.
 
+mod fused;
 pub mod gemma;
 pub mod hashing;
 pub mod int8;
