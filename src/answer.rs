@@ -427,6 +427,7 @@ pub fn candidates(
     let q_terms: HashSet<String> = crate::lexical::analyze(Some(lang), question).into_iter().collect();
     let q_words = question_words(question);
     let expected = expected_type(question);
+    let counted = features::counted_noun(question);
     let scorer = Scorer::bundled();
     // The question's words beyond the topic the titles name.
     let titles: HashSet<String> = passages
@@ -486,6 +487,9 @@ pub fn candidates(
                 specific_overlap,
                 specific_overlap_prev: same_passage(i.checked_sub(1)).map(|j| overlaps[j].1),
                 residual_cosine: residual[i],
+                counted: counted
+                    .as_deref()
+                    .is_some_and(|n| features::counted_after_number(s, n, &q_words)),
             };
             let f = features::features(&input, &evidence(s, &q_words), expected);
             // The range without the whitespace `trim` removed.

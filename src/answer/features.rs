@@ -738,6 +738,40 @@ pub fn asks_for_money(question: &str) -> bool {
         })
 }
 
+/// The noun a "how many" question counts: after "combien de", "how many", "nombre de",
+/// "number of" (folded). None for other questions.
+pub fn counted_noun(question: &str) -> Option<String> {
+    let w: Vec<String> = words_lower(question).iter().map(|t| fold(t)).collect();
+    let after = |i: usize| -> Option<String> {
+        let t = w.get(i)?;
+        let t = t.strip_prefix("d'").unwrap_or(t);
+        (t.len() >= 3).then(|| t.to_string())
+    };
+    for (i, t) in w.iter().enumerate() {
+        let next = w.get(i + 1).map(String::as_str);
+        let noun_at = match (t.as_str(), next) {
+            ("combien" | "nombre", Some("de")) | ("number", Some("of")) => i + 2,
+            ("combien" | "nombre", Some(n)) if n.starts_with("d'") => i + 1,
+            ("many", _) if i > 0 && w[i - 1] == "how" => i + 1,
+            _ => continue,
+        };
+        return after(noun_at);
+    }
+    None
+}
+
+/// Whether a number the question lacks is followed, within three words, by the counted noun
+/// (same first five letters: "salariés" / "salarié"). Hand-written, like the other cues.
+pub fn counted_after_number(sentence: &str, counted: &str, q: &HashSet<String>) -> bool {
+    let stem: String = counted.chars().take(5).collect();
+    let toks = tokens(sentence);
+    toks.iter().enumerate().any(|(i, t)| {
+        is_number_token(t.text)
+            && !q.contains(&fold(t.text))
+            && toks[i + 1..].iter().take(3).any(|n| fold(n.text).starts_with(&stem))
+    })
+}
+
 /// Roles held by one human being: a question about the holder of one ("le PDG de Xiaomi",
 /// "who is Xiaomi's CEO") asks for a person's name, where a plain "qui" may be answered by a
 /// company, a people or an institution.
@@ -902,7 +936,7 @@ pub fn says_undisclosed(sentence: &str) -> bool {
 }
 
 /// Number of features [`features`] returns.
-pub const FEATURES: usize = 20;
+pub const FEATURES: usize = 21;
 
 /// Indices of features read elsewhere, pinned by a test against [`FEATURE_NAMES`].
 pub const COSINE: usize = 0;
@@ -934,6 +968,7 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "specific_overlap",
     "specific_overlap_prev",
     "residual_cosine",
+    "counted_after_number",
 ];
 
 /// The inputs of one candidate sentence's features.
@@ -958,6 +993,9 @@ pub struct CandidateInput {
     /// Cosine of question and sentence once the direction the candidates share (their topic)
     /// is taken out of both: what the sentence says about the question beyond the topic.
     pub residual_cosine: f32,
+    /// A new number in the sentence is followed by the noun the question counts ("combien de
+    /// **salariés**" → "13.000 salariés").
+    pub counted: bool,
 }
 
 /// The feature vector of a candidate sentence for a question expecting `expected`.
@@ -984,6 +1022,7 @@ pub fn features(c: &CandidateInput, ev: &Evidence, expected: AnswerType) -> [f32
         c.specific_overlap,
         c.specific_overlap_prev.unwrap_or(0.0),
         c.residual_cosine,
+        f32::from(u8::from(c.counted)),
     ]
 }
 
@@ -1126,6 +1165,32 @@ mod tests {
         ] {
             assert!(!carries_money(s), "{s}");
         }
+    }
+
+    #[test]
+    fn the_counted_noun_follows_a_new_number() {
+        for (q, n) in [
+            ("Combien de salariés Huawei compte-t-il en Europe ?", Some("salaries")),
+            ("Combien d'habitants compte la ville ?", Some("habitants")),
+            ("How many employees does Huawei have?", Some("employees")),
+            ("Quel est le nombre de morts ?", Some("morts")),
+            ("Combien Huawei paie-t-il IBM ?", None),
+            ("Qui a fondé Huawei ?", None),
+        ] {
+            assert_eq!(counted_noun(q).as_deref(), n, "{q}");
+        }
+        let q = question_words("Combien de salariés Huawei compte-t-il en Europe ?");
+        assert!(counted_after_number(
+            "Le groupe compte déjà 13.000 salariés sur le continent.",
+            "salaries",
+            &q
+        ));
+        assert!(!counted_after_number(
+            "La conférence a réuni plus de 1.000 partenaires.",
+            "salaries",
+            &q
+        ));
+        assert!(!counted_after_number("Les salariés sont nombreux.", "salaries", &q));
     }
 
     #[test]
