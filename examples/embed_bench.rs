@@ -2,7 +2,7 @@
 //! then single-query latency over the fixture's questions. Mirrors `../shared/bench/st_peer.py`
 //! so the two can be run alternately on the same machine.
 //!
-//!     cargo run --release --example embed_bench -- [--reps 3] [--batch-tokens 4096] [--precision f32|int8] [--json]
+//!     cargo run --release --example embed_bench -- [--reps 3] [--query-reps 1] [--batch-tokens 4096] [--precision f32|int8] [--json]
 //!
 //! With `--precision int8`, `SOURCIER_INT8_KERNEL=vnni|avx2|portable` picks the kernel. The
 //! report ends with the process's peak resident memory (`VmHWM`).
@@ -51,6 +51,9 @@ fn main() -> anyhow::Result<()> {
             .cloned()
     };
     let reps: usize = opt("--reps").map(|s| s.parse()).transpose()?.unwrap_or(3);
+    // More passes over the single queries, for a profile of the query path alone (with
+    // `--reps 0`, documents are not timed).
+    let query_reps: usize = opt("--query-reps").map(|s| s.parse()).transpose()?.unwrap_or(1);
     let json = args.iter().any(|a| a == "--json");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let fixture = opt("--fixture")
@@ -90,7 +93,7 @@ fn main() -> anyhow::Result<()> {
         walls.push(t.elapsed().as_secs_f64());
     }
     walls.sort_by(f64::total_cmp);
-    let wall = walls[walls.len() / 2];
+    let wall = walls.get(walls.len() / 2).copied().unwrap_or(f64::NAN);
 
     let queries: Vec<String> = fx
         .items
@@ -102,10 +105,12 @@ fn main() -> anyhow::Result<()> {
         e.embed_prompted(std::slice::from_ref(q))?;
     }
     let mut lat = Vec::new();
-    for q in &queries {
-        let t = Instant::now();
-        e.embed_prompted(std::slice::from_ref(q))?;
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    for _ in 0..query_reps.max(1) {
+        for q in &queries {
+            let t = Instant::now();
+            e.embed_prompted(std::slice::from_ref(q))?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
     }
     lat.sort_by(f64::total_cmp);
     let p50 = lat[lat.len() / 2];
