@@ -818,6 +818,22 @@ const NAME_PARTICLES: &[&str] = &[
     "de", "d'", "du", "da", "del", "della", "di", "van", "von", "der", "bin", "ibn", "al",
 ];
 
+/// Verbs of leading something, asked of its leader ("qui dirige Xiaomi", "who heads …").
+const LEADING_VERBS: &[&str] = &[
+    "dirige",
+    "dirigeait",
+    "dirigea",
+    "preside",
+    "presidait",
+    "presida",
+    "heads",
+    "headed",
+    "leads",
+    "runs",
+    "chairs",
+    "chaired",
+];
+
 /// Titles before a surname ("M. Ren", "Mme Lagarde", "Dr Smith"); `tokens` drops their dot.
 const PERSON_TITLES: &[&str] = &[
     "m", "mme", "mlle", "mr", "mrs", "ms", "dr", "pr", "me", "sir", "lady", "monsieur", "madame",
@@ -830,7 +846,8 @@ const NOT_A_FORENAME: &[&str] = &[
     "at", "for", "with", "by", "and", "but", "this", "these", "he", "she", "they", "it", "saint", "sainte", "st",
 ];
 
-/// Whether the question asks for the name of the holder of a human role.
+/// Whether the question asks for the name of the holder of a human role, by its name or by
+/// what the role does.
 pub fn asks_for_role_holder(question: &str) -> bool {
     if expected_type(question) != AnswerType::Person {
         return false;
@@ -839,7 +856,7 @@ pub fn asks_for_role_holder(question: &str) -> bool {
         let f = fold(t);
         let f = f.trim_end_matches("'s").trim_end_matches('\'');
         let singular = f.strip_suffix('s').unwrap_or(f);
-        HUMAN_ROLES.contains(&f) || HUMAN_ROLES.contains(&singular)
+        HUMAN_ROLES.contains(&f) || HUMAN_ROLES.contains(&singular) || LEADING_VERBS.contains(&f)
     })
 }
 
@@ -1201,6 +1218,8 @@ mod tests {
             "Qui est le PDG de Xiaomi ?",
             "Comment s'appelle le maire de Paris ?",
             "Quel est le nom du fondateur de Huawei ?",
+            "Qui dirige Xiaomi ?",
+            "Who heads Huawei's enterprise business?",
         ] {
             assert!(asks_for_role_holder(q), "{q}");
         }
