@@ -279,13 +279,37 @@ fn sentence_vectors(
 }
 
 /// The candidate sentences of a passage's text: byte ranges (untrimmed) and trimmed texts of
-/// its sentences of four words or more. The answerer and [`prepare_sentence_vectors`] share
-/// it, so the vectors ingest stores are the ones answers look up.
+/// its sentences of four words or more, but not the picture credits news pages end with
+/// ("Crédit photo : Hans Gogia" names a person, and would answer "who" questions). The
+/// answerer and [`prepare_sentence_vectors`] share it, so the vectors ingest stores are the
+/// ones answers look up.
 fn candidate_sentences(text: &str) -> impl Iterator<Item = (Range<usize>, &str)> {
     split_sentences(text, 0..text.len())
         .into_iter()
         .map(move |r| (r.clone(), text[r].trim()))
-        .filter(|(_, s)| s.split_whitespace().count() >= 4)
+        .filter(|(_, s)| s.split_whitespace().count() >= 4 && !is_picture_credit(s))
+}
+
+/// Whether a line credits a picture: "Crédit photo : …", "Photo : …", "Image credit: …", "©
+/// …". Hand-written (French and English).
+fn is_picture_credit(s: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "credit photo",
+        "credits photo",
+        "credit image",
+        "photo credit",
+        "image credit",
+        "photo :",
+        "photo:",
+        "photos :",
+        "illustration :",
+        "image :",
+        "image:",
+        "\u{a9}",
+        "(c) ",
+    ];
+    let head: String = features::fold(s).chars().take(24).collect();
+    MARKERS.iter().any(|m| head.starts_with(m))
 }
 
 /// Embeds and caches, ahead of any question, the sentence vectors the answerer will need
@@ -801,6 +825,16 @@ pub fn locate<'a>(answer: &mut Answer, text_of: &dyn Fn(&str) -> Option<ArticleT
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn picture_credits_are_not_candidate_sentences() {
+        let text = "Xiaomi rachète des brevets à Nokia pour conquérir l'Europe. Crédit photo : Hans Gogia\n\
+                    Photo : Jean Dupont pour le journal.";
+        let kept: Vec<&str> = candidate_sentences(text).map(|(_, s)| s).collect();
+        assert_eq!(kept, ["Xiaomi rachète des brevets à Nokia pour conquérir l'Europe."]);
+        assert!(is_picture_credit("\u{a9} AFP / Hans Lucas photographe"));
+        assert!(!is_picture_credit("La photo a été prise en 2019 par un passant."));
+    }
 
     #[test]
     fn question_language() {
