@@ -600,6 +600,7 @@ pub fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
     // Vocabulary and merges are parsed on two threads: skipping JSON costs a tenth of
     // building strings from it, so each pass pays mostly for its own half (measured:
     // `docs/benchmarks.md`, issue 10).
+    let t = std::time::Instant::now();
     let (parts, merges) = std::thread::scope(|s| {
         let merges = s.spawn(|| serde_json::from_slice::<Merges>(bytes).ok());
         let parts = serde_json::from_slice::<Parts>(bytes).ok();
@@ -610,6 +611,8 @@ pub fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
         return None;
     }
     let m = parts.model;
+    tracing::debug!(ms = ms(t), "parsed the tokenizer file");
+    let t = std::time::Instant::now();
     let mut builder = BPE::builder()
         .vocab_and_merges(m.vocab, merges)
         .fuse_unk(m.fuse_unk)
@@ -628,6 +631,8 @@ pub fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
         builder = builder.end_of_word_suffix(s);
     }
     let mut tk = Tokenizer::new(builder.build().ok()?);
+    tracing::debug!(ms = ms(t), "built the BPE model");
+    let t = std::time::Instant::now();
     tk.with_normalizer(parts.normalizer).ok()?;
     tk.with_pre_tokenizer(parts.pre_tokenizer);
     tk.with_post_processor(parts.post_processor);
@@ -642,6 +647,7 @@ pub fn typed_bpe_tokenizer(bytes: &[u8]) -> Option<Tokenizer> {
         special: a.special,
     }))
     .ok()?;
+    tracing::debug!(ms = ms(t), added = ids.len(), "added the special tokens");
     ids.iter()
         .all(|(content, id)| tk.token_to_id(content) == Some(*id))
         .then_some(tk)
