@@ -575,6 +575,14 @@ impl GemmaModel {
             })
             .collect::<candle_core::Result<_>>()?;
 
+        let offsets: Vec<usize> = lens
+            .iter()
+            .scan(0, |o, &l| {
+                let at = *o;
+                *o += l;
+                Some(at)
+            })
+            .collect();
         let eps = cfg.rms_norm_eps as f32;
         let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
         let scale = 1.0 / (cfg.query_pre_attn_scalar as f64).sqrt();
@@ -595,12 +603,18 @@ impl GemmaModel {
             let (cos, sin) = if layer.sliding { &rope_local } else { &rope_global };
             let qkv = linear_t(&h, &layer.qkv)?;
             let (q, k, v) = fused::split_qkv(&qkv, heads, &layer.q_norm, &layer.k_norm, cos, sin, scale as f32, eps)?;
-            let mut outs = Vec::with_capacity(lens.len());
-            let mut off = 0;
-            for (si, &l) in lens.iter().enumerate() {
-                outs.push(self.attend(&q, &k, &v, off, l, masks[si].as_ref().filter(|_| layer.sliding))?);
-                off += l;
-            }
+            // Sequences attend independently: one task each, so that a batch of short ones
+            // keeps both cores busy instead of splitting each small product in two.
+            let mut outs = {
+                use rayon::prelude::*;
+                lens.par_iter()
+                    .enumerate()
+                    .map(|(si, &l)| {
+                        let off = offsets[si];
+                        self.attend(&q, &k, &v, off, l, masks[si].as_ref().filter(|_| layer.sliding))
+                    })
+                    .collect::<candle_core::Result<Vec<Tensor>>>()?
+            };
             let attn = if outs.len() == 1 {
                 outs.pop().expect("one")
             } else {
