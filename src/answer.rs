@@ -680,12 +680,13 @@ pub fn extractive_seen(
             && scored.iter().take(opts.max_sentences).all(|c| !features::carries_money(&c.text)))
         // The holder of a role asked ("Xiaomi's CEO"), and none of those sentences names a
         // person (only companies, "Oppo, Huawei et Vivo").
-        || (expected == AnswerType::Person
-            && features::asks_for_role_holder(question)
-            && scored
+        || (expected == AnswerType::Person && features::asks_for_role_holder(question) && {
+            let q_words = features::question_words(question);
+            scored
                 .iter()
                 .take(opts.max_sentences)
-                .all(|c| !features::names_person(&c.text, &features::question_words(question))));
+                .all(|c| !features::names_person(&c.text, &q_words))
+        });
     if type_missing || unanswerable {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {

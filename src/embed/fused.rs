@@ -18,12 +18,13 @@ use rayon::prelude::*;
 /// enough that scheduling stays a small cost.
 const ROWS_PER_TASK: usize = 8;
 
-/// Runs `f` on the contiguous f32 data of `t`.
-fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+/// Runs `f` on the contiguous f32 data of `t`; `what` names the caller when `t` is not on
+/// the CPU. Shared by every hand-written step of the model (here and in `gemma`).
+pub(super) fn with_f32<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     let candle_core::Storage::Cpu(cpu) = &*storage else {
-        candle_core::bail!("fused ops run on the CPU only");
+        candle_core::bail!("{what} runs on the CPU only");
     };
     let n = layout.shape().elem_count();
     let s = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n];
@@ -68,7 +69,7 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f32) -> candle_core::Result<Tensor>
     if w.len() != width {
         candle_core::bail!("rms norm of width {width} with {} weights", w.len());
     }
-    let out = with_f32(x, |x| {
+    let out = with_f32(x, "rms_norm", |x| {
         filled(rows * width, |out| {
             out.par_chunks_mut(width * ROWS_PER_TASK)
                 .zip(x.par_chunks(width * ROWS_PER_TASK))
@@ -105,8 +106,8 @@ pub fn add_norm_then_norm(
     }
     let n = rows * width;
     let mut sum: Vec<f32> = Vec::with_capacity(n);
-    let normed = with_f32(x, |x| {
-        with_f32(y, |y| {
+    let normed = with_f32(x, "add_norm_then_norm", |x| {
+        with_f32(y, "add_norm_then_norm", |y| {
             filled(n, |normed| {
                 let block = width * ROWS_PER_TASK;
                 sum.spare_capacity_mut()[..n]
@@ -202,9 +203,9 @@ pub fn split_qkv(
     };
     let mut k_out: Vec<f32> = Vec::with_capacity(rows * kv_dim);
     let mut v_out: Vec<f32> = Vec::with_capacity(rows * kv_dim);
-    let q_out = with_f32(qkv, |src| {
-        with_f32(cos, |cos| {
-            with_f32(sin, |sin| {
+    let q_out = with_f32(qkv, "split_qkv", |src| {
+        with_f32(cos, "split_qkv", |cos| {
+            with_f32(sin, "split_qkv", |sin| {
                 filled(rows * q_dim, |q_out| {
                     let t = ROWS_PER_TASK;
                     q_out

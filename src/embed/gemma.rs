@@ -83,13 +83,10 @@ impl Weight {
             return Ok(Weight::F32(w));
         };
         let (rows, cols) = w.dims2()?;
-        let w = w.contiguous()?;
-        let (storage, layout) = w.storage_and_layout();
-        let candle_core::Storage::Cpu(cpu) = &*storage else {
-            candle_core::bail!("int8 weights are quantised on the CPU only");
-        };
-        let v = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + rows * cols];
-        Ok(Weight::Int8(QuantMatrix::quantize(v, rows, cols, kernel)?))
+        let q = fused::with_f32(&w, "int8 quantisation", |v| {
+            QuantMatrix::quantize(v, rows, cols, kernel)
+        })??;
+        Ok(Weight::Int8(q))
     }
 
     fn int8(&self) -> Option<&QuantMatrix> {
@@ -203,15 +200,8 @@ fn linear_t(x: &Tensor, w: &Weight) -> candle_core::Result<Tensor> {
 
 /// `x · wᵀ` with int8 weights; `x` is quantised per row on the way in.
 fn int8_linear_t(x: &Tensor, w: &QuantMatrix) -> candle_core::Result<Tensor> {
-    let (n, k) = x.dims2()?;
-    let x = x.contiguous()?;
-    let (xs, xl) = x.storage_and_layout();
-    let candle_core::Storage::Cpu(xc) = &*xs else {
-        candle_core::bail!("int8 products run on the CPU only");
-    };
-    let xv = &xc.as_slice::<f32>()?[xl.start_offset()..xl.start_offset() + n * k];
-    let out = w.linear_t(xv, n)?;
-    drop(xs);
+    let (n, _) = x.dims2()?;
+    let out = fused::with_f32(x, "int8 product", |xv| w.linear_t(xv, n))??;
     Tensor::from_vec(out, (n, w.rows()), x.device())
 }
 
@@ -716,20 +706,16 @@ fn gelu_mul(gu: &Tensor, inter: usize) -> candle_core::Result<Tensor> {
     if w != 2 * inter {
         candle_core::bail!("gate|up has width {w}, expected {}", 2 * inter);
     }
-    let gu = gu.contiguous()?;
-    let (storage, layout) = gu.storage_and_layout();
-    let candle_core::Storage::Cpu(cpu) = &*storage else {
-        candle_core::bail!("gelu_mul runs on the CPU only");
-    };
-    let src = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * w];
-    let mut out = vec![0f32; n * inter];
-    out.par_chunks_mut(inter).zip(src.par_chunks(w)).for_each(|(o, row)| {
-        let (gate, up) = row.split_at(inter);
-        for ((o, &g), &u) in o.iter_mut().zip(gate).zip(up) {
-            *o = gelu_tanh(g) * u;
-        }
-    });
-    drop(storage);
+    let out = fused::with_f32(gu, "gelu_mul", |src| {
+        let mut out = vec![0f32; n * inter];
+        out.par_chunks_mut(inter).zip(src.par_chunks(w)).for_each(|(o, row)| {
+            let (gate, up) = row.split_at(inter);
+            for ((o, &g), &u) in o.iter_mut().zip(gate).zip(up) {
+                *o = gelu_tanh(g) * u;
+            }
+        });
+        out
+    })?;
     Tensor::from_vec(out, (n, inter), gu.device())
 }
 
