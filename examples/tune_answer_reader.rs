@@ -19,13 +19,15 @@ struct Row {
     label: bool,
     score: f32,
     margin: f32,
+    /// Span F1 of the reader's span, and of the span picker's (or the whole sentence).
     sf1: f64,
+    pf1: f64,
 }
 
-/// Answer hit, first-sentence hit and span F1 (of the first sentence's reader span) over the
-/// questions of `part`, with the reader weighted by `beta` and further sentences kept within
-/// `keep` of the best.
-fn judge(by_q: &BTreeMap<usize, Vec<Row>>, part: usize, beta: f32, keep: f32) -> (f64, f64, f64, usize) {
+/// Answer hit, first-sentence hit and span F1 (of the first sentence's reader span when its
+/// margin reaches `span_at`, else the picker's) over the questions of `part`, with the reader
+/// weighted by `beta` and further sentences kept within `keep` of the best.
+fn judge(by_q: &BTreeMap<usize, Vec<Row>>, part: usize, beta: f32, keep: f32, span_at: f32) -> (f64, f64, f64, usize) {
     let (mut hit, mut first, mut f1, mut n) = (0usize, 0usize, 0f64, 0usize);
     for rows in by_q.iter().filter(|(q, _)| *q % 4 == part).map(|(_, r)| r) {
         let mut c: Vec<(f32, &Row)> = rows.iter().map(|r| (r.score + beta * r.margin.max(-20.0), r)).collect();
@@ -34,7 +36,11 @@ fn judge(by_q: &BTreeMap<usize, Vec<Row>>, part: usize, beta: f32, keep: f32) ->
         n += 1;
         hit += usize::from(c.iter().take(3).take_while(|x| x.0 >= best - keep).any(|x| x.1.label));
         first += usize::from(c[0].1.label);
-        f1 += c[0].1.sf1;
+        f1 += if c[0].1.margin >= span_at {
+            c[0].1.sf1
+        } else {
+            c[0].1.pf1
+        };
     }
     let d = n.max(1) as f64;
     (hit as f64 / d, first as f64 / d, f1 / d, n)
@@ -43,7 +49,7 @@ fn judge(by_q: &BTreeMap<usize, Vec<Row>>, part: usize, beta: f32, keep: f32) ->
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(dump) = args.get(1) else {
-        eprintln!("usage: tune_answer_reader DUMP.jsonl [DROP-GOLD-REPORT.json]");
+        eprintln!("usage: tune_answer_reader DUMP.jsonl [DROP-GOLD-REPORT.json] [--read N]");
         std::process::exit(2);
     };
     let scorer = Scorer::bundled();
@@ -59,27 +65,52 @@ fn main() {
             score: scorer.score(&f),
             margin: margin as f32,
             sf1: v["sf1"].as_f64().unwrap_or(0.0),
+            pf1: v["pf1"].as_f64().unwrap_or(0.0),
         });
+    }
+    // `--read N`: as if only the N best-scored candidates were read (fewer pairs, less time).
+    if let Some(n) = args.iter().position(|a| a == "--read").and_then(|i| args.get(i + 1)) {
+        let n: usize = n.parse().expect("--read N");
+        for rows in by_q.values_mut() {
+            rows.sort_by(|a, b| b.score.total_cmp(&a.score));
+            rows.truncate(n);
+        }
     }
     println!("| reader weight | keep within | answer hit | first sentence | span F1 (first) | questions |");
     println!("|---|---|---|---|---|---|");
     let mut best = (0.0, 0.0, 0.0);
     for beta in [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0] {
         for keep in [0.0, 0.5, 1.0, 1.5, 2.0, 3.0] {
-            let (hit, first, f1, n) = judge(&by_q, 1, beta, keep);
+            let (hit, first, f1, n) = judge(&by_q, 1, beta, keep, f32::MIN);
             println!("| {beta} | {keep} | {hit:.3} | {first:.3} | {f1:.3} | {n} (1 mod 4) |");
-            if hit > best.0 {
-                best = (hit, beta, keep);
+            // Answer hit first, then the first sentence.
+            if hit + 0.5 * first > best.0 {
+                best = (hit + 0.5 * first, beta, keep);
             }
         }
     }
     let (_, beta, keep) = best;
-    let (hit, first, f1, n) = judge(&by_q, 3, beta, keep);
+    println!("| reader span from margin | span F1 (first sentence) | (1 mod 4) |");
+    println!("|---|---|---|");
+    let mut span_at = (f64::MIN, f32::MAX);
+    for k in -20..=24 {
+        let at = k as f32 * 0.5;
+        let (_, _, f1, _) = judge(&by_q, 1, beta, keep, at);
+        println!("| {at} | {f1:.3} | |");
+        if f1 > span_at.0 {
+            span_at = (f1, at);
+        }
+    }
+    let (_, _, picker_f1, _) = judge(&by_q, 3, beta, keep, f32::MAX);
+    let (hit, first, f1, n) = judge(&by_q, 3, beta, keep, span_at.1);
     println!(
-        "chosen on 1 mod 4: weight {beta}, keep within {keep}; on 3 mod 4: answer hit {hit:.3}, first sentence {first:.3}, span F1 {f1:.3} ({n} questions)"
+        "chosen on 1 mod 4: weight {beta}, keep within {keep}, reader span from margin {}; on 3 mod 4: answer hit {hit:.3}, first sentence {first:.3}, span F1 {f1:.3} (picker only {picker_f1:.3}) ({n} questions)",
+        span_at.1
     );
 
-    let Some(report) = args.get(2) else { return };
+    let Some(report) = args.get(2).filter(|a| !a.starts_with("--")) else {
+        return;
+    };
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(report).unwrap_or_else(|e| panic!("reading {report}: {e}")))
             .expect("an eval report");

@@ -175,7 +175,7 @@ fn reader_states_tile_the_passage_in_order() {
     let e = embedder();
     let passages = ["IBM envoie 25 consultants chez Huawei à Shenzhen.", "Rien à voir ici."];
     let read = e
-        .read_pairs("Combien de consultants IBM envoie-t-il ?", &passages)
+        .read_pairs("Combien de consultants IBM envoie-t-il ?", &passages, None)
         .unwrap()
         .expect("EmbeddingGemma has token states");
     assert_eq!(read.len(), passages.len());
@@ -183,6 +183,7 @@ fn reader_states_tile_the_passage_in_order() {
     for (p, r) in passages.iter().zip(&read) {
         assert_eq!(r.hidden, 768);
         assert_eq!(r.question.len(), 768);
+        assert_eq!(r.first.len(), 768);
         assert_eq!(r.states.len(), r.spans.len() * 768);
         assert!(r.states.iter().chain(&r.question).all(|v| v.is_finite()));
         let mut end = 0;
@@ -196,7 +197,10 @@ fn reader_states_tile_the_passage_in_order() {
         assert_eq!(squash(&covered), squash(p), "the tokens' spans must tile the passage");
     }
     // The question changes the passage's states: it is read together with it.
-    let other = e.read_pairs("Qui dirige Huawei ?", &passages[..1]).unwrap().unwrap();
+    let other = e
+        .read_pairs("Qui dirige Huawei ?", &passages[..1], None)
+        .unwrap()
+        .unwrap();
     assert_eq!(other[0].spans, read[0].spans);
     assert_ne!(other[0].states, read[0].states);
 }
@@ -347,4 +351,100 @@ fn the_typed_tokenizer_reader_builds_the_librarys_tokenizer() {
         v
     };
     assert_eq!(added(&typed), added(&library));
+}
+
+/// The shipped answer reader, run by this build, reads as the fine-tuning script that made
+/// it (`examples/finetune_reader.py` stored its own margins and spans for a few pairs): in
+/// f32 to rounding, and in int8 within a margin that keeps its decisions.
+#[test]
+fn the_shipped_reader_reads_as_it_was_trained() {
+    use sourcier::answer::reader::{Reader, tidy_span};
+    let e = embedder();
+    let space = e.state_space().expect("EmbeddingGemma has states");
+    let reader = Reader::shipped_for(&space).expect("a reader ships for EmbeddingGemma");
+    let checks = &reader.file().checks;
+    assert!(checks.len() >= 3, "reader.json carries too few checks");
+    for (emb, precision, tol) in [(e as &dyn Embedder, "f32", 0.05), (int8_embedder(), "int8", 1.5)] {
+        for c in checks {
+            let st = emb
+                .read_pairs(&c.question, &[c.sentence.as_str()], Some(reader.adapter()))
+                .unwrap()
+                .expect("states");
+            let r = reader.read(&c.sentence, &st[0]);
+            eprintln!(
+                "{precision}: margin {:.3} (script {:.3}) for {:?}",
+                r.margin, c.margin, c.question
+            );
+            assert!(
+                (r.margin - c.margin).abs() <= tol,
+                "{precision}: margin {} against the script's {} for {:?}",
+                r.margin,
+                c.margin,
+                c.question
+            );
+            if precision == "f32" {
+                assert_eq!(r.span, tidy_span(&c.sentence, c.span[0]..c.span[1]), "{:?}", c.question);
+            }
+        }
+    }
+}
+
+/// Adapters whose updates are zero leave the encoder's states as they were.
+#[test]
+fn a_zero_adapter_changes_nothing() {
+    use sourcier::embed::Adapter;
+    let e = embedder();
+    let passages = ["IBM envoie 25 consultants chez Huawei à Shenzhen."];
+    let plain = e
+        .read_pairs("Combien de consultants ?", &passages, None)
+        .unwrap()
+        .unwrap();
+    let zero = |shape: (usize, usize)| {
+        candle_core::Tensor::zeros(shape, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap()
+    };
+    let mut tensors = std::collections::HashMap::new();
+    tensors.insert("layers.23.mlp.up_proj.lora_a".to_string(), zero((2, 768)));
+    tensors.insert("layers.23.mlp.up_proj.lora_b".to_string(), zero((1152, 2)));
+    let adapter = Adapter {
+        id: "zero".into(),
+        first_layer: 22,
+        tensors,
+    };
+    let adapted = e
+        .read_pairs("Combien de consultants ?", &passages, Some(&adapter))
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain[0].spans, adapted[0].spans);
+    let worst = plain[0]
+        .states
+        .iter()
+        .zip(&adapted[0].states)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "a zero update moved a state by {worst}");
+}
+
+/// The shipped reader, as answers run it (int8), marks the number that answers a "combien"
+/// question and ranks the sentence holding it above an on-topic one that does not, in French
+/// and for the same question in English (it was trained on French only).
+#[test]
+fn the_shipped_reader_marks_the_fact_and_prefers_the_answering_sentence() {
+    use sourcier::answer::reader::Reader;
+    let e = int8_embedder();
+    let reader = Reader::shipped_for(&e.state_space().unwrap()).expect("a reader ships");
+    let sentences = [
+        "IBM lui envoie 25 consultants pour remédier au problème.",
+        "Huawei et IBM ont une relation intime depuis 1999.",
+    ];
+    for q in [
+        "Combien de consultants IBM envoie-t-il chez Huawei ?",
+        "How many consultants is IBM sending to Huawei?",
+    ] {
+        let st = e.read_pairs(q, &sentences, Some(reader.adapter())).unwrap().unwrap();
+        let yes = reader.read(sentences[0], &st[0]);
+        let no = reader.read(sentences[1], &st[1]);
+        let span = yes.span.clone().map(|r| &sentences[0][r]);
+        assert!(span.is_some_and(|s| s.contains("25")), "{q}: marked {span:?}");
+        assert!(yes.margin > no.margin + 2.0, "{q}: {yes:?} against {no:?}");
+    }
 }

@@ -1,61 +1,63 @@
-//! The answer reader: a small learned head over the embedder's per-token states of the
-//! question read together with one candidate sentence ([`Embedder::read_pairs`]). It points
-//! at the answer's first and last token, or at "no answer here", so one pass gives both the
-//! fact to mark and a measure of whether the sentence answers at all, which the similarity of
-//! question and sentence (aboutness) cannot give.
+//! The answer reader: EmbeddingGemma reading the question together with one candidate
+//! sentence ([`Embedder::read_pairs`]), its last layers updated by low-rank adapters and
+//! topped with a start and an end head, trained as a SQuAD 2.0 reader on PIAF. It points at
+//! the answer's first and last token, or at the first token (BOS) for "no answer here", so
+//! one pass gives both the fact to mark and whether the sentence answers at all, which the
+//! similarity of question and sentence (aboutness) cannot give. A sentence's answer margin
+//! is `best span (start + end) - (start + end at BOS)`, in log-odds.
 //!
-//! The head is three linear maps over each token's features (its state, its state times the
-//! question's mean state, and whether its word is one of the question's): start, end, and a
-//! "none" score over the sentence's mean features. As in SQuAD 2.0 readers, a sentence's
-//! answer margin is `best span (start + end) - 2 × none`, in log-odds.
-//!
-//! Its weights ship as `src/answer/reader.json` (compiled in) with a format version and the
-//! state space they were trained on, so they are never applied to another model's states.
-//! `cargo run --release --example train_answer_reader` rebuilds them from PIAF v1.0's
-//! even-numbered questions and selects on odd-numbered ones.
+//! Frozen heads over the encoder's own states reached span F1 0.28 on the gold sentence
+//! (`docs/benchmarks.md`); the adapters let the last layers learn to read the question
+//! against the sentence. The description ships as `src/answer/reader.json` (format version,
+//! the state space it was trained in, the first adapted layer, how it was trained and
+//! selected) and the tensors as `src/answer/reader-adapter.safetensors` (f16, compiled in).
+//! `examples/finetune_reader.py` rebuilds them (see its header for the split).
 //!
 //! [`Embedder::read_pairs`]: crate::embed::Embedder::read_pairs
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::features::{fold, question_words};
-use crate::embed::PairStates;
+use crate::embed::{Adapter, PairStates};
 
 /// Version of the reader file format.
-pub const READER_FORMAT: u32 = 1;
+pub const READER_FORMAT: u32 = 2;
 
 /// Longest answer span, in tokens. SQuAD answers are short (names, numbers, dates); a longer
 /// span is a clause, and the cited sentence already holds it.
 pub const MAX_SPAN_TOKENS: usize = 30;
 
-/// Features of one token besides its state and state × question.
-pub const EXTRA_FEATURES: usize = 1;
-
-/// Feature width for states of width `hidden`.
-pub fn feature_dims(hidden: usize) -> usize {
-    2 * hidden + EXTRA_FEATURES
-}
-
-/// A trained reader as stored.
+/// A trained reader as described in `reader.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReaderFile {
     pub format: u32,
-    /// [`Embedder::state_space`](crate::embed::Embedder::state_space) of the training states.
+    /// [`Embedder::state_space`](crate::embed::Embedder::state_space) it was trained in.
     pub state_space: String,
-    pub hidden: usize,
-    /// Standardisation of the raw token features.
-    pub mean: Vec<f32>,
-    pub scale: Vec<f32>,
-    pub start: Vec<f32>,
-    pub end: Vec<f32>,
-    pub none: Vec<f32>,
-    pub none_bias: f32,
+    /// The first layer with adapters; every later layer has them too.
+    pub first_layer: usize,
+    /// Rank of the adapters.
+    pub rank: usize,
+    /// The sha256 of the tensors file, so a description never meets other weights.
+    pub tensors_sha256: String,
     /// How it was trained and selected, for the record.
     pub trained_on: String,
+    /// A few pairs as the fine-tuning script read them (f32), which this build must read alike.
+    #[serde(default)]
+    pub checks: Vec<ReaderCheck>,
+}
+
+/// One pair read by the fine-tuning script: the margin and the best span it found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReaderCheck {
+    pub question: String,
+    pub sentence: String,
+    pub margin: f32,
+    /// Byte range in the sentence of the best span, before [`tidy_span`].
+    pub span: [usize; 2],
 }
 
 /// What the reader makes of one sentence.
@@ -68,46 +70,94 @@ pub struct Reading {
     pub margin: f32,
 }
 
-/// A loaded reader.
-#[derive(Debug, Clone)]
+/// A loaded reader: adapters for the encoder and the two heads.
 pub struct Reader {
     file: ReaderFile,
+    adapter: Adapter,
+    start: Vec<f32>,
+    start_bias: f32,
+    end: Vec<f32>,
+    end_bias: f32,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
 }
 
 static SHIPPED: OnceLock<Option<Reader>> = OnceLock::new();
 
+fn vector(t: &HashMap<String, Tensor>, name: &str) -> Result<Vec<f32>, String> {
+    let v = t.get(name).ok_or_else(|| format!("reader tensors lack {name}"))?;
+    v.to_dtype(DType::F32)
+        .and_then(|v| v.flatten_all())
+        .and_then(|v| v.to_vec1())
+        .map_err(|e| format!("reader tensor {name}: {e}"))
+}
+
 impl Reader {
-    /// Checks a reader file's format and sizes.
-    pub fn from_file(f: ReaderFile) -> Result<Reader, String> {
-        if f.format != READER_FORMAT {
-            return Err(format!("reader format {} (this build reads {READER_FORMAT})", f.format));
+    /// Checks a reader's description against its tensors (`safetensors` bytes).
+    pub fn from_parts(file: ReaderFile, tensors: &[u8]) -> Result<Reader, String> {
+        use sha2::Digest;
+        if file.format != READER_FORMAT {
+            return Err(format!(
+                "reader format {} (this build reads {READER_FORMAT})",
+                file.format
+            ));
         }
-        let d = feature_dims(f.hidden);
-        for (name, v) in [
-            ("mean", &f.mean),
-            ("scale", &f.scale),
-            ("start", &f.start),
-            ("end", &f.end),
-            ("none", &f.none),
-        ] {
-            if v.len() != d {
-                return Err(format!("reader {name} has {} values, expected {d}", v.len()));
-            }
+        let sha = hex::encode(sha2::Sha256::digest(tensors));
+        if sha != file.tensors_sha256 {
+            return Err(format!("reader tensors have sha256 {sha}, not {}", file.tensors_sha256));
         }
-        if f.scale.iter().any(|s| !s.is_finite() || *s <= 0.0) {
-            return Err("reader scale must be positive".into());
+        let t = candle_core::safetensors::load_buffer(tensors, &Device::Cpu).map_err(|e| e.to_string())?;
+        let start = vector(&t, "start.weight")?;
+        let end = vector(&t, "end.weight")?;
+        let start_bias = vector(&t, "start.bias")?.first().copied().unwrap_or(0.0);
+        let end_bias = vector(&t, "end.bias")?.first().copied().unwrap_or(0.0);
+        if start.len() != end.len() || start.is_empty() {
+            return Err(format!("reader heads of {} and {} values", start.len(), end.len()));
         }
-        Ok(Reader { file: f })
+        let adapter_tensors: HashMap<String, Tensor> =
+            t.into_iter().filter(|(k, _)| k.starts_with("layers.")).collect();
+        if adapter_tensors
+            .keys()
+            .filter_map(|k| k.strip_prefix("layers.")?.split('.').next()?.parse::<usize>().ok())
+            .any(|l| l < file.first_layer)
+        {
+            return Err(format!("reader adapters below layer {}", file.first_layer));
+        }
+        let adapter = Adapter {
+            id: sha,
+            first_layer: file.first_layer,
+            tensors: adapter_tensors,
+        };
+        Ok(Reader {
+            file,
+            adapter,
+            start,
+            start_bias,
+            end,
+            end_bias,
+        })
     }
 
     /// The reader compiled into this build, if there is one and it matches `state_space`.
-    /// `reader.json` holds `null` until a reader is trained: answers then use the scorer and
-    /// the rules of [`span`](super::span) alone.
+    /// `reader.json` holds `null` when no reader ships: answers then use the scorer and the
+    /// span picker alone.
     pub fn shipped_for(state_space: &str) -> Option<&'static Reader> {
         SHIPPED
             .get_or_init(|| {
                 let f: Option<ReaderFile> = serde_json::from_str(include_str!("reader.json")).ok()?;
-                Reader::from_file(f?).ok()
+                match Reader::from_parts(f?, include_bytes!("reader-adapter.safetensors")) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::warn!("the shipped answer reader is unusable: {e}");
+                        None
+                    }
+                }
             })
             .as_ref()
             .filter(|r| r.file.state_space == state_space)
@@ -117,47 +167,34 @@ impl Reader {
         &self.file
     }
 
-    /// Per-token start, end and the sentence's none score.
-    pub fn logits(&self, question: &HashSet<String>, sentence: &str, states: &PairStates) -> (Vec<f32>, Vec<f32>, f32) {
-        let f = &self.file;
-        let d = feature_dims(f.hidden);
-        let raw = token_features(question, sentence, states);
-        let n = states.spans.len();
-        let mut start = Vec::with_capacity(n);
-        let mut end = Vec::with_capacity(n);
-        let mut mean = vec![0f32; d];
-        let mut z = vec![0f32; d];
-        for t in 0..n {
-            for (k, zk) in z.iter_mut().enumerate() {
-                *zk = (raw[t * d + k] - f.mean[k]) / f.scale[k];
-            }
-            start.push(dot(&z, &f.start));
-            end.push(dot(&z, &f.end));
-            mean.iter_mut().zip(&z).for_each(|(m, v)| *m += v);
-        }
-        let inv = 1.0 / n.max(1) as f32;
-        mean.iter_mut().for_each(|m| *m *= inv);
-        let none = dot(&mean, &f.none) + f.none_bias;
-        (start, end, none)
+    /// The updates the encoder reads pairs with.
+    pub fn adapter(&self) -> &Adapter {
+        &self.adapter
+    }
+
+    fn heads(&self, state: &[f32]) -> (f32, f32) {
+        (
+            dot(state, &self.start) + self.start_bias,
+            dot(state, &self.end) + self.end_bias,
+        )
     }
 
     /// Reads one sentence: its best span and answer margin. A sentence without tokens (or
-    /// states from another model) has no span and the lowest margin.
-    pub fn read(&self, question: &str, sentence: &str, states: &PairStates) -> Reading {
-        if states.hidden != self.file.hidden || states.spans.is_empty() {
+    /// states of another width) has no span and the lowest margin.
+    pub fn read(&self, sentence: &str, states: &PairStates) -> Reading {
+        if states.hidden != self.start.len() || states.spans.is_empty() || states.first.len() != states.hidden {
             return Reading {
                 span: None,
                 margin: f32::MIN,
             };
         }
-        let q = question_words(question);
-        let (start, end, none) = self.logits(&q, sentence, states);
+        let (start, end): (Vec<f32>, Vec<f32>) = (0..states.spans.len()).map(|t| self.heads(states.state(t))).unzip();
         let (a, b, best) = best_span(&start, &end, MAX_SPAN_TOKENS);
-        let margin = best - 2.0 * none;
+        let (s0, e0) = self.heads(&states.first);
         let bytes = states.spans[a].start..states.spans[b].end;
         Reading {
             span: tidy_span(sentence, bytes),
-            margin,
+            margin: best - (s0 + e0),
         }
     }
 }
@@ -177,24 +214,6 @@ pub fn best_span(start: &[f32], end: &[f32], max_len: usize) -> (usize, usize, f
         }
     }
     best
-}
-
-/// Raw features of every token of `states`, token-major (`feature_dims(hidden)` each): the
-/// state, the state times the question's mean state, and whether the token's word is one of
-/// the question's (answers rarely repeat the question).
-pub fn token_features(question: &HashSet<String>, sentence: &str, states: &PairStates) -> Vec<f32> {
-    let h = states.hidden;
-    let d = feature_dims(h);
-    let mut out = Vec::with_capacity(states.spans.len() * d);
-    for (t, span) in states.spans.iter().enumerate() {
-        let s = states.state(t);
-        out.extend_from_slice(s);
-        out.extend(s.iter().zip(&states.question).map(|(a, b)| a * b));
-        let word = word_around(sentence, span.clone());
-        let w = sentence.get(word).map(fold).unwrap_or_default();
-        out.push(f32::from(u8::from(!w.is_empty() && question.contains(&w))));
-    }
-    out
 }
 
 fn is_word_char(c: char) -> bool {
@@ -286,74 +305,87 @@ mod tests {
         let f: Option<ReaderFile> = serde_json::from_str(include_str!("reader.json")).expect("reader.json parses");
         if let Some(f) = f {
             let space = f.state_space.clone();
-            Reader::from_file(f).expect("reader.json matches this build");
+            Reader::from_parts(f, include_bytes!("reader-adapter.safetensors"))
+                .expect("reader.json matches its tensors");
             assert!(Reader::shipped_for(&space).is_some());
         }
         assert!(Reader::shipped_for("another-model/hidden768").is_none());
     }
 
-    #[test]
-    fn a_reader_file_of_the_wrong_shape_is_refused() {
-        let d = feature_dims(4);
-        let good = ReaderFile {
-            format: READER_FORMAT,
-            state_space: "m/hidden4".into(),
-            hidden: 4,
-            mean: vec![0.0; d],
-            scale: vec![1.0; d],
-            start: vec![0.0; d],
-            end: vec![0.0; d],
-            none: vec![0.0; d],
-            none_bias: 0.0,
+    /// A two-wide reader: the start head reads the first component, the end head the second.
+    fn toy(format: u32) -> (ReaderFile, Vec<u8>) {
+        let t: HashMap<String, Tensor> = [
+            ("start.weight", vec![1f32, 0.0]),
+            ("end.weight", vec![0.0, 1.0]),
+            ("start.bias", vec![0.0]),
+            ("end.bias", vec![0.0]),
+            ("layers.3.mlp.up_proj.lora_a", vec![0.0, 0.0]),
+        ]
+        .into_iter()
+        .map(|(k, v)| {
+            let n = v.len();
+            (k.to_string(), Tensor::from_vec(v, n, &Device::Cpu).unwrap())
+        })
+        .collect();
+        let path = std::env::temp_dir().join(format!("sourcier-toy-reader-{}.safetensors", std::process::id()));
+        candle_core::safetensors::save(&t, &path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        use sha2::Digest;
+        let file = ReaderFile {
+            format,
+            state_space: "m/hidden2".into(),
+            first_layer: 3,
+            rank: 1,
+            tensors_sha256: hex::encode(sha2::Sha256::digest(&bytes)),
             trained_on: String::new(),
+            checks: Vec::new(),
         };
-        assert!(Reader::from_file(good.clone()).is_ok());
+        (file, bytes)
+    }
+
+    #[test]
+    fn a_reader_file_that_does_not_match_its_tensors_is_refused() {
+        let (good, bytes) = toy(READER_FORMAT);
+        assert!(Reader::from_parts(good.clone(), &bytes).is_ok());
         let mut f = good.clone();
         f.format += 1;
-        assert!(Reader::from_file(f).is_err());
+        assert!(Reader::from_parts(f, &bytes).is_err());
         let mut f = good.clone();
-        f.start.pop();
-        assert!(Reader::from_file(f).is_err());
+        f.tensors_sha256 = "0".repeat(64);
+        assert!(Reader::from_parts(f, &bytes).is_err());
+        // Adapters below the first adapted layer.
         let mut f = good;
-        f.scale[0] = 0.0;
-        assert!(Reader::from_file(f).is_err());
+        f.first_layer = 4;
+        assert!(Reader::from_parts(f, &bytes).unwrap_err().contains("below layer 4"));
     }
 
     #[test]
     fn a_reading_points_at_the_strongest_span_or_says_none() {
-        // Two-wide states; the start head reads the first component, the end head the second.
-        let d = feature_dims(2);
-        let mut start = vec![0.0; d];
-        let mut end = vec![0.0; d];
-        start[0] = 1.0;
-        end[1] = 1.0;
-        let reader = Reader::from_file(ReaderFile {
-            format: READER_FORMAT,
-            state_space: "m/hidden2".into(),
-            hidden: 2,
-            mean: vec![0.0; d],
-            scale: vec![1.0; d],
-            start,
-            end,
-            none: vec![0.0; d],
-            none_bias: 0.0,
-            trained_on: String::new(),
-        })
-        .unwrap();
+        let (file, bytes) = toy(READER_FORMAT);
+        let reader = Reader::from_parts(file, &bytes).unwrap();
         let sentence = "Il emploie 300 personnes.";
         let spans = vec![0..2, 2..10, 10..14, 14..24, 24..25];
         let states = PairStates {
             hidden: 2,
+            first: vec![1.0, 1.0],
             question: vec![0.0, 0.0],
             spans,
             // Token 2 ("300") starts, token 3 ("personnes") ends.
             states: vec![0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 5.0, 0.0, 0.0],
         };
-        let r = reader.read("Combien ?", sentence, &states);
+        let r = reader.read(sentence, &states);
         assert_eq!(r.span.clone().map(|s| &sentence[s]), Some("300 personnes"));
-        assert!(r.margin > 9.0, "{r:?}");
+        assert!((r.margin - 8.0).abs() < 1e-5, "{r:?}");
+        // A strong BOS says "no answer here".
+        let none = PairStates {
+            first: vec![9.0, 9.0],
+            ..states.clone()
+        };
+        assert!(reader.read(sentence, &none).margin < 0.0);
         // States of another width: no span, the lowest margin.
         let other = PairStates { hidden: 3, ..states };
-        assert_eq!(reader.read("Combien ?", sentence, &other).span, None);
+        assert_eq!(reader.read(sentence, &other).span, None);
+        assert_eq!(reader.read(sentence, &other).margin, f32::MIN);
     }
 }

@@ -17,7 +17,7 @@
 //! layers stay in f32. The 805 MB token-embedding table is never copied: rows are read from
 //! the memory-mapped weights file, so only the pages of tokens actually seen become resident.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{D, DType, Device, Tensor};
@@ -185,6 +185,25 @@ pub struct GemmaModel {
     cos_global: Tensor,
     sin_global: Tensor,
     device: Device,
+    /// The weights file, read again when the answer reader adapts the last layers.
+    weights: PathBuf,
+    /// The int8 kernel of the quantised products (`None` in f32).
+    kernel: Option<Kernel>,
+}
+
+/// The last layers of the encoder with low-rank updates of their matrices, as the answer
+/// reader was trained with (`examples/finetune_reader.py`). The layers below are shared
+/// with the embedder, so reading costs no more memory than these few layers.
+pub struct AdaptedLayers {
+    first: usize,
+    layers: Vec<Layer>,
+}
+
+impl AdaptedLayers {
+    /// The first layer replaced.
+    pub fn first(&self) -> usize {
+        self.first
+    }
 }
 
 /// Rows up to which `x · wᵀ` runs as matrix-vector products instead of a packed GEMM.
@@ -456,7 +475,73 @@ impl GemmaModel {
             sin_global,
             device,
             cfg,
+            weights,
+            kernel,
         })
+    }
+
+    /// Layers `first..` with `W + B·A` for every matrix for which `delta(name)` gives the
+    /// low-rank factors `(A [rank, in], B [out, rank])`, name as in the weights file
+    /// (`layers.22.self_attn.q_proj`); a matrix without factors stays as it is. The updated
+    /// matrices are quantised like the model's own.
+    pub fn adapt(&self, first: usize, delta: &dyn Fn(&str) -> Option<(Tensor, Tensor)>) -> Result<AdaptedLayers> {
+        let cfg = &self.cfg;
+        if first >= cfg.num_hidden_layers {
+            return Err(Error::UnsupportedModel {
+                path: self.weights.clone(),
+                detail: format!("no layer {first} to adapt ({} layers)", cfg.num_hidden_layers),
+            });
+        }
+        let h = cfg.hidden_size;
+        let q_dim = cfg.num_attention_heads * cfg.head_dim;
+        let kv_dim = cfg.num_key_value_heads * cfg.head_dim;
+        let inter = cfg.intermediate_size;
+        // SAFETY: as in `load`: read-only map of a file sourcier never writes in place.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&self.weights], DType::F32, &self.device)? };
+        let mut layers = Vec::new();
+        for i in first..cfg.num_hidden_layers {
+            let base = &self.layers[i];
+            let get = |module: &str, shape: (usize, usize)| -> Result<Tensor> {
+                let name = format!("layers.{i}.{module}");
+                let w = vb.get(shape, &format!("{name}.weight"))?;
+                Ok(match delta(&name) {
+                    Some((a, b)) => {
+                        let d = b.to_dtype(DType::F32)?.matmul(&a.to_dtype(DType::F32)?)?;
+                        if d.dims2()? != shape {
+                            return Err(Error::UnsupportedModel {
+                                path: self.weights.clone(),
+                                detail: format!("the update of {name} is {:?}, not {shape:?}", d.dims()),
+                            });
+                        }
+                        (w + d)?
+                    }
+                    None => w,
+                })
+            };
+            let qkv = Tensor::cat(
+                &[
+                    get("self_attn.q_proj", (q_dim, h))?,
+                    get("self_attn.k_proj", (kv_dim, h))?,
+                    get("self_attn.v_proj", (kv_dim, h))?,
+                ],
+                0,
+            )?;
+            let gate_up = Tensor::cat(&[get("mlp.gate_proj", (inter, h))?, get("mlp.up_proj", (inter, h))?], 0)?;
+            layers.push(Layer {
+                input_norm: base.input_norm.clone(),
+                post_attn_norm: base.post_attn_norm.clone(),
+                pre_ff_norm: base.pre_ff_norm.clone(),
+                post_ff_norm: base.post_ff_norm.clone(),
+                q_norm: base.q_norm.clone(),
+                k_norm: base.k_norm.clone(),
+                qkv: Weight::new(qkv, self.kernel)?,
+                o: Weight::new(get("self_attn.o_proj", (h, q_dim))?, self.kernel)?,
+                gate_up: Weight::new(gate_up, self.kernel)?,
+                down: Weight::new(get("mlp.down_proj", (h, inter))?, self.kernel)?,
+                sliding: base.sliding,
+            });
+        }
+        Ok(AdaptedLayers { first, layers })
     }
 
     /// Longest sequence, in tokens, the model accepts.
@@ -485,6 +570,9 @@ impl GemmaModel {
             });
         }
         let mut any = false;
+        if self.kernel.is_some() {
+            self.kernel = Some(kernel);
+        }
         for l in &mut self.layers {
             for w in [&mut l.qkv, &mut l.o, &mut l.gate_up, &mut l.down] {
                 if let Weight::Int8(q) = w {
@@ -521,6 +609,11 @@ impl GemmaModel {
     /// end: `[total tokens, hidden]`. Mean-pooled they give the embedding; per token they feed
     /// the answer reader.
     pub fn hidden_states(&self, seqs: &[&[u32]]) -> Result<Tensor> {
+        self.hidden_states_with(seqs, None)
+    }
+
+    /// [`hidden_states`](Self::hidden_states) with the last layers replaced by `adapted`.
+    pub fn hidden_states_with(&self, seqs: &[&[u32]], adapted: Option<&AdaptedLayers>) -> Result<Tensor> {
         let cfg = &self.cfg;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         if let Some(&l) = lens.iter().find(|&&l| l > self.max_tokens() || l == 0) {
@@ -589,7 +682,12 @@ impl GemmaModel {
         // step is fused with the norm after it (the last one with the final norm).
         let mut h = fused::rms_norm(&x, &first.input_norm, eps)?;
         let mut x = x;
-        for (li, layer) in self.layers.iter().enumerate() {
+        let layer_at = |li: usize| match adapted {
+            Some(a) if li >= a.first => a.layers.get(li - a.first),
+            _ => self.layers.get(li),
+        };
+        for li in 0..self.layers.len() {
+            let layer = layer_at(li).expect("adapted layers end with the model's");
             let (cos, sin) = if layer.sliding { &rope_local } else { &rope_global };
             let qkv = linear_t(&h, &layer.qkv)?;
             let (q, k, v) = fused::split_qkv(&qkv, heads, &layer.q_norm, &layer.k_norm, cos, sin, scale as f32, eps)?;
@@ -615,7 +713,7 @@ impl GemmaModel {
             let gu = linear_t(&h1, &layer.gate_up)?;
             let act = gelu_mul(&gu, cfg.intermediate_size)?;
             let ff = linear_t(&act, &layer.down)?;
-            let next = self.layers.get(li + 1).map_or(&self.final_norm, |l| &l.input_norm);
+            let next = layer_at(li + 1).map_or(&self.final_norm, |l| &l.input_norm);
             (x, h) = fused::add_norm_then_norm(&x1, &ff, &layer.post_ff_norm, next, eps)?;
         }
         Ok(h)

@@ -52,9 +52,15 @@ pub trait Embedder: Send + Sync {
     /// Tokens the document prompt and special tokens add for a given title.
     fn document_overhead(&self, title: Option<&str>) -> usize;
     /// Reads a question together with each passage (one forward pass per pair, batched) and
-    /// returns the encoder's per-token states, for the answer reader. `None` when this
-    /// embedder has no such states (the hashing embedder): callers fall back to rules.
-    fn read_pairs(&self, _question: &str, _passages: &[&str]) -> Result<Option<Vec<PairStates>>> {
+    /// returns the encoder's per-token states, for the answer reader, with the last layers
+    /// updated by `adapter` when one is given. `None` when this embedder has no such states
+    /// (the hashing embedder): callers fall back to rules.
+    fn read_pairs(
+        &self,
+        _question: &str,
+        _passages: &[&str],
+        _adapter: Option<&Adapter>,
+    ) -> Result<Option<Vec<PairStates>>> {
         Ok(None)
     }
     /// Names the space of [`Embedder::read_pairs`]' states (the model, whatever the
@@ -65,12 +71,35 @@ pub trait Embedder: Send + Sync {
     }
 }
 
+/// Low-rank updates of the encoder's last layers (the answer reader's), by matrix name as in
+/// the weights file: `{name}.lora_a` `[rank, in]` and `{name}.lora_b` `[out, rank]` (scale
+/// folded in) for `name` such as `layers.22.self_attn.q_proj`.
+pub struct Adapter {
+    /// Names this adapter among others, so that an embedder builds its layers once.
+    pub id: String,
+    /// The first layer updated; every layer after it is read with its updates.
+    pub first_layer: usize,
+    pub tensors: std::collections::HashMap<String, candle_core::Tensor>,
+}
+
+impl Adapter {
+    /// The factors `(A, B)` of matrix `name`, when it has an update.
+    pub fn factors(&self, name: &str) -> Option<(candle_core::Tensor, candle_core::Tensor)> {
+        let a = self.tensors.get(&format!("{name}.lora_a"))?;
+        let b = self.tensors.get(&format!("{name}.lora_b"))?;
+        Some((a.clone(), b.clone()))
+    }
+}
+
 /// A question read together with one passage: the last hidden state of every passage token
 /// with its byte range in the passage, and the mean state of the question's tokens.
 #[derive(Debug, Clone, Default)]
 pub struct PairStates {
     /// Width of one state.
     pub hidden: usize,
+    /// State of the sequence's first token (BOS), which a reader can train to stand for "no
+    /// answer in this passage".
+    pub first: Vec<f32>,
     /// Mean state of the question's tokens (`hidden` values).
     pub question: Vec<f32>,
     /// Byte range in the passage of each passage token, in order.
@@ -263,6 +292,8 @@ pub struct GemmaEmbedder {
     /// Upper bound on tokens per forward pass: keeps activations small and matmuls large.
     batch_tokens: usize,
     precision: Precision,
+    /// The last adapter read with and its layers, built on first use.
+    adapted: std::sync::Mutex<Option<(String, std::sync::Arc<gemma::AdaptedLayers>)>>,
 }
 
 impl GemmaEmbedder {
@@ -315,7 +346,28 @@ impl GemmaEmbedder {
             dir: spec.dir.clone(),
             batch_tokens: 4096,
             precision: spec.precision,
+            adapted: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The layers of `adapter`, built once per adapter (a few tens of milliseconds: the
+    /// updated matrices are formed and quantised).
+    fn adapted(&self, adapter: &Adapter) -> Result<std::sync::Arc<gemma::AdaptedLayers>> {
+        let mut slot = self.adapted.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((id, layers)) = slot.as_ref()
+            && *id == adapter.id
+        {
+            return Ok(layers.clone());
+        }
+        let t = std::time::Instant::now();
+        let layers = std::sync::Arc::new(self.model.adapt(adapter.first_layer, &|name| adapter.factors(name))?);
+        tracing::debug!(
+            ms = ms(t),
+            first = adapter.first_layer,
+            "adapted the last layers for the reader"
+        );
+        *slot = Some((adapter.id.clone(), layers.clone()));
+        Ok(layers)
     }
 
     /// Token ids of a text with special tokens (BOS/EOS), as the model sees them.
@@ -442,10 +494,16 @@ impl Embedder for GemmaEmbedder {
             .unwrap_or(64)
     }
 
-    fn read_pairs(&self, question: &str, passages: &[&str]) -> Result<Option<Vec<PairStates>>> {
+    fn read_pairs(
+        &self,
+        question: &str,
+        passages: &[&str],
+        adapter: Option<&Adapter>,
+    ) -> Result<Option<Vec<PairStates>>> {
         if passages.is_empty() {
             return Ok(Some(Vec::new()));
         }
+        let adapted = adapter.map(|a| self.adapted(a)).transpose()?;
         let q_start = READER_QUESTION.len();
         let q_end = q_start + question.len();
         let p_start = q_end + READER_PASSAGE.len();
@@ -470,7 +528,7 @@ impl Embedder for GemmaEmbedder {
                 tokens += ids[end].len();
                 end += 1;
             }
-            let x = self.model.hidden_states(&ids[start..end])?;
+            let x = self.model.hidden_states_with(&ids[start..end], adapted.as_deref())?;
             let x: Vec<f32> = x.flatten_all()?.to_vec1()?;
             if !x.iter().all(|v| v.is_finite()) {
                 return Err(damaged_output(&self.dir));
@@ -482,6 +540,7 @@ impl Embedder for GemmaEmbedder {
                 let mut q_n = 0usize;
                 let ps = &mut out[i];
                 ps.hidden = hidden;
+                ps.first = x[row * hidden..(row + 1) * hidden].to_vec();
                 for (t, &(a, b)) in offsets.iter().enumerate() {
                     let state = &x[(row + t) * hidden..(row + t + 1) * hidden];
                     // A word's token carries the space before it, so a token belongs to the

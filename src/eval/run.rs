@@ -430,7 +430,12 @@ pub fn run(
                             &aopts,
                         )?,
                     };
+                    let cues = answer::span_picker::QuestionCues::new(&q.text);
                     for c in cands {
+                        // What the span picker would mark instead: the whole sentence when nothing.
+                        let picked = answer::span_picker::mark_fact(&c.text, &cues)
+                            .and_then(|r| c.text.get(r))
+                            .unwrap_or(&c.text);
                         let row = serde_json::json!({
                             "q": i,
                             "lang": q.lang,
@@ -442,6 +447,7 @@ pub fn run(
                                 let span = r.span.clone().and_then(|s| c.text.get(s)).unwrap_or("");
                                 metrics::squad_f1_em(span, &q.answers).0
                             }),
+                            "pf1": metrics::squad_f1_em(picked, &q.answers).0,
                         });
                         writeln!(w, "{row}").map_err(crate::Error::io("writing", dump_path(opts)))?;
                     }

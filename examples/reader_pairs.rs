@@ -1,0 +1,132 @@
+//! Writes the (question, sentence) pairs the answer reader is fine-tuned on, from a SQuAD
+//! file, one JSON object per line: `q` (the question's number, as `eval` counts them),
+//! `question`, `sentence`, `golds`, and `answer`, the gold answer's byte range in the
+//! sentence, or `null` for a sentence that does not hold it. `examples/finetune_reader.py`
+//! reads them and makes the split (it never reads questions numbered 3 mod 4).
+//!
+//! ```sh
+//! cargo run --release --example reader_pairs -- ../shared/eval/piaf/piaf-v1.0.json /tmp/pairs.jsonl --lang fr
+//! ```
+//!
+//! Each question gives the sentence of its paragraph that holds the gold answer, and two
+//! that do not: the one after it (else the one before), the usual near miss, and one from
+//! another paragraph of the same article, as when the answer's paragraph is missing.
+//! Sentences are split as `ingest` splits them.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+
+use sourcier::chunk::split_sentences;
+use sourcier::eval::input::read_squad;
+
+struct Pair {
+    q: usize,
+    question: String,
+    sentence: String,
+    golds: Vec<String>,
+    /// Gold answer's byte range in the sentence; `None` for a sentence without the answer.
+    answer: Option<std::ops::Range<usize>>,
+}
+
+fn build_pairs(path: &str, lang: &str, below: usize) -> Vec<Pair> {
+    let set = read_squad(path, None, lang).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let docs: HashMap<&str, (&str, &str)> = set
+        .docs
+        .iter()
+        .map(|d| (d.id.as_str(), (d.title.as_str(), d.text.as_str())))
+        .collect();
+    let mut by_title: HashMap<&str, Vec<&str>> = HashMap::new();
+    for d in &set.docs {
+        by_title.entry(d.title.as_str()).or_default().push(d.id.as_str());
+    }
+    let mut pairs = Vec::new();
+    for (i, q) in set.queries.iter().enumerate().take(below) {
+        let Some(&(title, text)) = docs.get(q.doc_id.as_str()) else {
+            continue;
+        };
+        let Some((gold, off)) = q.answers.first() else { continue };
+        let golds: Vec<String> = q.answers.iter().map(|a| a.0.clone()).collect();
+        let sents = split_sentences(text, 0..text.len());
+        let Some(g) = sents.iter().position(|r| r.start <= *off && off + gold.len() <= r.end) else {
+            continue;
+        };
+        let holds = |s: &str| golds.iter().any(|a| !a.trim().is_empty() && s.contains(a.trim()));
+        let r = &sents[g];
+        let mut push = |sentence: &str, answer: Option<std::ops::Range<usize>>| {
+            pairs.push(Pair {
+                q: i,
+                question: q.text.clone(),
+                sentence: sentence.to_string(),
+                golds: golds.clone(),
+                answer,
+            })
+        };
+        push(&text[r.clone()], Some(off - r.start..off - r.start + gold.len()));
+        // The next sentence (else the previous): the usual near miss.
+        if let Some(r) = [g + 1, g.wrapping_sub(1)]
+            .iter()
+            .filter_map(|&n| sents.get(n))
+            .find(|r| !holds(&text[(*r).clone()]))
+        {
+            push(&text[r.clone()], None);
+        }
+        // A sentence of another paragraph of the same article, chosen by a fixed hash.
+        let others: Vec<&str> = by_title[title].iter().copied().filter(|d| *d != q.doc_id).collect();
+        if !others.is_empty() {
+            let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
+            let other = docs[others[h as usize % others.len()]].1;
+            let os = split_sentences(other, 0..other.len());
+            if !os.is_empty() {
+                let r = &os[(h as usize / 7) % os.len()];
+                if !holds(&other[r.clone()]) {
+                    push(&other[r.clone()], None);
+                }
+            }
+        }
+    }
+    pairs
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let positional: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || !args[i - 1].starts_with("--")))
+        .map(|(_, a)| a)
+        .collect();
+    let (Some(squad), Some(out)) = (positional.first(), positional.get(1)) else {
+        eprintln!("usage: reader_pairs SQUAD.json OUT.jsonl [--lang fr] [--below N]");
+        std::process::exit(2);
+    };
+    let lang = opt("--lang").unwrap_or_else(|| "fr".into());
+    let below: usize = opt("--below").map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
+    let pairs = build_pairs(squad, &lang, below);
+    let tmp = format!("{out}.tmp");
+    let mut w = BufWriter::new(std::fs::File::create(&tmp).map_err(|e| format!("{tmp}: {e}"))?);
+    for pair in &pairs {
+        let line = serde_json::json!({
+            "q": pair.q,
+            "question": pair.question,
+            "sentence": pair.sentence,
+            "golds": pair.golds,
+            "answer": pair.answer.as_ref().map(|r| [r.start, r.end]),
+        });
+        writeln!(w, "{line}")?;
+    }
+    w.flush()?;
+    drop(w);
+    std::fs::rename(&tmp, out.as_str()).map_err(|e| format!("{out}: {e}"))?;
+    eprintln!(
+        "wrote {} pairs ({} with the answer) from {squad} to {out}",
+        pairs.len(),
+        pairs.iter().filter(|p| p.answer.is_some()).count()
+    );
+    Ok(())
+}
