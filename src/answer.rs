@@ -777,16 +777,32 @@ pub fn extractive_seen(
             .as_ref()
             .filter(|r| r.margin >= opts.min_span_margin)
             .and_then(|r| r.span.clone());
-        let fact = read_span
-            .or_else(|| span_picker::mark_fact(&c.text, &cues))
-            .map(|r| Fact {
-                text: c.text[r.clone()].to_string(),
-                kind: expected,
-                sentence_start: r.start,
-                sentence_end: r.end,
-                start: None,
-                end: None,
-            });
+        let picked = span_picker::mark_fact(&c.text, &cues);
+        let fact = match (read_span, picked) {
+            // For a number, name, date or place, the picker's shorter run inside the reader's
+            // span: the reader, trained on PIAF's gold spans, tends to take the words around
+            // the fact too ("Alain Assouline, le président de la commission …").
+            (Some(r), Some(p))
+                if matches!(
+                    expected,
+                    AnswerType::Number | AnswerType::Person | AnswerType::Date | AnswerType::Place
+                ) && p.start >= r.start
+                    && p.end <= r.end
+                    && p.len() < r.len() =>
+            {
+                Some(p)
+            }
+            (Some(r), _) => Some(r),
+            (None, p) => p,
+        };
+        let fact = fact.map(|r| Fact {
+            text: c.text[r.clone()].to_string(),
+            kind: expected,
+            sentence_start: r.start,
+            sentence_end: r.end,
+            start: None,
+            end: None,
+        });
         sentences.push(AnswerSentence {
             text: c.text.clone(),
             citation: n,
