@@ -187,20 +187,30 @@ def batches(items, max_tokens):
     return out
 
 
+def token_mask(items, idx, width):
+    """[len(idx), width]: true on each item's tokens, false on the padding."""
+    return torch.stack([F.pad(torch.ones(len(items[i]["ids"]), dtype=torch.bool), (0, width - len(items[i]["ids"]))) for i in idx])
+
+
 def pad(items, idx, key, width):
     return torch.stack([F.pad(items[i][key], (0, 0, 0, width - items[i][key].shape[0])) for i in idx])
 
 
 class Adapter(torch.nn.Module):
-    PROJ = {
-        "self_attn.q_proj": ("q", None),
-        "self_attn.k_proj": ("k", None),
-        "self_attn.v_proj": ("v", None),
-        "self_attn.o_proj": ("o", None),
-        "mlp.gate_proj": ("g", None),
-        "mlp.up_proj": ("u", None),
-        "mlp.down_proj": ("d", None),
-    }
+    PROJ = (
+        "self_attn.q_proj",
+        "self_attn.k_proj",
+        "self_attn.v_proj",
+        "self_attn.o_proj",
+        "mlp.gate_proj",
+        "mlp.up_proj",
+        "mlp.down_proj",
+    )
+
+    @staticmethod
+    def key(i, name):
+        """Parameter key of matrix `name` of layer `i` (module dicts take no dots)."""
+        return f"{i}_{name.replace('.', '_')}"
 
     def __init__(self, gemma, layers, rank, alpha):
         super().__init__()
@@ -211,7 +221,7 @@ class Adapter(torch.nn.Module):
         for i in layers:
             for name in self.PROJ:
                 out_dim, in_dim = gemma.w[f"layers.{i}.{name}.weight"].shape
-                key = f"{i}_{name.replace('.', '_')}"
+                key = self.key(i, name)
                 self.a[key] = torch.nn.Parameter(torch.randn(rank, in_dim) / math.sqrt(in_dim))
                 self.b[key] = torch.nn.Parameter(torch.zeros(out_dim, rank))
         self.start = torch.nn.Linear(gemma.h, 1)
@@ -221,8 +231,7 @@ class Adapter(torch.nn.Module):
 
     def lora(self, i):
         return {
-            name: (self.a[f"{i}_{name.replace('.', '_')}"], self.b[f"{i}_{name.replace('.', '_')}"] * self.scaling)
-            for name in self.PROJ
+            name: (self.a[self.key(i, name)], self.b[self.key(i, name)] * self.scaling) for name in self.PROJ
         }
 
     def forward(self, gemma, x, mask):
@@ -297,7 +306,7 @@ def evaluate(gemma, adapter, items, idx_all, max_tokens):
             idx = [idx_all[i] for i in b]
             t = max(len(items[i]["ids"]) for i in idx)
             x = pad(items, idx, "states", t)
-            mask = torch.stack([F.pad(torch.ones(len(items[i]["ids"]), dtype=torch.bool), (0, t - len(items[i]["ids"]))) for i in idx])
+            mask = token_mask(items, idx, t)
             s, e = adapter(gemma, x, mask)
             for r, i in enumerate(idx):
                 it = items[i]
@@ -412,7 +421,7 @@ def main():
             for b in batches(items, args.batch_tokens * 2):
                 t = max(len(items[i]["ids"]) for i in b)
                 ids = torch.stack([F.pad(torch.tensor(items[i]["ids"]), (0, t - len(items[i]["ids"]))) for i in b])
-                mask = torch.stack([F.pad(torch.ones(len(items[i]["ids"]), dtype=torch.bool), (0, t - len(items[i]["ids"]))) for i in b])
+                mask = token_mask(items, b, t)
                 x = gemma.embed(ids)
                 for li in range(cached):
                     x = gemma.layer(li, x, mask)
@@ -431,7 +440,7 @@ def main():
             for b in batches(items, args.batch_tokens * 2):
                 t = max(len(items[i]["ids"]) for i in b)
                 x = pad(items, b, "states", t)
-                mask = torch.stack([F.pad(torch.ones(len(items[i]["ids"]), dtype=torch.bool), (0, t - len(items[i]["ids"]))) for i in b])
+                mask = token_mask(items, b, t)
                 for li in range(cached, first):
                     x = gemma.layer(li, x, mask)
                 for r, i in enumerate(b):
@@ -452,7 +461,7 @@ def main():
         with torch.no_grad():
             for i in adapter.layers:
                 for name in Adapter.PROJ:
-                    key = f"{i}_{name.replace('.', '_')}"
+                    key = Adapter.key(i, name)
                     adapter.a[key].copy_(g.get_tensor(f"layers.{i}.{name}.lora_a").float())
                     adapter.b[key].copy_(g.get_tensor(f"layers.{i}.{name}.lora_b").float() / adapter.scaling)
             for head in ("start", "end"):
@@ -471,7 +480,7 @@ def main():
             idx = [train[i] for i in b]
             t = max(len(items[i]["ids"]) for i in idx)
             x = pad(items, idx, "states", t)
-            mask = torch.stack([F.pad(torch.ones(len(items[i]["ids"]), dtype=torch.bool), (0, t - len(items[i]["ids"]))) for i in idx])
+            mask = token_mask(items, idx, t)
             s, e = adapter(gemma, x, mask)
             s, e = logits_masked(s, e, items, idx, t)
             ys = torch.tensor([items[i]["label"][0] if items[i]["label"] else 0 for i in idx])
@@ -494,7 +503,7 @@ def main():
     out = {}
     for i in adapter.layers:
         for name in Adapter.PROJ:
-            key = f"{i}_{name.replace('.', '_')}"
+            key = Adapter.key(i, name)
             out[f"layers.{i}.{name}.lora_a"] = state[f"a.{key}"].contiguous()
             out[f"layers.{i}.{name}.lora_b"] = (state[f"b.{key}"] * adapter.scaling).contiguous()
     out["start.weight"] = state["start.weight"].reshape(-1).contiguous()

@@ -199,13 +199,6 @@ pub struct AdaptedLayers {
     layers: Vec<Layer>,
 }
 
-impl AdaptedLayers {
-    /// The first layer replaced.
-    pub fn first(&self) -> usize {
-        self.first
-    }
-}
-
 /// Rows up to which `x · wᵀ` runs as matrix-vector products instead of a packed GEMM.
 const SMALL_ROWS: usize = 32;
 

@@ -439,7 +439,10 @@ impl GemmaEmbedder {
     /// weights in one process; vectors do not change (every kernel computes the same integer
     /// sums). Refused in f32 and for a kernel this CPU cannot run.
     pub fn set_int8_kernel(&mut self, kernel: int8::Kernel) -> Result<()> {
-        self.model.set_int8_kernel(kernel)
+        self.model.set_int8_kernel(kernel)?;
+        // Adapted layers were quantised for the previous kernel: built again on next use.
+        *self.adapted.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(())
     }
 
     fn document_prompt(&self, title: Option<&str>) -> String {
