@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Each question gives the sentence of its paragraph that holds the gold answer, and two
-//! that do not: the one after it (else the one before), the usual near miss, and one from
-//! another paragraph of the same article, as when the answer's paragraph is missing.
+//! hard ones that do not: the sentence of the same paragraph that shares the most words with
+//! the question (the on-topic near miss that outranks the answer), and the same among the
+//! article's other paragraphs, as when the answer's paragraph is missing.
 //! Sentences are split as `ingest` splits them.
 
 use std::collections::HashMap;
@@ -62,29 +63,44 @@ fn build_pairs(path: &str, lang: &str, below: usize) -> Vec<Pair> {
             })
         };
         push(&text[r.clone()], Some(off - r.start..off - r.start + gold.len()));
-        // The next sentence (else the previous): the usual near miss.
-        if let Some(r) = [g + 1, g.wrapping_sub(1)]
+        // The sentence of the paragraph that shares the most words with the question (ties:
+        // the nearest to the gold one): the near miss that repeats the question's words.
+        let qw = words(&q.text);
+        let overlap = |s: &str| words(s).intersection(&qw).count();
+        if let Some((_, r)) = sents
             .iter()
-            .filter_map(|&n| sents.get(n))
-            .find(|r| !holds(&text[(*r).clone()]))
+            .enumerate()
+            .filter(|(n, r)| *n != g && !holds(&text[(*r).clone()]))
+            .max_by_key(|(n, r)| (overlap(&text[(*r).clone()]), std::cmp::Reverse(n.abs_diff(g))))
         {
             push(&text[r.clone()], None);
         }
-        // A sentence of another paragraph of the same article, chosen by a fixed hash.
-        let others: Vec<&str> = by_title[title].iter().copied().filter(|d| *d != q.doc_id).collect();
-        if !others.is_empty() {
-            let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17;
-            let other = docs[others[h as usize % others.len()]].1;
-            let os = split_sentences(other, 0..other.len());
-            if !os.is_empty() {
-                let r = &os[(h as usize / 7) % os.len()];
-                if !holds(&other[r.clone()]) {
-                    push(&other[r.clone()], None);
-                }
-            }
+        // The same among the other paragraphs of the article: what retrieval offers when the
+        // answer's paragraph is missing.
+        let best_other = by_title[title]
+            .iter()
+            .filter(|d| **d != q.doc_id)
+            .flat_map(|d| {
+                let other = docs[d].1;
+                split_sentences(other, 0..other.len())
+                    .into_iter()
+                    .map(move |r| &other[r])
+            })
+            .filter(|s| !holds(s))
+            .max_by_key(|s| overlap(s));
+        if let Some(s) = best_other {
+            push(s, None);
         }
     }
     pairs
+}
+
+/// Lower-cased words of four letters or more: content words, near enough, in both languages.
+fn words(text: &str) -> std::collections::HashSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .collect()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
