@@ -722,11 +722,15 @@ pub fn extractive_seen(
                 .take(opts.max_sentences)
                 .all(|c| !features::names_person(&c.text, &q_words))
         });
+    // Answering with a sentence that says the fact was not disclosed: nothing in it is the
+    // fact, so nothing is marked.
+    let mut undisclosed = false;
     if type_missing || unanswerable {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {
                 let c = scored.remove(i);
                 scored = vec![c];
+                undisclosed = true;
             }
             None => {
                 let mut a = abstain(confidence);
@@ -795,7 +799,7 @@ pub fn extractive_seen(
             (Some(r), _) => Some(r),
             (None, p) => p,
         };
-        let fact = fact.map(|r| Fact {
+        let fact = fact.filter(|_| !undisclosed).map(|r| Fact {
             text: c.text[r.clone()].to_string(),
             kind: expected,
             sentence_start: r.start,

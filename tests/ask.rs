@@ -127,6 +127,10 @@ fn a_price_the_articles_do_not_give_is_answered_with_the_sentence_that_says_so()
         let honest = a["abstention"] == "fact_missing" || text.contains("détails financiers");
         assert!(honest, "{q}: {v:#}");
         assert!(!text.contains("25"), "{q}: a count is not a price: {v:#}");
+        // The sentence that says the price was not disclosed holds no fact to mark.
+        for s in a["sentences"].as_array().into_iter().flatten() {
+            assert!(s.get("fact").is_none(), "{q}: marked a fact in {s:#}");
+        }
     }
     // A count is still answered with the number.
     let v = ask(&idx, "Combien de consultants IBM envoie-t-il chez Huawei ?", &[]);
