@@ -448,3 +448,84 @@ fn the_shipped_reader_marks_the_fact_and_prefers_the_answering_sentence() {
         assert!(yes.margin > no.margin + 2.0, "{q}: {yes:?} against {no:?}");
     }
 }
+
+/// The shipped reader (int8, as answers run it) marks the fact of each kind of question in
+/// French and in English, on sentences written for this test (not from its training set).
+#[test]
+fn the_shipped_reader_marks_each_type_of_fact_in_both_languages() {
+    use sourcier::answer::reader::Reader;
+    let e = int8_embedder();
+    let reader = Reader::shipped_for(&e.state_space().unwrap()).expect("a reader ships");
+    let cases = [
+        // number
+        (
+            "Combien a coûté le chantier ?",
+            "Le chantier a coûté 12 millions d'euros à la ville de Lyon.",
+            "12 millions",
+        ),
+        (
+            "How many workers does the plant employ?",
+            "The plant employs 1,200 workers near Dresden.",
+            "1,200",
+        ),
+        // person
+        (
+            "Qui a rédigé le rapport ?",
+            "Le rapport a été rédigé par Claire Martin, économiste à l'OFCE.",
+            "Claire Martin",
+        ),
+        (
+            "Who founded the company?",
+            "The company was founded by Ren Zhengfei in 1987.",
+            "Ren Zhengfei",
+        ),
+        // date
+        (
+            "Quand l'usine a-t-elle ouvert ?",
+            "L'usine a ouvert ses portes le 3 mars 2015 à Grenoble.",
+            "2015",
+        ),
+        (
+            "When was the bridge opened?",
+            "The bridge was opened to traffic in June 1994.",
+            "1994",
+        ),
+        // place
+        (
+            "Où se trouve le siège de l'entreprise ?",
+            "Le siège de l'entreprise se trouve à Armonk, dans l'État de New York.",
+            "Armonk",
+        ),
+        (
+            "Where was the summit held?",
+            "The summit was held in Geneva last week.",
+            "Geneva",
+        ),
+        // cause
+        (
+            "Pourquoi le projet a-t-il été abandonné ?",
+            "Le projet a été abandonné parce que les coûts avaient doublé.",
+            "coûts",
+        ),
+        (
+            "Why was the flight cancelled?",
+            "The flight was cancelled because of a storm over the Atlantic.",
+            "storm",
+        ),
+    ];
+    let mut missed = Vec::new();
+    for (q, sentence, fact) in cases {
+        let st = e.read_pairs(q, &[sentence], Some(reader.adapter())).unwrap().unwrap();
+        let r = reader.read(sentence, &st[0]);
+        let span = r.span.clone().map(|s| sentence[s].to_string());
+        // The fact, not the sentence: seen spans are "12 millions", "le 3 mars 2015", "in
+        // Geneva", "because of a storm over the Atlantic".
+        if !span
+            .as_deref()
+            .is_some_and(|s| s.contains(fact) && 3 * s.len() <= 2 * sentence.len())
+        {
+            missed.push(format!("{q} -> {span:?} (margin {:.2}), expected {fact:?}", r.margin));
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
+}
