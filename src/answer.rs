@@ -722,15 +722,11 @@ pub fn extractive_seen(
                 .take(opts.max_sentences)
                 .all(|c| !features::names_person(&c.text, &q_words))
         });
-    // Answering with a sentence that says the fact was not disclosed: nothing in it is the
-    // fact, so nothing is marked.
-    let mut undisclosed = false;
     if type_missing || unanswerable {
         match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
             Some(i) => {
                 let c = scored.remove(i);
                 scored = vec![c];
-                undisclosed = true;
             }
             None => {
                 let mut a = abstain(confidence);
@@ -741,6 +737,9 @@ pub fn extractive_seen(
             }
         }
     }
+    // Past this point an unanswerable question is answered with the sentence that says the
+    // fact was not disclosed: nothing in it is the fact, so nothing is marked.
+    let undisclosed = type_missing || unanswerable;
     let best = scored.first().map_or(best, |c| c.score);
     let chosen: Vec<&Candidate> = scored
         .iter()
