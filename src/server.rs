@@ -43,7 +43,7 @@ use crate::{Error, Result};
 /// Longest question or query accepted, in characters (the model reads far fewer tokens).
 pub const MAX_QUERY_CHARS: usize = 2_000;
 /// Largest JSON body of a query endpoint.
-const MAX_BODY: usize = 64 * 1024;
+pub const MAX_BODY: usize = 64 * 1024;
 /// Largest body of an ingest upload.
 const MAX_UPLOAD: usize = 32 * 1024 * 1024;
 /// Most results one request may ask for.
