@@ -228,7 +228,30 @@ pub fn expected_type(question: &str) -> AnswerType {
     if has("pourquoi") || has("why") || w.windows(2).any(|p| p[0] == "quelle" && p[1] == "raison") {
         return AnswerType::Cause;
     }
-    if has("quand") || has("when") || w.iter().any(|t| t == "depuis") && has("quand") {
+    // "Quand" / "when" after a noun opens a clause ("quel âge avait-il quand …", "who was the
+    // leader when …"): it asks for a date when it opens the question, follows a preposition
+    // ("depuis quand", "à partir de quand", "how and when") or ends it ("découvert quand ?").
+    let asks_when = w.iter().enumerate().any(|(i, t)| {
+        (t == "quand" || t == "when")
+            && (i == 0
+                || i + 1 == w.len()
+                || matches!(
+                    w[i - 1].as_str(),
+                    "de" | "depuis"
+                        | "jusqu'à"
+                        | "jusqu'a"
+                        | "à"
+                        | "a"
+                        | "et"
+                        | "ou"
+                        | "since"
+                        | "until"
+                        | "till"
+                        | "and"
+                        | "or"
+                ))
+    });
+    if asks_when {
         return AnswerType::Date;
     }
     if has("où") || has("where") || has("d'où") {
@@ -1089,6 +1112,15 @@ mod tests {
             ("Quel est le nom de la ville ?", Place),
             ("Quelle est la date de la signature ?", Date),
             ("Quel est le but de l'accord ?", Other),
+            // "Quand" / "when" as a question word, and as a conjunction.
+            ("Depuis quand la tour est-elle fermée ?", Date),
+            ("À partir de quand les Acadiens sont-ils déportés ?", Date),
+            ("L'espèce a été découverte quand ?", Date),
+            ("How and when did the plague reach Europe?", Date),
+            ("Quel âge avait-il quand il a fondé Huawei ?", Number),
+            ("Qui dirigeait l'équipe quand il l'a rejointe ?", Person),
+            ("Who was the leader when the Franks arrived?", Person),
+            ("Que peut-on boire quand on est enrhumé ?", Other),
         ] {
             assert_eq!(expected_type(q), t, "{q}");
         }
