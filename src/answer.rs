@@ -768,7 +768,21 @@ pub fn extractive_seen(
                 .all(|c| !features::names_person(&c.text, &q_words))
         });
     if type_missing || unanswerable {
-        match scored.iter().position(|c| features::says_undisclosed(&c.text)) {
+        // Only a sentence of the article in focus (the first passage's, or the best
+        // sentence's) speaks for this question: "the details were not disclosed" in another
+        // article is about another deal ("how much did Xiaomi pay Nokia" was answered with
+        // IBM's undisclosed fee).
+        let in_focus = |c: &Candidate| {
+            let article = &passages[c.passage].article_id;
+            passages.first().is_some_and(|h| &h.article_id == article)
+                || scored
+                    .first()
+                    .is_some_and(|b| &passages[b.passage].article_id == article)
+        };
+        match scored
+            .iter()
+            .position(|c| features::says_undisclosed(&c.text) && in_focus(c))
+        {
             Some(i) => {
                 let c = scored.remove(i);
                 scored = vec![c];

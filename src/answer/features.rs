@@ -786,14 +786,41 @@ pub fn counted_noun(question: &str) -> Option<String> {
 /// Whether a number the question lacks is followed, within three words, by the counted noun
 /// (same first five letters: "salariés" / "salarié"). Hand-written, like the other cues.
 pub fn counted_after_number(sentence: &str, counted: &str, q: &HashSet<String>) -> bool {
-    let stem: String = counted.chars().take(5).collect();
+    let stem = |w: &str| -> String { w.chars().take(5).collect() };
+    let asked = stem(counted);
+    // People are counted under many names: "combien de personnes travaillent chez …" is
+    // answered by "13.000 salariés", "how many employees" by "salariés".
+    let stems: Vec<String> = if PEOPLE.iter().any(|p| stem(p) == asked) {
+        PEOPLE.iter().map(|p| stem(p)).collect()
+    } else {
+        vec![asked]
+    };
     let toks = tokens(sentence);
     toks.iter().enumerate().any(|(i, t)| {
         is_number_token(t.text)
             && !q.contains(&fold(t.text))
-            && toks[i + 1..].iter().take(3).any(|n| fold(n.text).starts_with(&stem))
+            && toks[i + 1..]
+                .iter()
+                .take(3)
+                .any(|n| stems.iter().any(|s| fold(n.text).starts_with(s.as_str())))
     })
 }
+
+/// Nouns that count people (accents folded, as [`fold`] leaves them), French and English.
+const PEOPLE: &[&str] = &[
+    "personnes",
+    "gens",
+    "individus",
+    "salaries",
+    "employes",
+    "collaborateurs",
+    "travailleurs",
+    "people",
+    "persons",
+    "employees",
+    "workers",
+    "staff",
+];
 
 /// Roles held by one human being: a question about the holder of one ("le PDG de Xiaomi",
 /// "who is Xiaomi's CEO") asks for a person's name, where a plain "qui" may be answered by a
@@ -1240,6 +1267,17 @@ mod tests {
             &q
         ));
         assert!(!counted_after_number("Les salariés sont nombreux.", "salaries", &q));
+        // People under another name, in either language; other things are not people.
+        let q = question_words("Combien de personnes travaillent chez Huawei en Europe ?");
+        let staff = "Le groupe compte déjà 13.000 salariés sur le continent.";
+        assert!(counted_after_number(staff, "personnes", &q));
+        assert!(counted_after_number(staff, "employees", &q));
+        assert!(!counted_after_number(
+            "Huawei Cloud revendique plus de 6.000 entreprises clientes en Europe.",
+            "personnes",
+            &q
+        ));
+        assert!(!counted_after_number(staff, "magasins", &q));
     }
 
     #[test]
