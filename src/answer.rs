@@ -85,12 +85,13 @@ impl Default for AnswerOptions {
             // 0.2 moves the first sentence from 0.637 to 0.692 at the best answer hit (0.788;
             // 0.3: 0.695 but 0.781), and the reader's span beats the picker's at every margin.
             read: 3,
-            // Reading on to six when no margin of the first three reaches -3 (22 % of the
-            // questions numbered 1 mod 4) lifts their answer hit from 0.781 to 0.790 with the
-            // median answer at 148 ms instead of 141 (-2: 31 % read on, 154 ms, over the
-            // 150 ms budget; reading six for all: 0.796 at 247 ms).
+            // Reading on to six when no margin of the first three reaches -5: 11 % of the
+            // questions numbered 1 mod 4 do, and their simulated answer hit goes from 0.788
+            // to 0.793 (`tune_answer_reader --read-more`). -3 (22 %, 0.797) moved the median
+            // answer from 147-148 to 151-159 ms side by side, over the 150 ms budget; reading
+            // six for all gives 0.804 at 247 ms.
             read_more: 6,
-            read_more_below: -3.0,
+            read_more_below: -5.0,
             reader_weight: 0.2,
             // The highest threshold that adds at most 0.5 % false abstentions on the drop-gold
             // set's answerable questions numbered 1 mod 4 (reading three): abstention recall

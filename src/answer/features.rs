@@ -998,8 +998,40 @@ pub fn says_undisclosed(sentence: &str) -> bool {
         "remains secret",
         "confidential",
     ];
+    // "Ni le montant ni les brevets n'ont été communiqués": the negation is the "ni … ni" or
+    // "rien" before; but "n'a été révélé qu'en 2019" restricts, it does not withhold.
+    const WITHHELD: &[&str] = &[
+        "n'a été révélé",
+        "n'ont été révélé",
+        "n'a été dévoilé",
+        "n'ont été dévoilé",
+        "n'a été divulgué",
+        "n'ont été divulgué",
+        "n'a été communiqué",
+        "n'ont été communiqué",
+        "n'a été précisé",
+        "n'ont été précisé",
+        "n'a été rendu public",
+        "n'ont été rendu",
+    ];
+    const ALSO: &[&str] = &[
+        "silence radio",
+        "gardé secret",
+        "tenu secret",
+        "not been disclosed",
+        "not been revealed",
+        "not made public",
+        "kept secret",
+    ];
     let low = sentence.to_lowercase().replace('’', "'");
-    MARKERS.iter().any(|m| low.contains(m))
+    MARKERS.iter().chain(ALSO).any(|m| low.contains(m))
+        || WITHHELD.iter().any(|m| {
+            low.match_indices(m).any(|(i, _)| {
+                let after = &low[i + m.len()..];
+                let next: String = after.chars().take(30).collect();
+                !(next.contains(" qu'") || next.contains(" que "))
+            })
+        })
 }
 
 /// Number of features [`features`] returns.
@@ -1278,6 +1310,28 @@ mod tests {
             &q
         ));
         assert!(!counted_after_number(staff, "magasins", &q));
+    }
+
+    #[test]
+    fn sentences_that_say_a_fact_was_withheld() {
+        for yes in [
+            "IBM a également confirmé l’information, mais aucune des deux parties n’en a révélé les détails financiers.",
+            "Concernant les modalités de la transaction, c’est le silence radio, car ni le montant de l’opération, ni les brevets concernés n’ont été communiqués.",
+            "Le prix n'a pas été divulgué.",
+            "Rien n'a été précisé sur le calendrier.",
+            "Financial terms of the deal were not disclosed.",
+            "The price has not been disclosed.",
+        ] {
+            assert!(says_undisclosed(yes), "{yes}");
+        }
+        for no in [
+            "Le contrat a été révélé par Ross Gan, porte-parole du groupe chinois.",
+            "Le projet n'a été révélé qu'en 2019 par la presse.",
+            "IBM lui envoie 25 consultants pour remédier au problème.",
+            "The deal was disclosed on Monday.",
+        ] {
+            assert!(!says_undisclosed(no), "{no}");
+        }
     }
 
     #[test]
