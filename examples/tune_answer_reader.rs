@@ -69,40 +69,40 @@ fn main() {
         });
     }
     // `--read N`: as if only the N best-scored candidates were read (fewer pairs, less time).
-    let read_more = args.iter().any(|a| a == "--read-more");
-    if let Some(n) = args
-        .iter()
-        .position(|a| a == "--read")
-        .and_then(|i| args.get(i + 1))
-        .filter(|_| !read_more)
-    {
-        let n: usize = n.parse().expect("--read N");
+    // `--read-more T M`: as if, when no sentence of those N (3 by default) reaches margin T,
+    // the reader went on to the M best-scored (time spent only on the doubtful questions).
+    let arg = |name: &str, k: usize| {
+        args.iter().position(|a| a == name).map(|i| {
+            args.get(i + k)
+                .unwrap_or_else(|| panic!("{name} takes a value"))
+                .as_str()
+        })
+    };
+    let read: Option<usize> = arg("--read", 1).map(|n| n.parse().expect("--read N"));
+    let read_more: Option<(f32, usize)> = arg("--read-more", 1).map(|t| {
+        let m = arg("--read-more", 2).expect("--read-more T M");
+        (t.parse().expect("--read-more T M"), m.parse().expect("--read-more T M"))
+    });
+    if read.is_some() || read_more.is_some() {
+        let first = read.unwrap_or(3);
+        let mut more = 0usize;
         for rows in by_q.values_mut() {
             rows.sort_by(|a, b| b.score.total_cmp(&a.score));
-            rows.truncate(n);
+            let keep = match read_more {
+                Some((t, m)) if !rows.iter().take(first).any(|r| r.margin >= t) => {
+                    more += 1;
+                    m
+                }
+                _ => first,
+            };
+            rows.truncate(keep);
         }
-    }
-    // `--read-more T N`: as if, when no sentence of those read reaches margin T, the reader
-    // went on to the N best-scored (time spent only on the doubtful questions).
-    if let Some(i) = args.iter().position(|a| a == "--read-more").filter(|_| read_more) {
-        let t: f32 = args[i + 1].parse().expect("--read-more T N");
-        let n: usize = args[i + 2].parse().expect("--read-more T N");
-        let first: usize = args
-            .iter()
-            .position(|a| a == "--read")
-            .map_or(3, |j| args[j + 1].parse().expect("--read N"));
-        let (mut more, mut total) = (0usize, 0usize);
-        let mut all = by_q;
-        by_q = BTreeMap::new();
-        for (q, mut rows) in std::mem::take(&mut all) {
-            rows.sort_by(|a, b| b.score.total_cmp(&a.score));
-            let sure = rows.iter().take(first).any(|r| r.margin >= t);
-            rows.truncate(if sure { first } else { n });
-            more += usize::from(!sure);
-            total += 1;
-            by_q.insert(q, rows);
+        if let Some((t, m)) = read_more {
+            println!(
+                "read on to {m} for {more} of {} questions (no margin ≥ {t} among the first {first})",
+                by_q.len()
+            );
         }
-        println!("read on to {n} for {more} of {total} questions (no margin ≥ {t} among the first {first})");
     }
     println!("| reader weight | keep within | answer hit | first sentence | span F1 (first) | questions |");
     println!("|---|---|---|---|---|---|");

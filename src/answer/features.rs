@@ -997,6 +997,13 @@ pub fn says_undisclosed(sentence: &str) -> bool {
         "remain secret",
         "remains secret",
         "confidential",
+        "silence radio",
+        "gardé secret",
+        "tenu secret",
+        "not been disclosed",
+        "not been revealed",
+        "not made public",
+        "kept secret",
     ];
     // "Ni le montant ni les brevets n'ont été communiqués": the negation is the "ni … ni" or
     // "rien" before; but "n'a été révélé qu'en 2019" restricts, it does not withhold.
@@ -1014,17 +1021,8 @@ pub fn says_undisclosed(sentence: &str) -> bool {
         "n'a été rendu public",
         "n'ont été rendu",
     ];
-    const ALSO: &[&str] = &[
-        "silence radio",
-        "gardé secret",
-        "tenu secret",
-        "not been disclosed",
-        "not been revealed",
-        "not made public",
-        "kept secret",
-    ];
     let low = sentence.to_lowercase().replace('’', "'");
-    MARKERS.iter().chain(ALSO).any(|m| low.contains(m))
+    MARKERS.iter().any(|m| low.contains(m))
         || WITHHELD.iter().any(|m| {
             low.match_indices(m).any(|(i, _)| {
                 let after = &low[i + m.len()..];
