@@ -217,6 +217,27 @@ fn int8_linear_t(x: &Tensor, w: &QuantMatrix) -> candle_core::Result<Tensor> {
     Tensor::from_vec(out, (n, w.rows()), x.device())
 }
 
+/// The feed-forward block with int8 weights, fused per block of rows ([`super::int8::mlp`]).
+fn int8_mlp(h: &Tensor, gate_up: &QuantMatrix, down: &QuantMatrix, inter: usize) -> candle_core::Result<Tensor> {
+    let (n, _) = h.dims2()?;
+    if gate_up.rows() != 2 * inter || down.cols() != inter {
+        candle_core::bail!(
+            "int8 mlp: gate|up {} rows and down {} columns for width {inter}",
+            gate_up.rows(),
+            down.cols()
+        );
+    }
+    let out = fused::with_f32(h, "int8 mlp", |hv| {
+        super::int8::mlp(hv, n, gate_up, down, |row, dst| {
+            let (gate, up) = row.split_at(inter);
+            for ((o, &g), &u) in dst.iter_mut().zip(gate).zip(up) {
+                *o = gelu_tanh(g) * u;
+            }
+        })
+    })??;
+    Tensor::from_vec(out, (n, down.rows()), h.device())
+}
+
 /// `x · wᵀ` for a few rows (a single query): every weight row is read once, straight from
 /// memory. A packed GEMM would first copy all the weights into its own layout, which for a
 /// 20-token query cost more than the arithmetic.
@@ -703,9 +724,13 @@ impl GemmaModel {
             };
             let attn = linear_t(&attn, &layer.o)?;
             let (x1, h1) = fused::add_norm_then_norm(&x, &attn, &layer.post_attn_norm, &layer.pre_ff_norm, eps)?;
-            let gu = linear_t(&h1, &layer.gate_up)?;
-            let act = gelu_mul(&gu, cfg.intermediate_size)?;
-            let ff = linear_t(&act, &layer.down)?;
+            let ff = match (layer.gate_up.int8(), layer.down.int8()) {
+                (Some(gu), Some(down)) => int8_mlp(&h1, gu, down, cfg.intermediate_size)?,
+                _ => {
+                    let gu = linear_t(&h1, &layer.gate_up)?;
+                    linear_t(&gelu_mul(&gu, cfg.intermediate_size)?, &layer.down)?
+                }
+            };
             let next = layer_at(li + 1).map_or(&self.final_norm, |l| &l.input_norm);
             (x, h) = fused::add_norm_then_norm(&x1, &ff, &layer.post_ff_norm, next, eps)?;
         }
