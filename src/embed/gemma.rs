@@ -648,29 +648,8 @@ impl GemmaModel {
             self.cos_global.index_select(&pos, 0)?,
             self.sin_global.index_select(&pos, 0)?,
         );
-        // Sliding-window masks are only needed for sequences longer than the window.
+        // Sliding layers see keys closer than this (both ways); a shorter sequence sees all.
         let half_window = cfg.sliding_window / 2 + 1;
-        let masks: Vec<Option<Tensor>> = lens
-            .iter()
-            .map(|&l| {
-                (l > half_window)
-                    .then(|| {
-                        let m: Vec<f32> = (0..l)
-                            .flat_map(|i| {
-                                (0..l).map(move |j| {
-                                    if i.abs_diff(j) < half_window {
-                                        0.0
-                                    } else {
-                                        f32::NEG_INFINITY
-                                    }
-                                })
-                            })
-                            .collect();
-                        Tensor::from_vec(m, (l, 1, l), &self.device)
-                    })
-                    .transpose()
-            })
-            .collect::<candle_core::Result<_>>()?;
 
         let offsets: Vec<usize> = lens
             .iter()
@@ -713,7 +692,14 @@ impl GemmaModel {
                     .enumerate()
                     .map(|(si, &l)| {
                         let off = offsets[si];
-                        self.attend(&q, &k, &v, off, l, masks[si].as_ref().filter(|_| layer.sliding))
+                        self.attend(
+                            &q,
+                            &k,
+                            &v,
+                            off,
+                            l,
+                            Some(half_window).filter(|&w| layer.sliding && l > w),
+                        )
                     })
                     .collect::<candle_core::Result<Vec<Tensor>>>()?
             };
@@ -746,25 +732,18 @@ impl GemmaModel {
         v: &Tensor,
         off: usize,
         len: usize,
-        mask: Option<&Tensor>,
+        window: Option<usize>,
     ) -> candle_core::Result<Tensor> {
         let cfg = &self.cfg;
         let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
         if nkv != 1 {
-            return self.attend_grouped(q, k, v, off, len, mask);
+            return self.attend_grouped(q, k, v, off, len, window);
         }
         let q = q.narrow(0, off, len)?.reshape((len * nh, hd))?;
         let k = k.narrow(0, off, len)?;
         let v = v.narrow(0, off, len)?;
-        let scores = q.matmul(&k.t()?)?;
-        let scores = match mask {
-            Some(m) => scores
-                .reshape((len, nh, len))?
-                .broadcast_add(m)?
-                .reshape((len * nh, len))?,
-            None => scores,
-        };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let scores = q.matmul(&k.t()?)?; // rows: token-major, then head
+        let probs = softmax_window(&scores, len, nh, window)?;
         probs.matmul(&v)?.reshape((len, nh * hd))
     }
 
@@ -776,7 +755,7 @@ impl GemmaModel {
         v: &Tensor,
         off: usize,
         len: usize,
-        mask: Option<&Tensor>,
+        window: Option<usize>,
     ) -> candle_core::Result<Tensor> {
         let cfg = &self.cfg;
         let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
@@ -798,19 +777,64 @@ impl GemmaModel {
             .transpose(0, 1)?
             .contiguous()?;
         let scores = q.matmul(&k.transpose(1, 2)?)?; // [nkv, len*group, len]
-        let scores = match mask {
-            Some(m) => scores
-                .reshape((nkv, len, group, len))?
-                .broadcast_add(&m.unsqueeze(0)?)?
-                .reshape((nkv, len * group, len))?,
-            None => scores,
-        };
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let probs = softmax_window(&scores, len, group, window)?;
         let out = probs.matmul(&v)?; // [nkv, len*group, hd]
         out.reshape((nkv, len, group, hd))?
             .permute((1, 0, 2, 3))?
             .reshape((len, nh * hd))
     }
+}
+
+/// Softmax of each row of attention scores `[.., len]` whose rows run token-major in groups
+/// of `per_token` (heads), repeating every `len · per_token` rows (key/value heads). With a
+/// `window`, the query token `t` sees only keys `j` with `|t − j| < window`; the others get
+/// probability 0, as an additive −∞ mask would give them. One pass per row with
+/// [`exp_approx`]: candle's softmax called libm's `expf` per score (2.7 % of int8 document
+/// embedding, `perf` 2026-12-06), and the mask was a `len²` tensor added first.
+fn softmax_window(scores: &Tensor, len: usize, per_token: usize, window: Option<usize>) -> candle_core::Result<Tensor> {
+    let shape = scores.shape().clone();
+    if shape.dims().last() != Some(&len) || per_token == 0 {
+        candle_core::bail!("softmax_window: scores {shape:?} for {len} keys");
+    }
+    let out = fused::with_f32(scores, "softmax", |src| {
+        let mut out = vec![0f32; src.len()];
+        for (r, (o, row)) in out.chunks_mut(len).zip(src.chunks(len)).enumerate() {
+            let t = (r / per_token) % len;
+            let (lo, hi) = match window {
+                Some(w) => (t.saturating_sub(w - 1), (t + w).min(len)),
+                None => (0, len),
+            };
+            let (o, row) = (&mut o[lo..hi], &row[lo..hi]);
+            let max = lanes(row, f32::NEG_INFINITY, f32::max);
+            for (o, &v) in o.iter_mut().zip(row) {
+                *o = exp_approx(v - max);
+            }
+            let inv = 1.0 / lanes(o, 0.0, |a, b| a + b);
+            for o in o.iter_mut() {
+                *o *= inv;
+            }
+        }
+        out
+    })?;
+    Tensor::from_vec(out, shape, scores.device())
+}
+
+/// Folds `x` with `f` in 16 independent lanes, then the lanes: a single running fold is a
+/// chain of dependent steps that does not vectorise.
+#[inline(always)]
+fn lanes(x: &[f32], init: f32, f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [init; 16];
+    let chunks = x.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for l in 0..16 {
+            acc[l] = f(acc[l], c[l]);
+        }
+    }
+    for (l, &v) in rest.iter().enumerate() {
+        acc[l] = f(acc[l], v);
+    }
+    acc.into_iter().fold(init, f)
 }
 
 /// `gelu_tanh(gate) * up` for a `[n, 2 * inter]` matrix holding gate|up side by side, in one
@@ -870,6 +894,49 @@ pub fn truncate_normalize(x: &Tensor, dims: usize) -> candle_core::Result<Vec<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windowed_softmax_matches_candles_with_a_mask() {
+        let (len, heads, window) = (37, 3, 9);
+        let vals: Vec<f32> = (0..len * heads * len)
+            .map(|i| ((i * 7919) % 113) as f32 / 9.0 - 6.0)
+            .collect();
+        let scores = Tensor::from_vec(vals, (len * heads, len), &Device::Cpu).unwrap();
+        let mask: Vec<f32> = (0..len)
+            .flat_map(|t| (0..len).map(move |j| if t.abs_diff(j) < window { 0.0 } else { f32::NEG_INFINITY }))
+            .collect();
+        let mask = Tensor::from_vec(mask, (len, 1, len), &Device::Cpu).unwrap();
+        for w in [None, Some(window)] {
+            let masked = match w {
+                Some(_) => scores
+                    .reshape((len, heads, len))
+                    .unwrap()
+                    .broadcast_add(&mask)
+                    .unwrap()
+                    .reshape((len * heads, len))
+                    .unwrap(),
+                None => scores.clone(),
+            };
+            let expected = candle_nn::ops::softmax_last_dim(&masked)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            let got = softmax_window(&scores, len, heads, w)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            for (r, (a, b)) in got.iter().zip(&expected).enumerate() {
+                for (j, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert!((x - y).abs() < 1e-6, "{w:?} row {r} key {j}: {x} vs {y}");
+                }
+                if w.is_some() {
+                    // Key 0 is out of the window of every token from `window` on.
+                    assert_eq!(a[0] == 0.0, r / heads >= window, "row {r}");
+                }
+            }
+        }
+        assert!(softmax_window(&scores, len + 1, heads, None).is_err());
+    }
 
     #[test]
     fn exp_approx_is_accurate() {
