@@ -86,6 +86,29 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f32) -> candle_core::Result<Tensor>
     Tensor::from_vec(out, (rows, width), x.device())
 }
 
+/// One row of [`add_norm_then_norm`]: `sum = x + rms_norm(y) · w_post`, then
+/// `normed = rms_norm(sum) · w_next`. Shared with the fused int8 layer, which must compute
+/// the same values.
+#[inline(always)]
+pub(super) fn add_norm_row(
+    x: &[f32],
+    y: &[f32],
+    wp: &[f32],
+    wn: &[f32],
+    eps: f32,
+    sum: &mut [f32],
+    normed: &mut [f32],
+) {
+    let inv = inv_rms(y, eps);
+    for (((r, &x), &y), &w) in sum.iter_mut().zip(x).zip(y).zip(wp) {
+        *r = x + y * inv * w;
+    }
+    let inv = inv_rms(sum, eps);
+    for ((o, &r), &w) in normed.iter_mut().zip(sum.iter()).zip(wn) {
+        *o = r * inv * w;
+    }
+}
+
 /// The residual step of a Gemma layer and the norm that follows it, in one pass per row:
 /// `sum = x + rms_norm(y) · w_post`, then `normed = rms_norm(sum) · w_next`. Returns
 /// `(sum, normed)`: the new residual stream and the next block's input.
@@ -115,22 +138,20 @@ pub fn add_norm_then_norm(
                     .zip(normed.par_chunks_mut(block))
                     .zip(x.par_chunks(block).zip(y.par_chunks(block)))
                     .for_each_init(
-                        || vec![0f32; width],
-                        |row, ((s, o), (x, y))| {
+                        || (vec![0f32; width], vec![0f32; width]),
+                        |(row, nrow), ((s, o), (x, y))| {
                             for (((s, o), x), y) in s
                                 .chunks_mut(width)
                                 .zip(o.chunks_mut(width))
                                 .zip(x.chunks(width))
                                 .zip(y.chunks(width))
                             {
-                                let inv = inv_rms(y, eps);
-                                for (((r, &x), &y), &w) in row.iter_mut().zip(x).zip(y).zip(&wp) {
-                                    *r = x + y * inv * w;
-                                }
-                                let inv = inv_rms(row, eps);
-                                for (((s, o), &r), &w) in s.iter_mut().zip(o.iter_mut()).zip(row.iter()).zip(&wn) {
+                                add_norm_row(x, y, &wp, &wn, eps, row, nrow);
+                                for (((s, o), &r), &v) in
+                                    s.iter_mut().zip(o.iter_mut()).zip(row.iter()).zip(nrow.iter())
+                                {
                                     s.write(r);
-                                    o.write(r * inv * w);
+                                    o.write(v);
                                 }
                             }
                         },

@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::Precision;
 use super::fused;
-use super::int8::{Kernel, QuantMatrix};
+use super::int8::{self, Block, Kernel, QuantMatrix, Scratch};
 use super::int8_cache;
 use crate::{Error, Result};
 
@@ -217,6 +217,99 @@ fn int8_linear_t(x: &Tensor, w: &QuantMatrix) -> candle_core::Result<Tensor> {
     Tensor::from_vec(out, (n, w.rows()), x.device())
 }
 
+/// `gelu_tanh(gate) * up` for one row holding gate|up side by side.
+#[inline(always)]
+fn gelu_mul_row(row: &[f32], dst: &mut [f32]) {
+    let (gate, up) = row.split_at(dst.len());
+    for ((o, &g), &u) in dst.iter_mut().zip(gate).zip(up) {
+        *o = gelu_tanh(g) * u;
+    }
+}
+
+/// Everything of an int8 layer after attention, fused per block of rows: the output
+/// projection, the residual step and its norms, the feed-forward block, the second residual
+/// step and the next block's norm (`norms`: post-attention, pre-feed-forward, post-feed-forward,
+/// next). Every step works on a row at a time, so one task takes its rows through all of them
+/// while they are in cache, where the unfused layer wrote four `[tokens, 768]` tensors and
+/// forked and joined both cores four times. Returns the residual stream and the next input,
+/// the unfused values bit for bit.
+fn int8_tail(
+    x: &Tensor,
+    attn: &Tensor,
+    (o, gate_up, down): (&QuantMatrix, &QuantMatrix, &QuantMatrix),
+    norms: [&Tensor; 4],
+    inter: usize,
+    eps: f32,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    use rayon::prelude::*;
+    let (n, h) = x.dims2()?;
+    let aw = o.cols();
+    if attn.dims2()? != (n, aw)
+        || o.rows() != h
+        || gate_up.cols() != h
+        || gate_up.rows() != 2 * inter
+        || down.cols() != inter
+        || down.rows() != h
+    {
+        candle_core::bail!("int8 layer: shapes do not chain for {n} rows of {h}");
+    }
+    let [wpa, wpf, wpost, wnext] = norms.map(|t| t.to_vec1::<f32>());
+    let (wpa, wpf, wpost, wnext) = (wpa?, wpf?, wpost?, wnext?);
+    if [&wpa, &wpf, &wpost, &wnext].iter().any(|w| w.len() != h) {
+        candle_core::bail!("int8 layer: norms of the wrong width for rows of {h}");
+    }
+    let b = int8::BLOCK_ROWS;
+    let mut sum = vec![0f32; n * h];
+    let mut normed = vec![0f32; n * h];
+    fused::with_f32(x, "int8 layer", |xv| {
+        fused::with_f32(attn, "int8 layer", |av| {
+            sum.par_chunks_mut(b * h)
+                .zip(normed.par_chunks_mut(b * h))
+                .zip(xv.par_chunks(b * h).zip(av.par_chunks(b * aw)))
+                .for_each_init(
+                    || (Scratch::default(), Vec::new(), Vec::new(), Vec::new(), Vec::new()),
+                    |(s, y, x1, h1, ff), ((so, no), (xb, ab))| {
+                        let m = xb.len() / h;
+                        for v in [&mut *y, &mut *x1, &mut *h1, &mut *ff] {
+                            v.resize(m * h, 0.0);
+                        }
+                        Block::linear_t(o, ab, m, y, s);
+                        for r in 0..m {
+                            let rows = r * h..(r + 1) * h;
+                            fused::add_norm_row(
+                                &xb[rows.clone()],
+                                &y[rows.clone()],
+                                &wpa,
+                                &wpf,
+                                eps,
+                                &mut x1[rows.clone()],
+                                &mut h1[rows],
+                            );
+                        }
+                        Block::mlp(gate_up, down, &gelu_mul_row, h1, m, ff, s);
+                        for r in 0..m {
+                            let rows = r * h..(r + 1) * h;
+                            fused::add_norm_row(
+                                &x1[rows.clone()],
+                                &ff[rows.clone()],
+                                &wpost,
+                                &wnext,
+                                eps,
+                                &mut so[rows.clone()],
+                                &mut no[rows],
+                            );
+                        }
+                    },
+                )
+        })
+    })??;
+    let dev = x.device();
+    Ok((
+        Tensor::from_vec(sum, (n, h), dev)?,
+        Tensor::from_vec(normed, (n, h), dev)?,
+    ))
+}
+
 /// The feed-forward block with int8 weights, fused per block of rows ([`super::int8::mlp`]).
 fn int8_mlp(h: &Tensor, gate_up: &QuantMatrix, down: &QuantMatrix, inter: usize) -> candle_core::Result<Tensor> {
     let (n, _) = h.dims2()?;
@@ -227,14 +320,7 @@ fn int8_mlp(h: &Tensor, gate_up: &QuantMatrix, down: &QuantMatrix, inter: usize)
             down.cols()
         );
     }
-    let out = fused::with_f32(h, "int8 mlp", |hv| {
-        super::int8::mlp(hv, n, gate_up, down, |row, dst| {
-            let (gate, up) = row.split_at(inter);
-            for ((o, &g), &u) in dst.iter_mut().zip(gate).zip(up) {
-                *o = gelu_tanh(g) * u;
-            }
-        })
-    })??;
+    let out = fused::with_f32(h, "int8 mlp", |hv| int8::mlp(hv, n, gate_up, down, gelu_mul_row))??;
     Tensor::from_vec(out, (n, down.rows()), h.device())
 }
 
@@ -708,17 +794,30 @@ impl GemmaModel {
             } else {
                 Tensor::cat(&outs, 0)?
             };
-            let attn = linear_t(&attn, &layer.o)?;
-            let (x1, h1) = fused::add_norm_then_norm(&x, &attn, &layer.post_attn_norm, &layer.pre_ff_norm, eps)?;
-            let ff = match (layer.gate_up.int8(), layer.down.int8()) {
-                (Some(gu), Some(down)) => int8_mlp(&h1, gu, down, cfg.intermediate_size)?,
+            let next = layer_at(li + 1).map_or(&self.final_norm, |l| &l.input_norm);
+            (x, h) = match (layer.o.int8(), layer.gate_up.int8(), layer.down.int8()) {
+                (Some(o), Some(gu), Some(down)) if int8::fuses(n_tok) => int8_tail(
+                    &x,
+                    &attn,
+                    (o, gu, down),
+                    [&layer.post_attn_norm, &layer.pre_ff_norm, &layer.post_ff_norm, next],
+                    cfg.intermediate_size,
+                    eps,
+                )?,
                 _ => {
-                    let gu = linear_t(&h1, &layer.gate_up)?;
-                    linear_t(&gelu_mul(&gu, cfg.intermediate_size)?, &layer.down)?
+                    let attn = linear_t(&attn, &layer.o)?;
+                    let (x1, h1) =
+                        fused::add_norm_then_norm(&x, &attn, &layer.post_attn_norm, &layer.pre_ff_norm, eps)?;
+                    let ff = match (layer.gate_up.int8(), layer.down.int8()) {
+                        (Some(gu), Some(down)) => int8_mlp(&h1, gu, down, cfg.intermediate_size)?,
+                        _ => {
+                            let gu = linear_t(&h1, &layer.gate_up)?;
+                            linear_t(&gelu_mul(&gu, cfg.intermediate_size)?, &layer.down)?
+                        }
+                    };
+                    fused::add_norm_then_norm(&x1, &ff, &layer.post_ff_norm, next, eps)?
                 }
             };
-            let next = layer_at(li + 1).map_or(&self.final_norm, |l| &l.input_norm);
-            (x, h) = fused::add_norm_then_norm(&x1, &ff, &layer.post_ff_norm, next, eps)?;
         }
         Ok(h)
     }
@@ -894,6 +993,66 @@ pub fn truncate_normalize(x: &Tensor, dims: usize) -> candle_core::Result<Vec<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fused_int8_layer_tail_is_the_unfused_chain_bit_for_bit() {
+        let (h, inter, eps) = (48, 40, 1e-6);
+        let mut seed = 7u64;
+        let mut vals = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.0
+                })
+                .collect()
+        };
+        let kernel = Kernel::best();
+        let o = QuantMatrix::quantize(&vals(h * h), h, h, kernel).unwrap();
+        let gu = QuantMatrix::quantize(&vals(2 * inter * h), 2 * inter, h, kernel).unwrap();
+        let down = QuantMatrix::quantize(&vals(h * inter), h, inter, kernel).unwrap();
+        let norm =
+            |v: Vec<f32>| Tensor::from_vec(v.iter().map(|x| 1.0 + x).collect::<Vec<f32>>(), h, &Device::Cpu).unwrap();
+        let norms = [norm(vals(h)), norm(vals(h)), norm(vals(h)), norm(vals(h))];
+        // Row counts with one, several and a partial last block.
+        for n in [int8::BLOCK_ROWS + 1, 3 * int8::BLOCK_ROWS + 7] {
+            assert!(int8::fuses(n));
+            let x = Tensor::from_vec(vals(n * h), (n, h), &Device::Cpu).unwrap();
+            let attn = Tensor::from_vec(vals(n * h), (n, h), &Device::Cpu).unwrap();
+            let (fx, fh) = int8_tail(
+                &x,
+                &attn,
+                (&o, &gu, &down),
+                [&norms[0], &norms[1], &norms[2], &norms[3]],
+                inter,
+                eps,
+            )
+            .unwrap();
+            let y = int8_linear_t(&attn, &o).unwrap();
+            let (x1, h1) = fused::add_norm_then_norm(&x, &y, &norms[0], &norms[1], eps).unwrap();
+            let ff = int8_mlp(&h1, &gu, &down, inter).unwrap();
+            let (ux, uh) = fused::add_norm_then_norm(&x1, &ff, &norms[2], &norms[3], eps).unwrap();
+            for (a, b) in [(fx, ux), (fh, uh)] {
+                let (a, b) = (
+                    a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                );
+                assert!(a.iter().any(|v| *v != 0.0));
+                assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()), "n={n}");
+            }
+        }
+        let bad = Tensor::zeros((int8::BLOCK_ROWS + 1, h + 1), DType::F32, &Device::Cpu).unwrap();
+        assert!(
+            int8_tail(
+                &bad,
+                &bad,
+                (&o, &gu, &down),
+                [&norms[0], &norms[1], &norms[2], &norms[3]],
+                inter,
+                eps
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn windowed_softmax_matches_candles_with_a_mask() {

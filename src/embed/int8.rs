@@ -548,25 +548,92 @@ impl QuantRows {
     }
 }
 
+/// Buffers of one task working on a block of rows ([`mlp`], [`Block`]), reused from block
+/// to block.
+pub struct Scratch {
+    xq: QuantRows,
+    wide: Vec<f32>,
+    act: Vec<f32>,
+    aq: QuantRows,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            xq: QuantRows::empty(),
+            wide: Vec::new(),
+            act: Vec::new(),
+            aq: QuantRows::empty(),
+        }
+    }
+}
+
+/// Products on one block of rows, run on the calling thread: the body of a task that owns
+/// [`BLOCK_ROWS`] rows of a larger input (the caller splits the rows and runs the blocks in
+/// parallel). The arithmetic is that of [`QuantMatrix::linear_t`], so a fused chain of these
+/// gives the unfused chain's values bit for bit.
+pub struct Block;
+
+impl Block {
+    /// `x · wᵀ` for the `m` rows of `x` into `out` (`[m, w.rows()]`).
+    pub fn linear_t(w: &QuantMatrix, x: &[f32], m: usize, out: &mut [f32], s: &mut Scratch) {
+        debug_assert_eq!(out.len(), m * w.rows);
+        s.xq.refill(x, m, w.cols, w.kp, w.kernel);
+        w.sweep_into(&s.xq, out);
+    }
+
+    /// `down · act(gate_up · x)` for the `m` rows of `x` into `out` (`[m, down.rows()]`).
+    pub fn mlp<A>(
+        gate_up: &QuantMatrix,
+        down: &QuantMatrix,
+        act: &A,
+        x: &[f32],
+        m: usize,
+        out: &mut [f32],
+        s: &mut Scratch,
+    ) where
+        A: Fn(&[f32], &mut [f32]),
+    {
+        let (wide, inter) = (gate_up.rows, down.cols);
+        s.xq.refill(x, m, gate_up.cols, gate_up.kp, gate_up.kernel);
+        s.wide.resize(m * wide, 0.0);
+        gate_up.sweep_into(&s.xq, &mut s.wide);
+        s.act.resize(m * inter, 0.0);
+        for (row, dst) in s.wide.chunks(wide).zip(s.act.chunks_mut(inter)) {
+            act(row, dst);
+        }
+        s.aq.refill(&s.act, m, inter, down.kp, down.kernel);
+        down.sweep_into(&s.aq, out);
+    }
+}
+
+/// Rows per block of the fused paths: those of [`QuantMatrix::linear_t`]'s tasks.
+pub const BLOCK_ROWS: usize = X_BLOCK;
+
+/// Whether `n` rows take the fused per-block paths; fewer (a query's tokens) are bound by
+/// reading the weights, and [`QuantMatrix::linear_t`] splits the weights across the cores.
+pub fn fuses(n: usize) -> bool {
+    n > FEW_ROWS
+}
+
 /// The feed-forward block `down · act(gate_up · x)` for `n` rows of `x`, with int8 weights.
 ///
 /// `act(wide_row, out_row)` maps one row of `gate_up`'s output (`gate_up.rows()` wide) to one
 /// row of `down`'s input (`down.cols()` wide). For many rows the three steps run per block of
-/// rows in one task, so the wide intermediate (2 × 1,152 floats a token) stays in cache and
-/// is never written to memory: unfused, writing it, reading it back for the activation and
-/// quantising the result cost about a sixth of int8 document embedding (`perf`, 2026-12-06).
-/// The arithmetic is the unfused one, so the result is the same bit for bit.
+/// rows in one task ([`Block::mlp`]), so the wide intermediate (2 × 1,152 floats a token)
+/// stays in cache and is never written to memory: unfused, writing it, reading it back for the
+/// activation and quantising the result cost about a sixth of int8 document embedding
+/// (`perf`, 2026-12-06). The arithmetic is the unfused one, so the result is the same bit for
+/// bit.
 pub fn mlp<A>(x: &[f32], n: usize, gate_up: &QuantMatrix, down: &QuantMatrix, act: A) -> candle_core::Result<Vec<f32>>
 where
     A: Fn(&[f32], &mut [f32]) + Sync,
 {
     let (cols, wide, inter, o) = (gate_up.cols, gate_up.rows, down.cols, down.rows);
-    if x.len() != n * cols {
+    if x.len() != n * cols || wide == 0 {
         candle_core::bail!("int8 mlp: {} values are not {n} rows of {cols}", x.len());
     }
-    if n <= FEW_ROWS {
-        // A query's few rows: the weights dominate, and the split by weight panels reads
-        // them once across both cores.
+    if !fuses(n) {
         let gu = gate_up.linear_t(x, n)?;
         let mut a = vec![0f32; n * inter];
         for (row, dst) in gu.chunks(wide).zip(a.chunks_mut(inter)) {
@@ -575,21 +642,11 @@ where
         return down.linear_t(&a, n);
     }
     let mut out = vec![0f32; n * o];
-    out.par_chunks_mut(X_BLOCK * o).enumerate().for_each_init(
-        || (QuantRows::empty(), Vec::new(), Vec::new(), QuantRows::empty()),
-        |(xq, gu, a, aq), (b, chunk)| {
-            let (i0, m) = (b * X_BLOCK, chunk.len() / o);
-            xq.refill(&x[i0 * cols..(i0 + m) * cols], m, cols, gate_up.kp, gate_up.kernel);
-            gu.resize(m * wide, 0.0);
-            gate_up.sweep_into(xq, gu);
-            a.resize(m * inter, 0.0);
-            for (row, dst) in gu.chunks(wide).zip(a.chunks_mut(inter)) {
-                act(row, dst);
-            }
-            aq.refill(a, m, inter, down.kp, down.kernel);
-            down.sweep_into(aq, chunk);
-        },
-    );
+    out.par_chunks_mut(BLOCK_ROWS * o)
+        .zip(x.par_chunks(BLOCK_ROWS * cols))
+        .for_each_init(Scratch::default, |s, (chunk, x)| {
+            Block::mlp(gate_up, down, &act, x, chunk.len() / o, chunk, s);
+        });
     Ok(out)
 }
 
