@@ -14,6 +14,8 @@ use std::mem::MaybeUninit;
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 
+use super::int8::{self, Block, QuantMatrix, Scratch};
+
 /// Rows per parallel task: small enough to share a short query between both cores, large
 /// enough that scheduling stays a small cost.
 const ROWS_PER_TASK: usize = 8;
@@ -176,6 +178,94 @@ pub struct Heads {
     pub dim: usize,
 }
 
+/// The checked shapes of a `split_qkv` and its two head norms.
+struct QkvShapes {
+    q_dim: usize,
+    kv_dim: usize,
+    half: usize,
+    qn: Vec<f32>,
+    kn: Vec<f32>,
+}
+
+/// One output row of a `split_qkv`, written once.
+type OutRow<'a> = &'a mut [MaybeUninit<f32>];
+
+fn qkv_shapes(
+    rows: usize,
+    width: usize,
+    heads: Heads,
+    q_norm: &Tensor,
+    k_norm: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+) -> candle_core::Result<QkvShapes> {
+    let Heads {
+        query: nh,
+        key_value: nkv,
+        dim: hd,
+    } = heads;
+    let (q_dim, kv_dim) = (nh * hd, nkv * hd);
+    if width != q_dim + 2 * kv_dim || hd % 2 != 0 {
+        candle_core::bail!("projection of width {width} for {nh} + 2 × {nkv} heads of {hd}");
+    }
+    let half = hd / 2;
+    if cos.dims2()? != (rows, half) || sin.dims2()? != (rows, half) {
+        candle_core::bail!("rotation tables of shape {:?} for {rows} tokens of {hd}", cos.shape());
+    }
+    let (qn, kn) = (q_norm.to_vec1::<f32>()?, k_norm.to_vec1::<f32>()?);
+    if qn.len() != hd || kn.len() != hd {
+        candle_core::bail!("head norms of width {} and {} for heads of {hd}", qn.len(), kn.len());
+    }
+    Ok(QkvShapes {
+        q_dim,
+        kv_dim,
+        half,
+        qn,
+        kn,
+    })
+}
+
+/// One token's row of [`split_qkv`]: `row` is its projection, `c`/`s` its rotation angles.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn split_qkv_row(
+    row: &[f32],
+    (c, s): (&[f32], &[f32]),
+    (qn, kn): (&[f32], &[f32]),
+    heads: Heads,
+    scale: f32,
+    eps: f32,
+    tmp: &mut [f32],
+    (qo, ko, vo): (OutRow<'_>, OutRow<'_>, OutRow<'_>),
+) {
+    let hd = heads.dim;
+    let half = hd / 2;
+    // One head: norm, then rotate the two halves by the token's angles.
+    let head = |x: &[f32], w: &[f32], scale: f32, tmp: &mut [f32], o: &mut [MaybeUninit<f32>]| {
+        let inv = inv_rms(x, eps);
+        for ((t, &v), &w) in tmp.iter_mut().zip(x).zip(w) {
+            *t = v * inv * w;
+        }
+        let (a, b) = tmp.split_at(half);
+        let (oa, ob) = o.split_at_mut(half);
+        for i in 0..half {
+            oa[i].write((a[i] * c[i] - b[i] * s[i]) * scale);
+            ob[i].write((a[i] * s[i] + b[i] * c[i]) * scale);
+        }
+    };
+    let (q, rest) = row.split_at(qo.len());
+    let (k, v) = rest.split_at(ko.len());
+    for (x, o) in q.chunks(hd).zip(qo.chunks_mut(hd)) {
+        head(x, qn, scale, tmp, o);
+    }
+    for (x, o) in k.chunks(hd).zip(ko.chunks_mut(hd)) {
+        head(x, kn, 1.0, tmp, o);
+    }
+    for (o, &x) in vo.iter_mut().zip(v) {
+        o.write(x);
+    }
+}
+
 /// Splits the attention projection `qkv` (`[tokens, (query + 2 · key_value) · dim]`) into
 /// queries and keys, each head RMS-normed (`q_norm`, `k_norm`) and rotated by its token's
 /// row of `cos`/`sin` (`[tokens, dim / 2]`, half-split rotation as `rope_thd`), queries also
@@ -191,69 +281,127 @@ pub fn split_qkv(
     scale: f32,
     eps: f32,
 ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-    let Heads {
-        query: nh,
-        key_value: nkv,
-        dim: hd,
-    } = heads;
     let (rows, width) = qkv.dims2()?;
-    let (q_dim, kv_dim) = (nh * hd, nkv * hd);
-    if width != q_dim + 2 * kv_dim || hd % 2 != 0 {
-        candle_core::bail!("projection of width {width} for {nh} + 2 × {nkv} heads of {hd}");
+    split_rows(
+        rows,
+        width,
+        ROWS_PER_TASK,
+        heads,
+        q_norm,
+        k_norm,
+        cos,
+        sin,
+        scale,
+        eps,
+        qkv,
+        |src, _, _, out| {
+            out.copy_from_slice(src);
+        },
+    )
+}
+
+/// [`split_qkv`] of `h · wᵀ` with int8 weights `w`, projected per block of rows in the same
+/// task that splits them, so the `[tokens, 1280]` projection never goes to memory: the same
+/// values as the projection followed by [`split_qkv`], bit for bit.
+#[allow(clippy::too_many_arguments)]
+pub fn project_split_qkv(
+    h: &Tensor,
+    w: &QuantMatrix,
+    heads: Heads,
+    q_norm: &Tensor,
+    k_norm: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    scale: f32,
+    eps: f32,
+) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+    let (rows, hw) = h.dims2()?;
+    if w.cols() != hw {
+        candle_core::bail!("projection of {} columns for rows of {hw}", w.cols());
     }
-    let half = hd / 2;
-    if cos.dims2()? != (rows, half) || sin.dims2()? != (rows, half) {
-        candle_core::bail!("rotation tables of shape {:?} for {rows} tokens of {hd}", cos.shape());
-    }
-    let (qn, kn) = (q_norm.to_vec1::<f32>()?, k_norm.to_vec1::<f32>()?);
-    if qn.len() != hd || kn.len() != hd {
-        candle_core::bail!("head norms of width {} and {} for heads of {hd}", qn.len(), kn.len());
-    }
-    // One head: norm, then rotate the two halves by the token's angles.
-    let head = |x: &[f32], w: &[f32], c: &[f32], s: &[f32], scale: f32, tmp: &mut [f32], o: &mut [MaybeUninit<f32>]| {
-        let inv = inv_rms(x, eps);
-        for ((t, &v), &w) in tmp.iter_mut().zip(x).zip(w) {
-            *t = v * inv * w;
-        }
-        let (a, b) = tmp.split_at(half);
-        let (oa, ob) = o.split_at_mut(half);
-        for i in 0..half {
-            oa[i].write((a[i] * c[i] - b[i] * s[i]) * scale);
-            ob[i].write((a[i] * s[i] + b[i] * c[i]) * scale);
-        }
-    };
+    split_rows(
+        rows,
+        w.rows(),
+        int8::BLOCK_ROWS,
+        heads,
+        q_norm,
+        k_norm,
+        cos,
+        sin,
+        scale,
+        eps,
+        h,
+        |src, m, s, out| {
+            Block::linear_t(w, src, m, out, s);
+        },
+    )
+}
+
+/// The body of [`split_qkv`] and [`project_split_qkv`]: tasks of `per_task` rows of `src`
+/// (`[rows, src width]`), each turned into `width`-wide projection rows by `project(src
+/// rows, m, scratch, out)`, then split row by row.
+#[allow(clippy::too_many_arguments)]
+fn split_rows<P>(
+    rows: usize,
+    width: usize,
+    per_task: usize,
+    heads: Heads,
+    q_norm: &Tensor,
+    k_norm: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+    scale: f32,
+    eps: f32,
+    src: &Tensor,
+    project: P,
+) -> candle_core::Result<(Tensor, Tensor, Tensor)>
+where
+    P: Fn(&[f32], usize, &mut Scratch, &mut [f32]) + Sync,
+{
+    let QkvShapes {
+        q_dim,
+        kv_dim,
+        half,
+        qn,
+        kn,
+    } = qkv_shapes(rows, width, heads, q_norm, k_norm, cos, sin)?;
+    let src_width = src.dims2()?.1;
+    let hd = heads.dim;
     let mut k_out: Vec<f32> = Vec::with_capacity(rows * kv_dim);
     let mut v_out: Vec<f32> = Vec::with_capacity(rows * kv_dim);
-    let q_out = with_f32(qkv, "split_qkv", |src| {
+    let q_out = with_f32(src, "split_qkv", |src| {
         with_f32(cos, "split_qkv", |cos| {
             with_f32(sin, "split_qkv", |sin| {
                 filled(rows * q_dim, |q_out| {
-                    let t = ROWS_PER_TASK;
+                    let t = per_task;
                     q_out
                         .par_chunks_mut(q_dim * t)
                         .zip(k_out.spare_capacity_mut()[..rows * kv_dim].par_chunks_mut(kv_dim * t))
                         .zip(v_out.spare_capacity_mut()[..rows * kv_dim].par_chunks_mut(kv_dim * t))
-                        .zip(src.par_chunks(width * t))
+                        .zip(src.par_chunks(src_width * t))
                         .enumerate()
                         .for_each_init(
-                            || vec![0f32; hd],
-                            |tmp, (task, (((qo, ko), vo), src))| {
-                                for (r, row) in src.chunks(width).enumerate() {
+                            || (vec![0f32; hd], Vec::new(), Scratch::default()),
+                            |(tmp, proj, scratch), (task, (((qo, ko), vo), src))| {
+                                let m = src.len() / src_width;
+                                proj.resize(m * width, 0.0);
+                                project(src, m, scratch, proj);
+                                for (r, row) in proj.chunks(width).enumerate() {
                                     let tok = task * t + r;
-                                    let (c, s) = (&cos[tok * half..][..half], &sin[tok * half..][..half]);
-                                    let (q, rest) = row.split_at(q_dim);
-                                    let (k, v) = rest.split_at(kv_dim);
-                                    let qo = &mut qo[r * q_dim..][..q_dim];
-                                    for (x, o) in q.chunks(hd).zip(qo.chunks_mut(hd)) {
-                                        head(x, &qn, c, s, scale, tmp, o);
-                                    }
-                                    let ko = &mut ko[r * kv_dim..][..kv_dim];
-                                    for (x, o) in k.chunks(hd).zip(ko.chunks_mut(hd)) {
-                                        head(x, &kn, c, s, 1.0, tmp, o);
-                                    }
-                                    for (o, &x) in vo[r * kv_dim..][..kv_dim].iter_mut().zip(v) {
-                                        o.write(x);
-                                    }
+                                    split_qkv_row(
+                                        row,
+                                        (&cos[tok * half..][..half], &sin[tok * half..][..half]),
+                                        (&qn, &kn),
+                                        heads,
+                                        scale,
+                                        eps,
+                                        tmp,
+                                        (
+                                            &mut qo[r * q_dim..][..q_dim],
+                                            &mut ko[r * kv_dim..][..kv_dim],
+                                            &mut vo[r * kv_dim..][..kv_dim],
+                                        ),
+                                    );
                                 }
                             },
                         )
@@ -266,7 +414,7 @@ pub fn split_qkv(
         k_out.set_len(rows * kv_dim);
         v_out.set_len(rows * kv_dim);
     }
-    let dev = qkv.device();
+    let dev = src.device();
     Ok((
         Tensor::from_vec(q_out, (rows, q_dim), dev)?,
         Tensor::from_vec(k_out, (rows, kv_dim), dev)?,
@@ -327,6 +475,47 @@ mod tests {
             assert!(max_diff(&sum, &want_sum) < 1e-5, "{rows} rows");
             assert!(max_diff(&normed, &want_normed) < 1e-5, "{rows} rows");
         }
+    }
+
+    #[test]
+    fn projecting_and_splitting_per_block_is_the_two_steps_bit_for_bit() {
+        let (nh, nkv, hd, width) = (3, 1, 16, 40);
+        let heads = Heads {
+            query: nh,
+            key_value: nkv,
+            dim: hd,
+        };
+        let out = (nh + 2 * nkv) * hd;
+        let w = rand((out, width), 21).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let qn = (rand((1, hd), 22).squeeze(0).unwrap() + 1.0).unwrap();
+        let kn = (rand((1, hd), 23).squeeze(0).unwrap() + 1.0).unwrap();
+        for kernel in int8::Kernel::ALL.into_iter().filter(|k| k.supported()) {
+            let w = QuantMatrix::quantize(&w, out, width, kernel).unwrap();
+            // One block, several, and a partial last one.
+            for rows in [1, int8::BLOCK_ROWS, 3 * int8::BLOCK_ROWS + 5] {
+                let h = rand((rows, width), 24);
+                let (cos, sin) = (rand((rows, hd / 2), 25), rand((rows, hd / 2), 26));
+                let hv = h.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let qkv = Tensor::from_vec(w.linear_t(&hv, rows).unwrap(), (rows, out), &Device::Cpu).unwrap();
+                let two = split_qkv(&qkv, heads, &qn, &kn, &cos, &sin, 0.25, 1e-6).unwrap();
+                let one = project_split_qkv(&h, &w, heads, &qn, &kn, &cos, &sin, 0.25, 1e-6).unwrap();
+                for (a, b) in [(&one.0, &two.0), (&one.1, &two.1), (&one.2, &two.2)] {
+                    let (a, b) = (
+                        a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                        b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    );
+                    assert!(a.iter().any(|v| *v != 0.0));
+                    assert!(
+                        a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{kernel:?}, {rows} rows"
+                    );
+                }
+            }
+        }
+        let h = rand((5, width + 1), 27);
+        let w = QuantMatrix::quantize(&w, out, width, int8::Kernel::Portable).unwrap();
+        let (cos, sin) = (rand((5, hd / 2), 25), rand((5, hd / 2), 26));
+        assert!(project_split_qkv(&h, &w, heads, &qn, &kn, &cos, &sin, 0.25, 1e-6).is_err());
     }
 
     #[test]
