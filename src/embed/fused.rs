@@ -89,18 +89,9 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f32) -> candle_core::Result<Tensor>
 }
 
 /// One row of [`add_norm_then_norm`]: `sum = x + rms_norm(y) · w_post`, then
-/// `normed = rms_norm(sum) · w_next`. Shared with the fused int8 layer, which must compute
-/// the same values.
+/// `normed = rms_norm(sum) · w_next`.
 #[inline(always)]
-pub(super) fn add_norm_row(
-    x: &[f32],
-    y: &[f32],
-    wp: &[f32],
-    wn: &[f32],
-    eps: f32,
-    sum: &mut [f32],
-    normed: &mut [f32],
-) {
+fn add_norm_row(x: &[f32], y: &[f32], wp: &[f32], wn: &[f32], eps: f32, sum: &mut [f32], normed: &mut [f32]) {
     let inv = inv_rms(y, eps);
     for (((r, &x), &y), &w) in sum.iter_mut().zip(x).zip(y).zip(wp) {
         *r = x + y * inv * w;
@@ -130,44 +121,44 @@ pub fn add_norm_then_norm(
         candle_core::bail!("norms of width {} and {} on rows of {width}", wp.len(), wn.len());
     }
     let n = rows * width;
-    let mut sum: Vec<f32> = Vec::with_capacity(n);
-    let normed = with_f32(x, "add_norm_then_norm", |x| {
+    let (mut sum, mut normed) = (vec![0f32; n], vec![0f32; n]);
+    with_f32(x, "add_norm_then_norm", |x| {
         with_f32(y, "add_norm_then_norm", |y| {
-            filled(n, |normed| {
-                let block = width * ROWS_PER_TASK;
-                sum.spare_capacity_mut()[..n]
-                    .par_chunks_mut(block)
-                    .zip(normed.par_chunks_mut(block))
-                    .zip(x.par_chunks(block).zip(y.par_chunks(block)))
-                    .for_each_init(
-                        || (vec![0f32; width], vec![0f32; width]),
-                        |(row, nrow), ((s, o), (x, y))| {
-                            for (((s, o), x), y) in s
-                                .chunks_mut(width)
-                                .zip(o.chunks_mut(width))
-                                .zip(x.chunks(width))
-                                .zip(y.chunks(width))
-                            {
-                                add_norm_row(x, y, &wp, &wn, eps, row, nrow);
-                                for (((s, o), &r), &v) in
-                                    s.iter_mut().zip(o.iter_mut()).zip(row.iter()).zip(nrow.iter())
-                                {
-                                    s.write(r);
-                                    o.write(v);
-                                }
-                            }
-                        },
-                    )
-            })
+            let block = width * ROWS_PER_TASK;
+            sum.par_chunks_mut(block)
+                .zip(normed.par_chunks_mut(block))
+                .zip(x.par_chunks(block).zip(y.par_chunks(block)))
+                .for_each(|((s, o), (x, y))| add_norm_rows(x, y, &wp, &wn, eps, s, o));
         })
     })??;
-    // SAFETY: the loop above wrote every row of `sum`.
-    unsafe { sum.set_len(n) };
     let dev: &Device = x.device();
     Ok((
         Tensor::from_vec(sum, (rows, width), dev)?,
         Tensor::from_vec(normed, (rows, width), dev)?,
     ))
+}
+
+/// [`add_norm_row`] over whole rows of `x` and `y` (rows as wide as the norms). Shared with
+/// the fused int8 layer, which must compute the same values.
+#[inline(always)]
+pub(super) fn add_norm_rows(
+    x: &[f32],
+    y: &[f32],
+    wp: &[f32],
+    wn: &[f32],
+    eps: f32,
+    sum: &mut [f32],
+    normed: &mut [f32],
+) {
+    let w = wp.len();
+    for (((x, y), s), o) in x
+        .chunks(w)
+        .zip(y.chunks(w))
+        .zip(sum.chunks_mut(w))
+        .zip(normed.chunks_mut(w))
+    {
+        add_norm_row(x, y, wp, wn, eps, s, o);
+    }
 }
 
 /// Shape of the attention heads.
@@ -294,9 +285,7 @@ pub fn split_qkv(
         scale,
         eps,
         qkv,
-        |src, _, _, out| {
-            out.copy_from_slice(src);
-        },
+        None,
     )
 }
 
@@ -331,17 +320,15 @@ pub fn project_split_qkv(
         scale,
         eps,
         h,
-        |src, m, s, out| {
-            Block::linear_t(w, src, m, out, s);
-        },
+        Some(w),
     )
 }
 
-/// The body of [`split_qkv`] and [`project_split_qkv`]: tasks of `per_task` rows of `src`
-/// (`[rows, src width]`), each turned into `width`-wide projection rows by `project(src
-/// rows, m, scratch, out)`, then split row by row.
+/// The body of [`split_qkv`] and [`project_split_qkv`]: tasks of `per_task` rows of `src`,
+/// which are the `width`-wide projection rows themselves, or with `project` are multiplied
+/// by it first; then split row by row.
 #[allow(clippy::too_many_arguments)]
-fn split_rows<P>(
+fn split_rows(
     rows: usize,
     width: usize,
     per_task: usize,
@@ -353,11 +340,8 @@ fn split_rows<P>(
     scale: f32,
     eps: f32,
     src: &Tensor,
-    project: P,
-) -> candle_core::Result<(Tensor, Tensor, Tensor)>
-where
-    P: Fn(&[f32], usize, &mut Scratch, &mut [f32]) + Sync,
-{
+    project: Option<&QuantMatrix>,
+) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let QkvShapes {
         q_dim,
         kv_dim,
@@ -383,10 +367,16 @@ where
                         .for_each_init(
                             || (vec![0f32; hd], Vec::new(), Scratch::default()),
                             |(tmp, proj, scratch), (task, (((qo, ko), vo), src))| {
-                                let m = src.len() / src_width;
-                                proj.resize(m * width, 0.0);
-                                project(src, m, scratch, proj);
-                                for (r, row) in proj.chunks(width).enumerate() {
+                                let rows: &[f32] = match project {
+                                    Some(w) => {
+                                        let m = src.len() / src_width;
+                                        proj.resize(m * width, 0.0);
+                                        Block::linear_t(w, src, m, proj, scratch);
+                                        proj
+                                    }
+                                    None => src,
+                                };
+                                for (r, row) in rows.chunks(width).enumerate() {
                                     let tok = task * t + r;
                                     split_qkv_row(
                                         row,

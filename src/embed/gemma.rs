@@ -274,31 +274,9 @@ fn int8_tail(
                             v.resize(m * h, 0.0);
                         }
                         Block::linear_t(o, ab, m, y, s);
-                        for r in 0..m {
-                            let rows = r * h..(r + 1) * h;
-                            fused::add_norm_row(
-                                &xb[rows.clone()],
-                                &y[rows.clone()],
-                                &wpa,
-                                &wpf,
-                                eps,
-                                &mut x1[rows.clone()],
-                                &mut h1[rows],
-                            );
-                        }
+                        fused::add_norm_rows(xb, y, &wpa, &wpf, eps, x1, h1);
                         Block::mlp(gate_up, down, &gelu_mul_row, h1, m, ff, s);
-                        for r in 0..m {
-                            let rows = r * h..(r + 1) * h;
-                            fused::add_norm_row(
-                                &x1[rows.clone()],
-                                &ff[rows.clone()],
-                                &wpost,
-                                &wnext,
-                                eps,
-                                &mut so[rows.clone()],
-                                &mut no[rows],
-                            );
-                        }
+                        fused::add_norm_rows(x1, ff, &wpost, &wnext, eps, so, no);
                     },
                 )
         })
@@ -954,12 +932,9 @@ fn gelu_mul(gu: &Tensor, inter: usize) -> candle_core::Result<Tensor> {
     }
     let out = fused::with_f32(gu, "gelu_mul", |src| {
         let mut out = vec![0f32; n * inter];
-        out.par_chunks_mut(inter).zip(src.par_chunks(w)).for_each(|(o, row)| {
-            let (gate, up) = row.split_at(inter);
-            for ((o, &g), &u) in o.iter_mut().zip(gate).zip(up) {
-                *o = gelu_tanh(g) * u;
-            }
-        });
+        out.par_chunks_mut(inter)
+            .zip(src.par_chunks(w))
+            .for_each(|(o, row)| gelu_mul_row(row, o));
         out
     })?;
     Tensor::from_vec(out, (n, inter), gu.device())

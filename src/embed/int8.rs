@@ -494,6 +494,7 @@ fn quantize_row_for(row: &[f32], q: &mut [i8], kernel: Kernel) -> f32 {
 
 /// Activations quantised per row, padded like the weights (shifted for the VNNI kernel:
 /// [`quantize_row_for`]).
+#[derive(Default)]
 struct QuantRows {
     n: usize,
     stride: usize,
@@ -521,15 +522,6 @@ impl QuantRows {
         })
     }
 
-    fn empty() -> QuantRows {
-        QuantRows {
-            n: 0,
-            stride: 0,
-            data: Vec::new(),
-            scales: Vec::new(),
-        }
-    }
-
     /// Quantises `x` (`n` rows of `cols`) on the calling thread, reusing the buffers.
     fn refill(&mut self, x: &[f32], n: usize, cols: usize, stride: usize, kernel: Kernel) {
         debug_assert_eq!(x.len(), n * cols);
@@ -550,22 +542,12 @@ impl QuantRows {
 
 /// Buffers of one task working on a block of rows ([`mlp`], [`Block`]), reused from block
 /// to block.
+#[derive(Default)]
 pub struct Scratch {
     xq: QuantRows,
     wide: Vec<f32>,
     act: Vec<f32>,
     aq: QuantRows,
-}
-
-impl Default for Scratch {
-    fn default() -> Scratch {
-        Scratch {
-            xq: QuantRows::empty(),
-            wide: Vec::new(),
-            act: Vec::new(),
-            aq: QuantRows::empty(),
-        }
-    }
 }
 
 /// Products on one block of rows, run on the calling thread: the body of a task that owns
