@@ -39,7 +39,8 @@ pub struct EvalOptions {
     /// Score only the questions of one half (by position in the file), for honest tuning.
     pub split: Option<Split>,
     /// Write every candidate answer sentence's features and label here (JSONL), to train the
-    /// answer scorer (`examples/train_answer_scorer.rs`).
+    /// answer scorer (`examples/train_answer_scorer.rs`); with, for those the reader read, its
+    /// margin (`m`), its span's text and F1, and the final score that ranked them (`score`).
     pub dump_answer_features: Option<std::path::PathBuf>,
     /// Write each answerable question's answerability inputs here (JSONL): the passages read
     /// and the scored candidates, once as retrieved and once with its relevant articles taken
@@ -448,6 +449,8 @@ pub fn run(
                                 metrics::squad_f1_em(span, &q.answers).0
                             }),
                             "pf1": metrics::squad_f1_em(picked, &q.answers).0,
+                            "span": c.reading.as_ref().and_then(|r| r.span.clone()).and_then(|s| c.text.get(s)),
+                            "score": c.score,
                         });
                         writeln!(w, "{row}").map_err(crate::Error::io("writing", dump_path(opts)))?;
                     }
