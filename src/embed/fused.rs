@@ -181,15 +181,29 @@ struct QkvShapes {
 /// One output row of a `split_qkv`, written once.
 type OutRow<'a> = &'a mut [MaybeUninit<f32>];
 
-fn qkv_shapes(
-    rows: usize,
-    width: usize,
-    heads: Heads,
-    q_norm: &Tensor,
-    k_norm: &Tensor,
-    cos: &Tensor,
-    sin: &Tensor,
-) -> candle_core::Result<QkvShapes> {
+/// What turns a projection row into attention inputs ([`split_qkv`], [`project_split_qkv`]):
+/// the heads' shape, each head's RMS-norm weights (`q_norm`, `k_norm`), the tokens' rotation
+/// angles (`cos`/`sin`, `[tokens, dim / 2]`), the queries' `scale` and the norms' `eps`.
+#[derive(Debug, Clone, Copy)]
+pub struct QkvSplit<'a> {
+    pub heads: Heads,
+    pub q_norm: &'a Tensor,
+    pub k_norm: &'a Tensor,
+    pub cos: &'a Tensor,
+    pub sin: &'a Tensor,
+    pub scale: f32,
+    pub eps: f32,
+}
+
+fn qkv_shapes(rows: usize, width: usize, split: &QkvSplit<'_>) -> candle_core::Result<QkvShapes> {
+    let QkvSplit {
+        heads,
+        q_norm,
+        k_norm,
+        cos,
+        sin,
+        ..
+    } = *split;
     let Heads {
         query: nh,
         key_value: nkv,
@@ -258,87 +272,37 @@ fn split_qkv_row(
 }
 
 /// Splits the attention projection `qkv` (`[tokens, (query + 2 · key_value) · dim]`) into
-/// queries and keys, each head RMS-normed (`q_norm`, `k_norm`) and rotated by its token's
-/// row of `cos`/`sin` (`[tokens, dim / 2]`, half-split rotation as `rope_thd`), queries also
-/// times `scale`; and values, copied. Returns `[tokens, heads · dim]` tensors.
-#[allow(clippy::too_many_arguments)]
-pub fn split_qkv(
-    qkv: &Tensor,
-    heads: Heads,
-    q_norm: &Tensor,
-    k_norm: &Tensor,
-    cos: &Tensor,
-    sin: &Tensor,
-    scale: f32,
-    eps: f32,
-) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+/// queries and keys, each head RMS-normed (`split.q_norm`, `split.k_norm`) and rotated by its
+/// token's row of `split.cos`/`split.sin` (half-split rotation as `rope_thd`), queries also
+/// times `split.scale`; and values, copied. Returns `[tokens, heads · dim]` tensors.
+pub fn split_qkv(qkv: &Tensor, split: &QkvSplit<'_>) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let (rows, width) = qkv.dims2()?;
-    split_rows(
-        rows,
-        width,
-        ROWS_PER_TASK,
-        heads,
-        q_norm,
-        k_norm,
-        cos,
-        sin,
-        scale,
-        eps,
-        qkv,
-        None,
-    )
+    split_rows(rows, width, ROWS_PER_TASK, split, qkv, None)
 }
 
 /// [`split_qkv`] of `h · wᵀ` with int8 weights `w`, projected per block of rows in the same
 /// task that splits them, so the `[tokens, 1280]` projection never goes to memory: the same
 /// values as the projection followed by [`split_qkv`], bit for bit.
-#[allow(clippy::too_many_arguments)]
 pub fn project_split_qkv(
     h: &Tensor,
     w: &QuantMatrix,
-    heads: Heads,
-    q_norm: &Tensor,
-    k_norm: &Tensor,
-    cos: &Tensor,
-    sin: &Tensor,
-    scale: f32,
-    eps: f32,
+    split: &QkvSplit<'_>,
 ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
     let (rows, hw) = h.dims2()?;
     if w.cols() != hw {
         candle_core::bail!("projection of {} columns for rows of {hw}", w.cols());
     }
-    split_rows(
-        rows,
-        w.rows(),
-        int8::BLOCK_ROWS,
-        heads,
-        q_norm,
-        k_norm,
-        cos,
-        sin,
-        scale,
-        eps,
-        h,
-        Some(w),
-    )
+    split_rows(rows, w.rows(), int8::BLOCK_ROWS, split, h, Some(w))
 }
 
 /// The body of [`split_qkv`] and [`project_split_qkv`]: tasks of `per_task` rows of `src`,
 /// which are the `width`-wide projection rows themselves, or with `project` are multiplied
 /// by it first; then split row by row.
-#[allow(clippy::too_many_arguments)]
 fn split_rows(
     rows: usize,
     width: usize,
     per_task: usize,
-    heads: Heads,
-    q_norm: &Tensor,
-    k_norm: &Tensor,
-    cos: &Tensor,
-    sin: &Tensor,
-    scale: f32,
-    eps: f32,
+    split: &QkvSplit<'_>,
     src: &Tensor,
     project: Option<&QuantMatrix>,
 ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
@@ -348,7 +312,15 @@ fn split_rows(
         half,
         qn,
         kn,
-    } = qkv_shapes(rows, width, heads, q_norm, k_norm, cos, sin)?;
+    } = qkv_shapes(rows, width, split)?;
+    let QkvSplit {
+        heads,
+        cos,
+        sin,
+        scale,
+        eps,
+        ..
+    } = *split;
     let src_width = src.dims2()?.1;
     let hd = heads.dim;
     let mut k_out: Vec<f32> = Vec::with_capacity(rows * kv_dim);
@@ -487,8 +459,17 @@ mod tests {
                 let (cos, sin) = (rand((rows, hd / 2), 25), rand((rows, hd / 2), 26));
                 let hv = h.flatten_all().unwrap().to_vec1::<f32>().unwrap();
                 let qkv = Tensor::from_vec(w.linear_t(&hv, rows).unwrap(), (rows, out), &Device::Cpu).unwrap();
-                let two = split_qkv(&qkv, heads, &qn, &kn, &cos, &sin, 0.25, 1e-6).unwrap();
-                let one = project_split_qkv(&h, &w, heads, &qn, &kn, &cos, &sin, 0.25, 1e-6).unwrap();
+                let split = QkvSplit {
+                    heads,
+                    q_norm: &qn,
+                    k_norm: &kn,
+                    cos: &cos,
+                    sin: &sin,
+                    scale: 0.25,
+                    eps: 1e-6,
+                };
+                let two = split_qkv(&qkv, &split).unwrap();
+                let one = project_split_qkv(&h, &w, &split).unwrap();
                 for (a, b) in [(&one.0, &two.0), (&one.1, &two.1), (&one.2, &two.2)] {
                     let (a, b) = (
                         a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
@@ -505,7 +486,16 @@ mod tests {
         let h = rand((5, width + 1), 27);
         let w = QuantMatrix::quantize(&w, out, width, int8::Kernel::Portable).unwrap();
         let (cos, sin) = (rand((5, hd / 2), 25), rand((5, hd / 2), 26));
-        assert!(project_split_qkv(&h, &w, heads, &qn, &kn, &cos, &sin, 0.25, 1e-6).is_err());
+        let split = QkvSplit {
+            heads,
+            q_norm: &qn,
+            k_norm: &kn,
+            cos: &cos,
+            sin: &sin,
+            scale: 0.25,
+            eps: 1e-6,
+        };
+        assert!(project_split_qkv(&h, &w, &split).is_err());
     }
 
     #[test]
@@ -523,7 +513,16 @@ mod tests {
                 key_value: nkv,
                 dim: hd,
             };
-            let (q, k, v) = split_qkv(&qkv, heads, &qn, &kn, &cos, &sin, scale, 1e-6).unwrap();
+            let split = QkvSplit {
+                heads,
+                q_norm: &qn,
+                k_norm: &kn,
+                cos: &cos,
+                sin: &sin,
+                scale,
+                eps: 1e-6,
+            };
+            let (q, k, v) = split_qkv(&qkv, &split).unwrap();
             // The candle path this replaces (gemma.rs before the fusion).
             let wq = qkv
                 .narrow(1, 0, nh * hd)
@@ -578,6 +577,15 @@ mod tests {
             dim: 4,
         };
         let t = rand((4, 2), 3);
-        assert!(split_qkv(&x, heads, &w, &w, &t, &t, 1.0, 1e-6).is_err());
+        let split = QkvSplit {
+            heads,
+            q_norm: &w,
+            k_norm: &w,
+            cos: &t,
+            sin: &t,
+            scale: 1.0,
+            eps: 1e-6,
+        };
+        assert!(split_qkv(&x, &split).is_err());
     }
 }

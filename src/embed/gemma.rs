@@ -746,14 +746,18 @@ impl GemmaModel {
         for li in 0..self.layers.len() {
             let layer = layer_at(li).expect("adapted layers end with the model's");
             let (cos, sin) = if layer.sliding { &rope_local } else { &rope_global };
+            let split = fused::QkvSplit {
+                heads,
+                q_norm: &layer.q_norm,
+                k_norm: &layer.k_norm,
+                cos,
+                sin,
+                scale: scale as f32,
+                eps,
+            };
             let (q, k, v) = match layer.qkv.int8() {
-                Some(w) if int8::fuses(n_tok) => {
-                    fused::project_split_qkv(&h, w, heads, &layer.q_norm, &layer.k_norm, cos, sin, scale as f32, eps)?
-                }
-                _ => {
-                    let qkv = linear_t(&h, &layer.qkv)?;
-                    fused::split_qkv(&qkv, heads, &layer.q_norm, &layer.k_norm, cos, sin, scale as f32, eps)?
-                }
+                Some(w) if int8::fuses(n_tok) => fused::project_split_qkv(&h, w, &split)?,
+                _ => fused::split_qkv(&linear_t(&h, &layer.qkv)?, &split)?,
             };
             // Sequences attend independently: one task each, so that a batch of short ones
             // keeps both cores busy instead of splitting each small product in two.
