@@ -357,6 +357,21 @@ def auc_of(pos, neg):
     return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
 
 
+def save_adapter(adapter, state, first, rank, path):
+    """Writes the adapters and heads of `state` as the reader file Rust loads (f16)."""
+    out = {}
+    for i in adapter.layers:
+        for name in Adapter.PROJ:
+            key = Adapter.key(i, name)
+            out[f"layers.{i}.{name}.lora_a"] = state[f"a.{key}"].contiguous()
+            out[f"layers.{i}.{name}.lora_b"] = (state[f"b.{key}"] * adapter.scaling).contiguous()
+    for head in ("start", "end"):
+        out[f"{head}.weight"] = state[f"{head}.weight"].reshape(-1).contiguous()
+        out[f"{head}.bias"] = state[f"{head}.bias"].reshape(-1).contiguous()
+    meta = {"first_layer": str(first), "rank": str(rank)}
+    save_file({k: v.detach().to(torch.float16) for k, v in out.items()}, path, metadata=meta)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pairs")
@@ -374,6 +389,7 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--load", help="start from this adapter file (with --epochs 0: only describe it)")
+    ap.add_argument("--save-each", action="store_true", help="also write each pass to OUT.passN.safetensors")
     ap.add_argument("--describe", help="also write the reader's description (src/answer/reader.json)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -504,19 +520,14 @@ def main():
         score = ev["span_f1_gold"] + ev["gold_first"]
         if best is None or score > best[0]:
             best = (score, epoch, ev, {k: v.detach().clone() for k, v in adapter.state_dict().items()})
+        if args.save_each:
+            # The pairs' figures are a proxy: `sourcier eval --answers` on questions 1 mod 4
+            # judges each pass end to end.
+            path = args.out.removesuffix(".safetensors") + f".pass{epoch + 1}.safetensors"
+            save_adapter(adapter, adapter.state_dict(), first, args.rank, path)
+            print(f"pass {epoch + 1} written to {path}", file=sys.stderr)
     score, epoch, ev, state = best
-    out = {}
-    for i in adapter.layers:
-        for name in Adapter.PROJ:
-            key = Adapter.key(i, name)
-            out[f"layers.{i}.{name}.lora_a"] = state[f"a.{key}"].contiguous()
-            out[f"layers.{i}.{name}.lora_b"] = (state[f"b.{key}"] * adapter.scaling).contiguous()
-    out["start.weight"] = state["start.weight"].reshape(-1).contiguous()
-    out["start.bias"] = state["start.bias"].reshape(-1).contiguous()
-    out["end.weight"] = state["end.weight"].reshape(-1).contiguous()
-    out["end.bias"] = state["end.bias"].reshape(-1).contiguous()
-    meta = {"first_layer": str(first), "rank": str(args.rank)}
-    save_file({k: v.to(torch.float16) for k, v in out.items()}, args.out, metadata=meta)
+    save_adapter(adapter, state, first, args.rank, args.out)
     if args.describe:
         import hashlib
 
@@ -544,6 +555,10 @@ def main():
                         "span": [it["spans"][a][0], it["spans"][b][1]],
                     }
                 )
+        mined = sum(1 for it in items if it.get("mined"))
+        mined_note = f", and {mined} read by the answerer without holding the answer (--mined)" if mined else ""
+        if args.load:
+            mined_note += f", continued from {os.path.basename(args.load)}"
         desc = {
             "format": 2,
             "state_space": "embeddinggemma-300m/hidden768",
@@ -552,7 +567,7 @@ def main():
             "tensors_sha256": hashlib.sha256(open(args.out, "rb").read()).hexdigest(),
             "trained_on": (
                 f"PIAF v1.0 pairs of the even-numbered questions (examples/reader_pairs.rs: the gold sentence and the two "
-                f"non-answering ones sharing the most words with the question), adapters of rank {args.rank} "
+                f"non-answering ones sharing the most words with the question{mined_note}), adapters of rank {args.rank} "
                 f"(alpha {args.alpha:g}) on layers {first}-{gemma.n_layers - 1}, AdamW lr {args.lr:g}, "
                 f"{epoch + 1} of {args.epochs} passes chosen on questions 1 mod 4: "
                 f"span F1 on the gold sentence {ev['span_f1_gold']:.3f}, gold sentence first {ev['gold_first']:.3f}, "

@@ -13,6 +13,13 @@
 //! the question (the on-topic near miss that outranks the answer), and the same among the
 //! article's other paragraphs, as when the answer's paragraph is missing.
 //! Sentences are split as `ingest` splits them.
+//!
+//! With `--mined DUMP.jsonl` (the rows of `sourcier eval --answers --split even
+//! --dump-answer-features DUMP.jsonl`), each even-numbered question also gets up to
+//! `--mined-per-question` (default 2) of the sentences the answerer itself read for it and
+//! ranked highest without holding the answer: the negatives the reader meets at run time,
+//! which word overlap alone does not find. Odd-numbered questions never get mined pairs, so
+//! the pass is still chosen on the same pairs as before.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -27,6 +34,8 @@ struct Pair {
     golds: Vec<String>,
     /// Gold answer's byte range in the sentence; `None` for a sentence without the answer.
     answer: Option<std::ops::Range<usize>>,
+    /// Mined from the answerer's own reads (`--mined`) rather than chosen by word overlap.
+    mined: bool,
 }
 
 fn build_pairs(path: &str, lang: &str, below: usize) -> Vec<Pair> {
@@ -60,6 +69,7 @@ fn build_pairs(path: &str, lang: &str, below: usize) -> Vec<Pair> {
                 sentence: sentence.to_string(),
                 golds: golds.clone(),
                 answer,
+                mined: false,
             })
         };
         push(&text[r.clone()], Some(off - r.start..off - r.start + gold.len()));
@@ -105,6 +115,58 @@ fn words(text: &str) -> std::collections::HashSet<String> {
         .collect()
 }
 
+/// The answerer's own read, non-answering sentences of each even-numbered question, best
+/// scored first, at most `per_question` each, leaving out the ones `pairs` already holds.
+fn mined_pairs(dump: &str, pairs: &[Pair], per_question: usize) -> Result<Vec<Pair>, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(dump).map_err(|e| format!("{dump}: {e}"))?;
+    let mut read: HashMap<usize, Vec<(f64, String)>> = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let row: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{dump}:{}: {e}", n + 1))?;
+        let q = row["q"]
+            .as_u64()
+            .ok_or_else(|| format!("{dump}:{}: no question number", n + 1))? as usize;
+        let Some(sentence) = row["text"].as_str() else {
+            return Err(format!("{dump}:{}: no sentence text (dumped by an older sourcier?)", n + 1).into());
+        };
+        // Only what the reader read (it has a margin), and only what does not hold the answer.
+        if !q.is_multiple_of(2) || row["m"].is_null() || row["label"].as_bool() != Some(false) {
+            continue;
+        }
+        let score = row["score"].as_f64().unwrap_or(f64::NEG_INFINITY);
+        read.entry(q).or_default().push((score, sentence.to_string()));
+    }
+    let mut by_q: HashMap<usize, &Pair> = HashMap::new();
+    let mut known: std::collections::HashSet<(usize, &str)> = std::collections::HashSet::new();
+    for p in pairs {
+        by_q.entry(p.q).or_insert(p);
+        known.insert((p.q, p.sentence.as_str()));
+    }
+    let mut qs: Vec<usize> = read.keys().copied().filter(|q| by_q.contains_key(q)).collect();
+    qs.sort_unstable();
+    let mut out = Vec::new();
+    for q in qs {
+        let mut cands = read.remove(&q).unwrap_or_default();
+        cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let first = by_q[&q];
+        let mut taken = 0;
+        for (_, sentence) in cands {
+            if taken == per_question || known.contains(&(q, sentence.as_str())) {
+                continue;
+            }
+            taken += 1;
+            out.push(Pair {
+                q,
+                question: first.question.clone(),
+                sentence,
+                golds: first.golds.clone(),
+                answer: None,
+                mined: true,
+            });
+        }
+    }
+    Ok(out)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opt = |name: &str| {
@@ -120,22 +182,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(_, a)| a)
         .collect();
     let (Some(squad), Some(out)) = (positional.first(), positional.get(1)) else {
-        eprintln!("usage: reader_pairs SQUAD.json OUT.jsonl [--lang fr] [--below N]");
+        eprintln!(
+            "usage: reader_pairs SQUAD.json OUT.jsonl [--lang fr] [--below N] [--mined DUMP.jsonl [--mined-per-question K]]"
+        );
         std::process::exit(2);
     };
     let lang = opt("--lang").unwrap_or_else(|| "fr".into());
     let below: usize = opt("--below").map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
-    let pairs = build_pairs(squad, &lang, below);
+    let mut pairs = build_pairs(squad, &lang, below);
+    if let Some(dump) = opt("--mined") {
+        let per_question: usize = opt("--mined-per-question").map(|s| s.parse()).transpose()?.unwrap_or(2);
+        let mined = mined_pairs(&dump, &pairs, per_question)?;
+        eprintln!("{} mined pairs from {dump}", mined.len());
+        // After the word-overlap pairs, so that those keep their order (and a cache of their
+        // states its prefix).
+        pairs.extend(mined);
+    }
     let tmp = format!("{out}.tmp");
     let mut w = BufWriter::new(std::fs::File::create(&tmp).map_err(|e| format!("{tmp}: {e}"))?);
     for pair in &pairs {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "q": pair.q,
             "question": pair.question,
             "sentence": pair.sentence,
             "golds": pair.golds,
             "answer": pair.answer.as_ref().map(|r| [r.start, r.end]),
         });
+        if pair.mined {
+            line["mined"] = true.into();
+        }
         writeln!(w, "{line}")?;
     }
     w.flush()?;

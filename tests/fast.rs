@@ -637,6 +637,49 @@ fn a_squad_file_with_bad_answer_starts_is_reported_once() {
     assert!(w.contains("first: question late"), "{w}");
 }
 
+/// The answer-feature dump gives each candidate's question number, label, score and text:
+/// `examples/reader_pairs.rs --mined` builds the reader's mined negatives from those fields.
+#[test]
+fn the_answer_feature_dump_carries_what_mining_reads() {
+    let t = tempfile::tempdir().unwrap();
+    let context = "Le vélo électrique gagne Bordeaux. On y compte 40 000 trajets chaque jour. La ville investit.";
+    let squad = serde_json::json!({"version": "1.1", "data": [{"title": "Vélo", "paragraphs": [{"context": context, "qas": [
+        {"id": "a", "question": "Combien de trajets compte-t-on chaque jour à Bordeaux ?", "answers": [{"text": "40 000", "answer_start": 47}]},
+    ]}]}]});
+    let file = t.path().join("squad.json");
+    std::fs::write(&file, squad.to_string()).unwrap();
+    let dump = t.path().join("dump.jsonl");
+    let req = EvalRequest {
+        file,
+        modes: vec![Mode::Hybrid],
+        answers: true,
+        min_ndcg: None,
+        min_recall: None,
+        limit: None,
+        lang: Some("fr".into()),
+        corpus_index: None,
+        level: Default::default(),
+        split: None,
+        drop_gold: None,
+        dump_answer_features: Some(dump.clone()),
+        dump_answerability: None,
+    };
+    app::eval(&setup(&t.path().join("unused-index")), &req, &NoProgress).unwrap();
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&dump)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!rows.is_empty(), "no candidate dumped");
+    for r in &rows {
+        assert_eq!(r["q"], 0, "{r}");
+        let text = r["text"].as_str().unwrap_or_else(|| panic!("no text: {r}"));
+        assert!(context.contains(text), "{text:?} is not a sentence of the context");
+        assert!(r["score"].is_number() && r["label"].is_boolean(), "{r}");
+        assert_eq!(r["label"].as_bool(), Some(text.contains("40 000")), "{r}");
+    }
+}
+
 /// Issue 14 B6: the vector and BM25 indexes are derived from the store, so damage to either
 /// costs a warning, not the search; the read path still writes nothing, and `index rebuild`
 /// (or the next ingest) repairs the disk.
