@@ -559,6 +559,12 @@ def main():
         mined_note = f", and {mined} read by the answerer without holding the answer (--mined)" if mined else ""
         if args.load:
             mined_note += f", continued from {os.path.basename(args.load)}"
+        if epoch >= 0:
+            chosen_note = f"{epoch + 1} of {args.epochs} passes chosen on questions 1 mod 4"
+        elif args.epochs:
+            chosen_note = f"no pass of {args.epochs} beat the loaded reader on questions 1 mod 4"
+        else:
+            chosen_note = "not trained further; figures on questions 1 mod 4"
         desc = {
             "format": 2,
             "state_space": "embeddinggemma-300m/hidden768",
@@ -569,7 +575,7 @@ def main():
                 f"PIAF v1.0 pairs of the even-numbered questions (examples/reader_pairs.rs: the gold sentence and the two "
                 f"non-answering ones sharing the most words with the question{mined_note}), adapters of rank {args.rank} "
                 f"(alpha {args.alpha:g}) on layers {first}-{gemma.n_layers - 1}, AdamW lr {args.lr:g}, "
-                f"{epoch + 1} of {args.epochs} passes chosen on questions 1 mod 4: "
+                f"{chosen_note}: "
                 f"span F1 on the gold sentence {ev['span_f1_gold']:.3f}, gold sentence first {ev['gold_first']:.3f}, "
                 f"margin AUC {ev['auc']:.3f}"
             ),

@@ -150,7 +150,10 @@ fn mined_pairs(dump: &str, pairs: &[Pair], per_question: usize) -> Result<Vec<Pa
         let first = by_q[&q];
         let mut taken = 0;
         for (_, sentence) in cands {
-            if taken == per_question || known.contains(&(q, sentence.as_str())) {
+            if taken == per_question {
+                break;
+            }
+            if known.contains(&(q, sentence.as_str())) {
                 continue;
             }
             taken += 1;
@@ -194,8 +197,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let per_question: usize = opt("--mined-per-question").map(|s| s.parse()).transpose()?.unwrap_or(2);
         let mined = mined_pairs(&dump, &pairs, per_question)?;
         eprintln!("{} mined pairs from {dump}", mined.len());
-        // After the word-overlap pairs, so that those keep their order (and a cache of their
-        // states its prefix).
+        // After the word-overlap pairs, which keep their order.
         pairs.extend(mined);
     }
     let tmp = format!("{out}.tmp");
