@@ -32,6 +32,25 @@ fn ids(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// An eval of `file` in lexical mode with nothing else asked: tests set what they exercise.
+fn eval_request(file: std::path::PathBuf) -> EvalRequest {
+    EvalRequest {
+        file,
+        modes: vec![Mode::Lexical],
+        answers: false,
+        min_ndcg: None,
+        min_recall: None,
+        limit: None,
+        lang: None,
+        corpus_index: None,
+        level: Default::default(),
+        split: None,
+        drop_gold: None,
+        dump_answer_features: None,
+        dump_answerability: None,
+    }
+}
+
 fn setup(index: &Path) -> Setup {
     let mut paths = sourcier::models::Paths::from_env();
     paths.models_dir = index.join("no-models");
@@ -571,19 +590,9 @@ fn eval_use_case_returns_gate_failures() {
         &[serde_json::json!({"id": "x1", "query": "Xiaomi Nokia", "relevant": ["004_d70e093277a21062.txt"]})],
     );
     let req = EvalRequest {
-        file: queries,
-        modes: vec![Mode::Lexical],
-        answers: false,
         min_ndcg: Some(1.5),
         min_recall: Some("1:0.5".parse().unwrap()),
-        limit: None,
-        lang: None,
-        corpus_index: None,
-        level: Default::default(),
-        split: None,
-        drop_gold: None,
-        dump_answer_features: None,
-        dump_answerability: None,
+        ..eval_request(queries)
     };
     let out = app::eval(&setup(&idx), &req, &NoProgress).unwrap();
     assert_eq!(out.report.queries, 1);
@@ -610,19 +619,9 @@ fn a_squad_file_with_bad_answer_starts_is_reported_once() {
     let file = t.path().join("squad-bad.json");
     std::fs::write(&file, squad.to_string()).unwrap();
     let req = EvalRequest {
-        file: file.clone(),
-        modes: vec![Mode::Lexical],
-        answers: false,
-        min_ndcg: None,
-        min_recall: None,
-        limit: None,
         lang: Some("fr".into()),
-        corpus_index: None,
         level: sourcier::eval::run::Level::Chunk,
-        split: None,
-        drop_gold: None,
-        dump_answer_features: None,
-        dump_answerability: None,
+        ..eval_request(file.clone())
     };
     let out = app::eval(&setup(&t.path().join("unused-index")), &req, &NoProgress).unwrap();
     assert_eq!(out.report.queries, 5);
@@ -650,19 +649,11 @@ fn the_answer_feature_dump_carries_what_mining_reads() {
     std::fs::write(&file, squad.to_string()).unwrap();
     let dump = t.path().join("dump.jsonl");
     let req = EvalRequest {
-        file,
         modes: vec![Mode::Hybrid],
         answers: true,
-        min_ndcg: None,
-        min_recall: None,
-        limit: None,
         lang: Some("fr".into()),
-        corpus_index: None,
-        level: Default::default(),
-        split: None,
-        drop_gold: None,
         dump_answer_features: Some(dump.clone()),
-        dump_answerability: None,
+        ..eval_request(file)
     };
     app::eval(&setup(&t.path().join("unused-index")), &req, &NoProgress).unwrap();
     let rows: Vec<serde_json::Value> = std::fs::read_to_string(&dump)

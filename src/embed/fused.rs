@@ -412,6 +412,24 @@ mod tests {
             .unwrap()
     }
 
+    /// The split the tests use: their norms, rotation and scale, and the model's epsilon.
+    fn test_split<'a>(
+        heads: Heads,
+        norms: (&'a Tensor, &'a Tensor),
+        rope: (&'a Tensor, &'a Tensor),
+        scale: f32,
+    ) -> QkvSplit<'a> {
+        QkvSplit {
+            heads,
+            q_norm: norms.0,
+            k_norm: norms.1,
+            cos: rope.0,
+            sin: rope.1,
+            scale,
+            eps: 1e-6,
+        }
+    }
+
     #[test]
     fn rms_norm_matches_candle() {
         // 37 rows: several tasks and a short last one; width 768 and an odd one.
@@ -459,15 +477,7 @@ mod tests {
                 let (cos, sin) = (rand((rows, hd / 2), 25), rand((rows, hd / 2), 26));
                 let hv = h.flatten_all().unwrap().to_vec1::<f32>().unwrap();
                 let qkv = Tensor::from_vec(w.linear_t(&hv, rows).unwrap(), (rows, out), &Device::Cpu).unwrap();
-                let split = QkvSplit {
-                    heads,
-                    q_norm: &qn,
-                    k_norm: &kn,
-                    cos: &cos,
-                    sin: &sin,
-                    scale: 0.25,
-                    eps: 1e-6,
-                };
+                let split = test_split(heads, (&qn, &kn), (&cos, &sin), 0.25);
                 let two = split_qkv(&qkv, &split).unwrap();
                 let one = project_split_qkv(&h, &w, &split).unwrap();
                 for (a, b) in [(&one.0, &two.0), (&one.1, &two.1), (&one.2, &two.2)] {
@@ -486,15 +496,7 @@ mod tests {
         let h = rand((5, width + 1), 27);
         let w = QuantMatrix::quantize(&w, out, width, int8::Kernel::Portable).unwrap();
         let (cos, sin) = (rand((5, hd / 2), 25), rand((5, hd / 2), 26));
-        let split = QkvSplit {
-            heads,
-            q_norm: &qn,
-            k_norm: &kn,
-            cos: &cos,
-            sin: &sin,
-            scale: 0.25,
-            eps: 1e-6,
-        };
+        let split = test_split(heads, (&qn, &kn), (&cos, &sin), 0.25);
         assert!(project_split_qkv(&h, &w, &split).is_err());
     }
 
@@ -513,15 +515,7 @@ mod tests {
                 key_value: nkv,
                 dim: hd,
             };
-            let split = QkvSplit {
-                heads,
-                q_norm: &qn,
-                k_norm: &kn,
-                cos: &cos,
-                sin: &sin,
-                scale,
-                eps: 1e-6,
-            };
+            let split = test_split(heads, (&qn, &kn), (&cos, &sin), scale);
             let (q, k, v) = split_qkv(&qkv, &split).unwrap();
             // The candle path this replaces (gemma.rs before the fusion).
             let wq = qkv
@@ -577,15 +571,7 @@ mod tests {
             dim: 4,
         };
         let t = rand((4, 2), 3);
-        let split = QkvSplit {
-            heads,
-            q_norm: &w,
-            k_norm: &w,
-            cos: &t,
-            sin: &t,
-            scale: 1.0,
-            eps: 1e-6,
-        };
+        let split = test_split(heads, (&w, &w), (&t, &t), 1.0);
         assert!(split_qkv(&x, &split).is_err());
     }
 }
