@@ -45,6 +45,9 @@ pub struct AnswerOptions {
     /// `examples/queries/seed.jsonl` (at most 0.21), and 1.0 % false abstentions on PIAF's
     /// even-numbered questions (0.30 gave 9.4 %).
     pub abstain_below: f32,
+    /// Below `abstain_below`, still answer down to this when a passage holds every name of the
+    /// question (see [`should_abstain`]).
+    pub abstain_below_named: f32,
     /// Abstain when no sentence's score reaches this (`f32::MIN`: never).
     pub min_score: f32,
     /// A further sentence must score within this of the best one (log-odds).
@@ -75,6 +78,7 @@ impl Default for AnswerOptions {
             passages: 4,
             max_sentences: 3,
             abstain_below: 0.23,
+            abstain_below_named: 0.15,
             min_score: f32::MIN,
             // Chosen with the scorer on PIAF's odd-numbered questions
             // (`examples/train_answer_scorer.rs`).
@@ -222,8 +226,21 @@ pub fn confidence(passages: &[&Hit]) -> f32 {
 }
 
 /// Whether nothing retrieved is relevant enough to answer from, for every answerer.
-pub fn should_abstain(passages: &[&Hit], confidence: f32, opts: &AnswerOptions) -> bool {
-    passages.is_empty() || confidence < opts.abstain_below
+///
+/// A short question about a name ("Qui est Ross Gan ?") sits far from any passage in the
+/// embedding space even when a passage names it, so a passage holding every name of the
+/// question makes it on topic down to `abstain_below_named`.
+pub fn should_abstain(question: &str, passages: &[&Hit], confidence: f32, opts: &AnswerOptions) -> bool {
+    if passages.is_empty() {
+        return true;
+    }
+    if confidence >= opts.abstain_below {
+        return false;
+    }
+    let names = features::question_names(question);
+    confidence < opts.abstain_below_named
+        || names.is_empty()
+        || !passages.iter().any(|h| features::holds_names(&h.text, &names))
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -469,7 +486,9 @@ pub fn candidates(
     let cos: Vec<f32> = vecs.iter().map(|v| cosine(qvec, v)).collect();
     let best_cosine = cos.iter().copied().fold(f32::MIN, f32::max);
     let residual = residual_cosines(qvec, &vecs, &cos);
-    let q_terms: HashSet<String> = crate::lexical::analyze(Some(lang), question).into_iter().collect();
+    let q_terms: HashSet<String> = crate::lexical::analyze(Some(lang), &crate::lexical::question_content(question))
+        .into_iter()
+        .collect();
     let q_words = question_words(question);
     let expected = expected_type(question);
     let counted = features::counted_noun(question);
@@ -700,7 +719,7 @@ pub fn extractive_seen(
         abstention: Some(Abstention::NothingRelevant),
         answerability: None,
     };
-    if should_abstain(&passages, confidence, opts) {
+    if should_abstain(question, &passages, confidence, opts) {
         return Ok(abstain(confidence));
     }
     let scored = candidates(embedder, cache, question, qvec, hits, opts)?;
@@ -1029,6 +1048,32 @@ mod tests {
             text: text.into(),
             snippet: String::new(),
         }
+    }
+
+    #[test]
+    fn a_passage_naming_the_question_keeps_a_low_similarity_on_topic() {
+        let opts = AnswerOptions::default();
+        let mut h = hit(
+            1,
+            "Le contrat a été révélé par Ross Gan, porte-parole du groupe chinois.",
+        );
+        h.similarity = Some(0.19);
+        let passages = [&h];
+        let c = confidence(&passages);
+        assert!(!should_abstain("Qui est Ross Gan ?", &passages, c, &opts));
+        // Without the name, or with a name the passage lacks, the floor decides.
+        assert!(should_abstain("qui est le porte-parole ?", &passages, c, &opts));
+        assert!(should_abstain("Qui est Ross Perot ?", &passages, c, &opts));
+        // Far below the floor, a shared name is a coincidence.
+        h.similarity = Some(0.1);
+        let passages = [&h];
+        assert!(should_abstain(
+            "Qui est Ross Gan ?",
+            &passages,
+            confidence(&passages),
+            &opts
+        ));
+        assert!(should_abstain("Qui est Ross Gan ?", &[], 0.9, &opts));
     }
 
     #[test]

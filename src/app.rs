@@ -594,7 +594,7 @@ impl Session {
                 ..GenerateTimings::default()
             },
         };
-        if answer::should_abstain(&passages, answer::confidence(&passages), &opts) {
+        if answer::should_abstain(&req.question, &passages, answer::confidence(&passages), &opts) {
             out.abstained = true;
             out.generated = answer::abstention_message(lang).to_string();
             return Ok(out);

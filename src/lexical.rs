@@ -502,6 +502,83 @@ pub fn analyze(lang: Option<&str>, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `question` without its function words: French and English stop words (tantivy's Snowball
+/// French and Lucene English lists) and the interrogatives and auxiliaries of a question, which
+/// those lists lack. Answer sentences are full of "qui", "est", "où", "when" as relative
+/// pronouns and verbs, so counting them as shared words rewards the sentence that repeats the
+/// question's frame ("Qui est responsable de quoi ?" for "Qui est Ross Gan ?").
+pub fn question_content(question: &str) -> String {
+    use tantivy::tokenizer::{Language, LowerCaser, RawTokenizer, StopWordFilter, TextAnalyzer, TokenStream};
+    // Hand-written: the interrogatives and auxiliaries neither list has (the Snowball list
+    // lacks even "est", "a" and "été").
+    const FRAME: &[&str] = &[
+        "est",
+        "a",
+        "été",
+        "combien",
+        "comment",
+        "pourquoi",
+        "quand",
+        "où",
+        "quel",
+        "quelle",
+        "quels",
+        "quelles",
+        "lequel",
+        "laquelle",
+        "lesquels",
+        "lesquelles",
+        "quoi",
+        "dont",
+        "t",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "how",
+        "why",
+        "when",
+        "where",
+        "do",
+        "does",
+        "did",
+        "has",
+        "have",
+        "had",
+        "were",
+        "many",
+        "much",
+    ];
+    let mut lists: Vec<TextAnalyzer> = [Language::French, Language::English]
+        .into_iter()
+        .filter_map(StopWordFilter::new)
+        .map(|f| {
+            TextAnalyzer::builder(RawTokenizer::default())
+                .filter(LowerCaser)
+                .filter(f)
+                .build()
+        })
+        .collect();
+    let is_function_word = |w: &str, lists: &mut Vec<TextAnalyzer>| {
+        let w = w.trim_end_matches(['\'', '’']).to_lowercase();
+        FRAME.contains(&w.as_str()) || lists.iter_mut().any(|a| !a.token_stream(&w).advance())
+    };
+    let mut kept = Vec::new();
+    for w in question.split(|c: char| !(c.is_alphanumeric() || matches!(c, '\'' | '’' | '-' | '.' | ','))) {
+        // An elided word ("c'est", "qu'a", "l'Europe") is judged by what follows the elision;
+        // "aujourd'hui" and "CPME's" stay whole.
+        let w = match w.split_once(['\'', '’']) {
+            Some((elided, rest)) if is_function_word(elided, &mut lists) => rest,
+            _ => w,
+        };
+        if !w.is_empty() && !is_function_word(w, &mut lists) {
+            kept.push(w);
+        }
+    }
+    kept.join(" ")
+}
+
 /// Builds a fresh lexical index of every stored chunk in a scratch folder beside `dir`,
 /// then swaps it in place of `dir`; the old index stays usable until the swap. Drop any
 /// open [`LexicalIndex`] on `dir` first.

@@ -219,6 +219,9 @@ fn asked_noun(w: &[String]) -> Option<String> {
 /// The answer type a question expects, from its question words. Works on French and English
 /// whatever `lang` says, since users mix them.
 pub fn expected_type(question: &str) -> AnswerType {
+    if asks_who_someone_is(question) {
+        return AnswerType::Other;
+    }
     let w = words_lower(question);
     let has = |x: &str| w.iter().any(|t| t == x);
     let noun_after_which = asked_noun(&w);
@@ -294,6 +297,62 @@ pub fn expected_type(question: &str) -> AnswerType {
         }
     }
     AnswerType::Other
+}
+
+/// "Qui est Ross Gan ?", "c'est qui Pie IV", "Who was Ken Hu?": the question names someone and
+/// asks what they are (a role, a title), so the answer is a description, not another name.
+fn asks_who_someone_is(question: &str) -> bool {
+    let toks = tokens(question);
+    let lower: Vec<String> = toks.iter().map(|t| t.text.to_lowercase().replace('’', "'")).collect();
+    let has = |x: &[&str]| lower.iter().any(|t| x.contains(&t.as_str()));
+    if !has(&["qui", "who"]) || !has(&["est", "était", "etait", "sont", "is", "was", "are"]) {
+        return false;
+    }
+    let frame = [
+        "qui",
+        "who",
+        "est",
+        "était",
+        "etait",
+        "sont",
+        "is",
+        "was",
+        "are",
+        "c'",
+        "ce",
+        "exactement",
+        "vraiment",
+        "exactly",
+        "really",
+    ];
+    let mut rest = toks
+        .iter()
+        .zip(&lower)
+        .filter(|(_, l)| !frame.contains(&l.as_str()))
+        .peekable();
+    rest.peek().is_some() && rest.all(|(t, _)| is_capitalised(t.text) && !is_date_token(t.text))
+}
+
+/// The names a question holds: capitalised words after its first and acronyms ("Ross", "Gan",
+/// "CPME"), folded, without a possessive's apostrophe. Question words are never capitalised
+/// there, so what remains names a person, a place, an organisation or a work.
+pub fn question_names(question: &str) -> Vec<String> {
+    tokens(question)
+        .iter()
+        .skip(1)
+        .filter(|t| is_capitalised(t.text) && !is_date_token(t.text))
+        .map(|t| fold(t.text).trim_end_matches('\'').to_string())
+        .filter(|f| f.chars().count() >= 2)
+        .collect()
+}
+
+/// Whether `text` holds every word of `names` (folded), as words.
+pub fn holds_names(text: &str, names: &[String]) -> bool {
+    let words: HashSet<String> = tokens(text)
+        .iter()
+        .map(|t| fold(t.text).trim_end_matches('\'').to_string())
+        .collect();
+    names.iter().all(|n| words.contains(n))
 }
 
 const MONTHS: &[&str] = &[
@@ -765,20 +824,41 @@ pub fn asks_for_money(question: &str) -> bool {
 /// "number of" (folded). None for other questions.
 pub fn counted_noun(question: &str) -> Option<String> {
     let w: Vec<String> = words_lower(question).iter().map(|t| fold(t)).collect();
-    let after = |i: usize| -> Option<String> {
+    // Same split as `words_lower`, with the case kept: English puts a name before the counted
+    // noun ("how many Huawei employees"), so a name followed by a plural is passed over there;
+    // "how many Americans live" still counts Americans. French puts it after ("combien de
+    // salariés Huawei").
+    let named: Vec<bool> = question
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’' || c == '-'))
+        .filter(|w| !w.is_empty())
+        .map(is_capitalised)
+        .collect();
+    let modifier = |i: usize| {
+        named.get(i).copied().unwrap_or(false)
+            && w.get(i + 1).is_some_and(|n| {
+                !named.get(i + 1).copied().unwrap_or(true)
+                    && n.ends_with('s')
+                    && !matches!(n.as_str(), "is" | "was" | "has" | "does")
+            })
+    };
+    let after = |mut i: usize, english: bool| -> Option<String> {
+        while english && modifier(i) {
+            i += 1;
+        }
         let t = w.get(i)?;
         let t = t.strip_prefix("d'").unwrap_or(t);
         (t.len() >= 3).then(|| t.to_string())
     };
     for (i, t) in w.iter().enumerate() {
         let next = w.get(i + 1).map(String::as_str);
-        let noun_at = match (t.as_str(), next) {
-            ("combien" | "nombre", Some("de")) | ("number", Some("of")) => i + 2,
-            ("combien" | "nombre", Some(n)) if n.starts_with("d'") => i + 1,
-            ("many", _) if i > 0 && w[i - 1] == "how" => i + 1,
+        let (noun_at, english) = match (t.as_str(), next) {
+            ("combien" | "nombre", Some("de")) => (i + 2, false),
+            ("number", Some("of")) => (i + 2, true),
+            ("combien" | "nombre", Some(n)) if n.starts_with("d'") => (i + 1, false),
+            ("many", _) if i > 0 && w[i - 1] == "how" => (i + 1, true),
             _ => continue,
         };
-        return after(noun_at);
+        return after(noun_at, english);
     }
     None
 }
@@ -1138,6 +1218,22 @@ mod tests {
     }
 
     #[test]
+    fn a_passage_holds_the_names_of_a_question() {
+        let names = question_names("Who runs the CPME's digital commission?");
+        assert_eq!(names, ["cpme"]);
+        let names = question_names("c'est qui Ross Gan ?");
+        assert_eq!(names, ["ross", "gan"]);
+        assert!(holds_names(
+            "Le contrat a été révélé par Ross Gan, porte-parole.",
+            &names
+        ));
+        assert!(!holds_names("Ross Perot a été candidat.", &names));
+        assert!(question_names("what is the capital of france").is_empty());
+        // The first word is capitalised for being first, not for being a name.
+        assert!(question_names("Combien de salariés ?").is_empty());
+    }
+
+    #[test]
     fn question_words_give_answer_types() {
         use AnswerType::*;
         for (q, t) in [
@@ -1147,6 +1243,12 @@ mod tests {
             ("Qui a fondé Huawei ?", Person),
             ("Par qui le château a-t-il été construit ?", Person),
             ("Who founded Huawei?", Person),
+            // Who someone named is: a role or a title, not another name.
+            ("Qui est Ross Gan ?", Other),
+            ("c'est qui Pie IV", Other),
+            ("Who was Ken Hu?", Other),
+            ("Qui est le PDG de Huawei ?", Person),
+            ("Who is Huawei's founder?", Person),
             ("Quand la tour a-t-elle été construite ?", Date),
             ("En quelle année la guerre a-t-elle commencé ?", Date),
             ("When was the tower built?", Date),
@@ -1279,6 +1381,9 @@ mod tests {
             ("Combien de salariés Huawei compte-t-il en Europe ?", Some("salaries")),
             ("Combien d'habitants compte la ville ?", Some("habitants")),
             ("How many employees does Huawei have?", Some("employees")),
+            ("How many Huawei employees are in Europe?", Some("employees")),
+            ("How many Americans live in Paris?", Some("americans")),
+            ("Combien de Français vivent à Londres ?", Some("francais")),
             ("Quel est le nombre de morts ?", Some("morts")),
             ("Combien Huawei paie-t-il IBM ?", None),
             ("Qui a fondé Huawei ?", None),

@@ -486,3 +486,27 @@ fn filtered_search_on_a_few_thousand_chunks_equals_a_post_filter() {
     }
     assert!(lex.search(q, 10, &|_| false).unwrap().is_empty());
 }
+
+#[test]
+fn question_content_drops_the_frame_of_a_question() {
+    assert_eq!(question_content("Qui est Ross Gan ?"), "Ross Gan");
+    assert_eq!(question_content("c'est qui Ross Gan"), "Ross Gan");
+    assert_eq!(
+        question_content("Combien de consultants IBM envoie-t-il chez Huawei ?"),
+        "consultants IBM envoie-t-il chez Huawei"
+    );
+    assert_eq!(
+        question_content("Who runs the CPME's digital commission?"),
+        "runs CPME's digital commission"
+    );
+    assert_eq!(question_content("Où est-ce ?"), "est-ce");
+    assert_eq!(question_content("Qu'a-t-il dit ?"), "a-t-il dit");
+}
+
+#[test]
+fn question_content_keeps_words_with_inner_apostrophes() {
+    assert_eq!(
+        question_content("Qu'a dit Xi'an aujourd'hui de l'Europe ?"),
+        "dit Xi'an aujourd'hui Europe"
+    );
+}
