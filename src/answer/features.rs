@@ -30,11 +30,14 @@ impl AnswerType {
     }
 }
 
-fn words_lower(s: &str) -> Vec<String> {
+/// Words of a question (letters and digits, joined through apostrophes and hyphens).
+fn words(s: &str) -> impl Iterator<Item = &str> {
     s.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’' || c == '-'))
         .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase().replace('’', "'"))
-        .collect()
+}
+
+fn words_lower(s: &str) -> Vec<String> {
+    words(s).map(|w| w.to_lowercase().replace('’', "'")).collect()
 }
 
 const NUMBER_NOUNS: &[&str] = &[
@@ -341,18 +344,20 @@ pub fn question_names(question: &str) -> Vec<String> {
         .iter()
         .skip(1)
         .filter(|t| is_capitalised(t.text) && !is_date_token(t.text))
-        .map(|t| fold(t.text).trim_end_matches('\'').to_string())
+        .map(|t| fold_bare(t.text))
         .filter(|f| f.chars().count() >= 2)
         .collect()
 }
 
 /// Whether `text` holds every word of `names` (folded), as words.
 pub fn holds_names(text: &str, names: &[String]) -> bool {
-    let words: HashSet<String> = tokens(text)
-        .iter()
-        .map(|t| fold(t.text).trim_end_matches('\'').to_string())
-        .collect();
+    let words: HashSet<String> = tokens(text).iter().map(|t| fold_bare(t.text)).collect();
     names.iter().all(|n| words.contains(n))
+}
+
+/// [`fold`] without a trailing apostrophe: "Huawei's" tokenises as "Huawei'" + "s".
+fn fold_bare(t: &str) -> String {
+    fold(t).trim_end_matches('\'').to_string()
 }
 
 const MONTHS: &[&str] = &[
@@ -824,15 +829,11 @@ pub fn asks_for_money(question: &str) -> bool {
 /// "number of" (folded). None for other questions.
 pub fn counted_noun(question: &str) -> Option<String> {
     let w: Vec<String> = words_lower(question).iter().map(|t| fold(t)).collect();
-    // Same split as `words_lower`, with the case kept: English puts a name before the counted
+    // `words_lower` with the case kept: English puts a name before the counted
     // noun ("how many Huawei employees"), so a name followed by a plural is passed over there;
     // "how many Americans live" still counts Americans. French puts it after ("combien de
     // salariés Huawei").
-    let named: Vec<bool> = question
-        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’' || c == '-'))
-        .filter(|w| !w.is_empty())
-        .map(is_capitalised)
-        .collect();
+    let named: Vec<bool> = words(question).map(is_capitalised).collect();
     let modifier = |i: usize| {
         named.get(i).copied().unwrap_or(false)
             && w.get(i + 1).is_some_and(|n| {
