@@ -663,6 +663,19 @@ fn read_best(embedder: &dyn Embedder, question: &str, cands: &mut Vec<Candidate>
         // disclosed).
         let mut rest = cands.split_off(n);
         cands.sort_by(|a, b| b.score.total_cmp(&a.score));
+        // "Qui est Ross Gan ?" is answered by the sentence that introduces him ("Ross Gan,
+        // porte-parole du groupe chinois"), which the scorer ranks below his own words: it
+        // comes first, level with the best, which stays beside it.
+        if features::asks_who_someone_is(question) {
+            let names = features::question_names(question);
+            if let Some(i) = cands.iter().position(|c| features::describes_name(&c.text, &names))
+                && i > 0
+            {
+                let mut c = cands.remove(i);
+                c.score = cands[0].score;
+                cands.insert(0, c);
+            }
+        }
         let floor = cands.last().map_or(0.0, |c| c.score) - 100.0;
         for (i, c) in rest.iter_mut().enumerate() {
             c.score = floor - i as f32;

@@ -304,7 +304,7 @@ pub fn expected_type(question: &str) -> AnswerType {
 
 /// "Qui est Ross Gan ?", "c'est qui Pie IV", "Who was Ken Hu?": the question names someone and
 /// asks what they are (a role, a title), so the answer is a description, not another name.
-fn asks_who_someone_is(question: &str) -> bool {
+pub fn asks_who_someone_is(question: &str) -> bool {
     let toks = tokens(question);
     let lower: Vec<String> = toks.iter().map(|t| t.text.to_lowercase().replace('’', "'")).collect();
     let has = |x: &[&str]| lower.iter().any(|t| x.contains(&t.as_str()));
@@ -347,6 +347,42 @@ pub fn question_names(question: &str) -> Vec<String> {
         .map(|t| fold_bare(t.text))
         .filter(|f| f.chars().count() >= 2)
         .collect()
+}
+
+/// Whether `sentence` says what the last of `names` is: an apposition ("Ross Gan, porte-parole
+/// du groupe", "Fabien Aufrechter, le directeur Web 3.0") or a copula ("Walter Rodney est un
+/// historien"), the way articles introduce someone.
+pub fn describes_name(sentence: &str, names: &[String]) -> bool {
+    let Some(last) = names.last() else {
+        return false;
+    };
+    let toks = tokens(sentence);
+    let det = |t: &str| {
+        matches!(
+            fold(t).as_str(),
+            "le" | "la" | "l'" | "les" | "un" | "une" | "the" | "a" | "an"
+        )
+    };
+    let lower = |t: &str| t.chars().next().is_some_and(char::is_lowercase);
+    toks.iter().enumerate().any(|(i, t)| {
+        if fold_bare(t.text) != *last {
+            return false;
+        }
+        let Some(next) = toks.get(i + 1) else {
+            return false;
+        };
+        let between = sentence[t.end..next.start].trim();
+        let after_det = if det(next.text) { toks.get(i + 2) } else { Some(next) };
+        let described = after_det.is_some_and(|w| lower(w.text));
+        match between {
+            "," | "(" => described,
+            "" => {
+                matches!(fold(next.text).as_str(), "est" | "etait" | "is" | "was")
+                    && toks.get(i + 2).is_some_and(|d| det(d.text))
+            }
+            _ => false,
+        }
+    })
 }
 
 /// Whether `text` holds every word of `names` (folded), as words.
@@ -1216,6 +1252,30 @@ mod tests {
         assert_eq!(FEATURE_NAMES[TYPE_PRESENT], "type_present");
         assert_eq!(FEATURE_NAMES[TYPE_OTHER], "type_other");
         assert_eq!(FEATURE_NAMES[RESIDUAL_COSINE], "residual_cosine");
+    }
+
+    #[test]
+    fn a_sentence_describes_a_name_by_apposition_or_copula() {
+        let names = question_names("c'est qui Ross Gan ?");
+        for s in [
+            "Le contrat a été révélé par Ross Gan, porte-parole du groupe chinois.",
+            "Ross Gan (porte-parole) l'a confirmé.",
+            "Ross Gan est le porte-parole du groupe.",
+        ] {
+            assert!(describes_name(s, &names), "{s}");
+        }
+        for s in [
+            "« Qui est responsable de quoi ? » explique Ross Gan.",
+            "Ross Gan, Willi Song et Ken Hu étaient là.",
+            "Ross Gan a confirmé le contrat.",
+        ] {
+            assert!(!describes_name(s, &names), "{s}");
+        }
+        let names = question_names("Who is Fabien Aufrechter?");
+        assert!(describes_name(
+            "Huawei a convaincu Fabien Aufrechter, le directeur Web 3.0 de Vivendi, d'intervenir.",
+            &names
+        ));
     }
 
     #[test]
