@@ -1369,6 +1369,9 @@ mod tests {
             }
             let qw = question_words(&q);
             let _ = evidence(&s, &qw);
+            let names = question_names(&q);
+            let _ = (holds_names(&s, &names), describes_name(&s, &names), counted_noun(&q));
+            let _ = crate::lexical::question_content(&q);
             let kind = expected_type(&q);
             for k in [kind, AnswerType::Number, AnswerType::Date, AnswerType::Person, AnswerType::Place, AnswerType::Cause] {
                 if let Some(r) = crate::answer::span::fact_span(&s, k, &qw) {
@@ -1385,6 +1388,8 @@ mod tests {
             for t in tokens(&s) {
                 proptest::prop_assert_eq!(s.get(t.start..t.end), Some(t.text));
             }
+            let names = question_names(&format!("Qui est {s} ?"));
+            let _ = (describes_name(&s, &names), asks_who_someone_is(&s), crate::lexical::question_content(&s));
             let _ = evidence(&s, &question_words("Combien ?"));
             for k in [AnswerType::Number, AnswerType::Date, AnswerType::Person, AnswerType::Place, AnswerType::Cause] {
                 if let Some(r) = crate::answer::span::fact_span(&s, k, &question_words("Qui ?")) {
