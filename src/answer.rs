@@ -836,11 +836,14 @@ pub fn extractive_seen(
     // fact was not disclosed: nothing in it is the fact, so nothing is marked.
     let undisclosed = type_missing || unanswerable;
     let best = scored.first().map_or(best, |c| c.score);
-    let chosen: Vec<&Candidate> = scored
+    let mut chosen: Vec<&Candidate> = scored
         .iter()
         .take(opts.max_sentences)
         .take_while(|c| c.score >= best - opts.margin)
         .collect();
+    if expected == AnswerType::Cause && !undisclosed {
+        cause_from_neighbour(&scored, &mut chosen, opts.max_sentences);
+    }
     let cues = span_picker::QuestionCues::new(question);
     // Number sources in order of first use.
     let mut citations: Vec<Citation> = Vec::new();
@@ -931,6 +934,53 @@ pub fn extractive_seen(
         abstention: None,
         answerability,
     })
+}
+
+/// A "why" answered by a sentence that states the fact but not its cause, when a neighbour
+/// gives the cause: the next sentence goes on with it ("Huawei a été mis sur liste noire …"
+/// then "Une décision qui fait suite à des insinuations … d'espionnage"), or the sentence
+/// points back at it ("C'est dans cette optique qu'il annonce …"). The neighbour joins the
+/// answer beside the first sentence (in place of the last one when the answer is full).
+fn cause_from_neighbour<'a>(all: &'a [Candidate], chosen: &mut Vec<&'a Candidate>, max: usize) {
+    let Some(first) = chosen.first().copied() else {
+        return;
+    };
+    let low = |t: &str| t.to_lowercase().replace('’', "'");
+    let gives_cause = |l: &str, extra: &[&str]| {
+        let l = format!(" {l}");
+        features::CAUSE_MARKERS
+            .iter()
+            .chain(extra)
+            .any(|m| l.contains(&format!(" {m}")))
+    };
+    // The strict markers only: "pour" opens "Pour rappel" as often as a purpose.
+    let first_low = low(&first.text);
+    if gives_cause(&first_low, &[]) {
+        return;
+    }
+    let first_low = first_low.trim_start_matches(['«', '"', '“', ' ', '\u{a0}']);
+    // Adjacent in the passage: nothing but spaces between the two sentences.
+    let adjacent = |a: &Candidate, b: &Candidate| {
+        a.passage == b.passage && a.range.end <= b.range.start && b.range.start - a.range.end <= 3
+    };
+    let neighbour = if features::POINTS_BACK_TO_CAUSE.iter().any(|m| first_low.starts_with(m)) {
+        all.iter().find(|c| adjacent(c, first)).map(|c| (c, 0))
+    } else {
+        all.iter()
+            .find(|c| adjacent(first, c))
+            .filter(|c| gives_cause(&low(&c.text), features::CAUSE_FOLLOWS))
+            .map(|c| (c, 1))
+    };
+    let Some((n, at)) = neighbour else {
+        return;
+    };
+    if chosen.iter().any(|c| std::ptr::eq(*c, n)) {
+        return;
+    }
+    if chosen.len() >= max.max(2) {
+        chosen.pop();
+    }
+    chosen.insert(at, n);
 }
 
 /// The stored text of an article, for placing answer sentences in it.
@@ -1064,6 +1114,44 @@ mod tests {
             text: text.into(),
             snippet: String::new(),
         }
+    }
+
+    #[test]
+    fn a_why_takes_the_cause_from_the_neighbouring_sentence() {
+        let passage = "Huawei a été mis sur liste noire en mai. Une décision qui fait suite à des accusations \
+                       d'espionnage. C'est dans cette optique qu'il rachète des brevets. Le temps reste au beau fixe sur la ville.";
+        let cands: Vec<Candidate> = candidate_sentences(passage)
+            .enumerate()
+            .map(|(i, (range, text))| Candidate {
+                passage: 0,
+                text: text.trim().to_string(),
+                range,
+                features: [0.0; features::FEATURES],
+                score: -(i as f32),
+                reading: None,
+            })
+            .collect();
+        let texts = |chosen: &[&Candidate]| {
+            chosen
+                .iter()
+                .map(|c| c.text.chars().take(12).collect::<String>())
+                .collect::<Vec<_>>()
+        };
+        // The next sentence gives the cause of the first.
+        let mut chosen = vec![&cands[0]];
+        cause_from_neighbour(&cands, &mut chosen, 3);
+        assert_eq!(texts(&chosen), ["Huawei a été", "Une décision"]);
+        // "C'est dans cette optique" points back at the sentence before.
+        let mut chosen = vec![&cands[2]];
+        cause_from_neighbour(&cands, &mut chosen, 3);
+        assert_eq!(texts(&chosen), ["Une décision", "C'est dans c"]);
+        // A sentence that gives its own cause, or whose neighbour gives none, stays alone.
+        let mut chosen = vec![&cands[1]];
+        cause_from_neighbour(&cands, &mut chosen, 3);
+        assert_eq!(chosen.len(), 1);
+        let mut chosen = vec![&cands[3]];
+        cause_from_neighbour(&cands, &mut chosen, 3);
+        assert_eq!(chosen.len(), 1);
     }
 
     #[test]

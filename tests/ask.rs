@@ -68,6 +68,12 @@ fn french_and_english_questions_get_cited_answers() {
             "exclure",
             "002_4f97e5b5d50801a1.txt",
         ),
+        // The sentence that answers states the blacklisting; the next one gives its cause.
+        (
+            "Pourquoi Huawei a-t-il été mis sur liste noire ?",
+            "espionnage",
+            "003_addd67ec89a263f6.txt",
+        ),
     ];
     for (q, fact, article) in cases {
         let v = ask(&idx, q, &[]);

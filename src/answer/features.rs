@@ -522,6 +522,39 @@ pub const CAUSE_MARKERS: &[&str] = &[
     "so that",
     "thanks to",
 ];
+/// Openings of a sentence whose cause is the sentence before ("C'est dans cette optique qu'il
+/// annonce …"), lower case.
+pub const POINTS_BACK_TO_CAUSE: &[&str] = &[
+    "c'est dans cette optique",
+    "c'est dans ce but",
+    "c'est pourquoi",
+    "c'est pour cela",
+    "c'est pour ça",
+    "c'est la raison",
+    "pour cette raison",
+    "pour ces raisons",
+    "dans cette optique",
+    "dans ce but",
+    "dans cette perspective",
+    "d'où",
+    "de ce fait",
+    "that is why",
+    "this is why",
+    "for this reason",
+    "hence",
+    "therefore",
+    "as a result",
+];
+/// Phrases by which a sentence gives the cause of the one before ("Une décision qui fait
+/// suite à …"), besides [`CAUSE_MARKERS`].
+pub const CAUSE_FOLLOWS: &[&str] = &[
+    "fait suite",
+    "suite à",
+    "suite aux",
+    "s'explique",
+    "explained by",
+    "the reason",
+];
 /// Looser cues that count as causal evidence but are too common to open the marked clause.
 const LOOSE_CAUSE_MARKERS: &[&str] = &["since ", "pour ", "to "];
 const PLACE_PREPS: &[&str] = &[
