@@ -959,7 +959,8 @@ fn cause_from_neighbour<'a>(all: &'a [Candidate], chosen: &mut Vec<&'a Candidate
         return;
     }
     let first_low = first_low.trim_start_matches(['«', '"', '“', ' ', '\u{a0}']);
-    // Adjacent in the passage: nothing but spaces between the two sentences.
+    // Adjacent in the passage: at most a few bytes apart (a space, a line break, a no-break
+    // space).
     let adjacent = |a: &Candidate, b: &Candidate| {
         a.passage == b.passage && a.range.end <= b.range.start && b.range.start - a.range.end <= 3
     };
