@@ -945,19 +945,11 @@ fn cause_from_neighbour<'a>(all: &'a [Candidate], chosen: &mut Vec<&'a Candidate
     let Some(first) = chosen.first().copied() else {
         return;
     };
-    let low = |t: &str| t.to_lowercase().replace('’', "'");
-    let gives_cause = |l: &str, extra: &[&str]| {
-        let l = format!(" {l}");
-        features::CAUSE_MARKERS
-            .iter()
-            .chain(extra)
-            .any(|m| l.contains(&format!(" {m}")))
-    };
     // The strict markers only: "pour" opens "Pour rappel" as often as a purpose.
-    let first_low = low(&first.text);
-    if gives_cause(&first_low, &[]) {
+    if features::has_cause_marker(&first.text, &[]) {
         return;
     }
+    let first_low = first.text.to_lowercase().replace('’', "'");
     let first_low = first_low.trim_start_matches(['«', '"', '“', ' ', '\u{a0}']);
     // Adjacent in the passage: at most a few bytes apart (a space, a line break, a no-break
     // space).
@@ -969,7 +961,7 @@ fn cause_from_neighbour<'a>(all: &'a [Candidate], chosen: &mut Vec<&'a Candidate
     } else {
         all.iter()
             .find(|c| adjacent(first, c))
-            .filter(|c| gives_cause(&low(&c.text), features::CAUSE_FOLLOWS))
+            .filter(|c| features::has_cause_marker(&c.text, features::CAUSE_FOLLOWS))
             .map(|c| (c, 1))
     };
     let Some((n, at)) = neighbour else {

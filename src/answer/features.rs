@@ -739,13 +739,18 @@ pub fn evidence(sentence: &str, q: &HashSet<String>) -> Evidence {
             }
         }
     }
-    let low = format!(" {} ", sentence.to_lowercase().replace('’', "'"));
-    e.cause = CAUSE_MARKERS
-        .iter()
-        .chain(LOOSE_CAUSE_MARKERS)
-        .any(|m| low.contains(&format!(" {m}")));
+    e.cause = has_cause_marker(sentence, LOOSE_CAUSE_MARKERS);
     e.novelty = if long == 0 { 0.0 } else { new as f32 / long as f32 };
     e
+}
+
+/// Whether `sentence` holds a word of [`CAUSE_MARKERS`] or of `extra`, at a word start.
+pub fn has_cause_marker(sentence: &str, extra: &[&str]) -> bool {
+    let low = format!(" {} ", sentence.to_lowercase().replace('’', "'"));
+    CAUSE_MARKERS
+        .iter()
+        .chain(extra)
+        .any(|m| low.contains(&format!(" {m}")))
 }
 
 /// Words that make "combien" / "how much" ask for a sum of money rather than a count: paying,
