@@ -23,7 +23,7 @@ use crate::Result;
 use crate::chunk::split_sentences;
 use crate::embed::{Document, Embedder};
 use crate::retrieve::Hit;
-pub use features::{AnswerType, FEATURE_NAMES, FEATURES, expected_type, question_words};
+pub use features::{AnswerType, FEATURE_NAMES, FEATURES, expected_type, question_words, recase};
 use features::{CandidateInput, evidence};
 use reader::Reader;
 use scorer::Scorer;
@@ -719,12 +719,17 @@ pub fn extractive_seen(
     if let Some(s) = seen.as_deref_mut() {
         s.clear();
     }
+    let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
+    // What reads the question reads its case; a new user types "c'est qui ross gan".
+    let asked = question;
+    let texts: Vec<&str> = passages.iter().map(|h| h.text.as_str()).collect();
+    let cased = features::recase(question, &texts);
+    let question = cased.as_str();
     let lang = question_lang(question).to_string();
     let expected = expected_type(question);
-    let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
     let confidence = confidence(&passages);
     let abstain = |confidence: f32| Answer {
-        question: question.to_string(),
+        question: asked.to_string(),
         text: abstention_message(&lang).to_string(),
         lang: lang.clone(),
         abstained: true,
@@ -844,6 +849,9 @@ pub fn extractive_seen(
     if expected == AnswerType::Cause && !undisclosed {
         cause_from_neighbour(&scored, &mut chosen, opts.max_sentences);
     }
+    if !undisclosed && features::asks_for_a_name(question) {
+        name_from_previous(question, &scored, &mut chosen, opts.max_sentences);
+    }
     let cues = span_picker::QuestionCues::new(question);
     // Number sources in order of first use.
     let mut citations: Vec<Citation> = Vec::new();
@@ -923,7 +931,7 @@ pub fn extractive_seen(
         .collect::<Vec<_>>()
         .join(" ");
     Ok(Answer {
-        question: question.to_string(),
+        question: asked.to_string(),
         lang,
         abstained: false,
         text,
@@ -951,11 +959,6 @@ fn cause_from_neighbour<'a>(all: &'a [Candidate], chosen: &mut Vec<&'a Candidate
     }
     let first_low = first.text.to_lowercase().replace('’', "'");
     let first_low = first_low.trim_start_matches(['«', '"', '“', ' ', '\u{a0}']);
-    // Adjacent in the passage: at most a few bytes apart (a space, a line break, a no-break
-    // space).
-    let adjacent = |a: &Candidate, b: &Candidate| {
-        a.passage == b.passage && a.range.end <= b.range.start && b.range.start - a.range.end <= 3
-    };
     let neighbour = if features::POINTS_BACK_TO_CAUSE.iter().any(|m| first_low.starts_with(m)) {
         all.iter().find(|c| adjacent(c, first)).map(|c| (c, 0))
     } else {
@@ -964,16 +967,46 @@ fn cause_from_neighbour<'a>(all: &'a [Candidate], chosen: &mut Vec<&'a Candidate
             .filter(|c| features::has_cause_marker(&c.text, features::CAUSE_FOLLOWS))
             .map(|c| (c, 1))
     };
-    let Some((n, at)) = neighbour else {
-        return;
-    };
+    if let Some((n, at)) = neighbour {
+        join(chosen, n, at, max);
+    }
+}
+
+/// Adjacent in a passage: at most a few bytes apart (a space, a line break, a no-break space).
+fn adjacent(a: &Candidate, b: &Candidate) -> bool {
+    a.passage == b.passage && a.range.end <= b.range.start && b.range.start - a.range.end <= 3
+}
+
+/// `n` joins the answer at `at`, in place of the last sentence when the answer is full.
+fn join<'a>(chosen: &mut Vec<&'a Candidate>, n: &'a Candidate, at: usize, max: usize) {
     if chosen.iter().any(|c| std::ptr::eq(*c, n)) {
         return;
     }
     if chosen.len() >= max.max(2) {
         chosen.pop();
     }
-    chosen.insert(at, n);
+    chosen.insert(at.min(chosen.len()), n);
+}
+
+/// A question asking for a name answered by a sentence that names nobody new, because it
+/// refers back to the name ("Le géant des médias français travaille avec Huawei …" after
+/// "… Fabien Aufrechter, le directeur Web 3.0 de Vivendi …"): the previous sentence of the
+/// passage, when it names something the question does not, joins the answer before it.
+fn name_from_previous<'a>(question: &str, all: &'a [Candidate], chosen: &mut Vec<&'a Candidate>, max: usize) {
+    let Some(first) = chosen.first().copied() else {
+        return;
+    };
+    let q: HashSet<String> = features::question_names(question).into_iter().collect();
+    if features::names_something_new(&first.text, &q) {
+        return;
+    }
+    if let Some(prev) = all
+        .iter()
+        .find(|c| adjacent(c, first))
+        .filter(|c| features::names_something_new(&c.text, &q))
+    {
+        join(chosen, prev, 0, max);
+    }
 }
 
 /// The stored text of an article, for placing answer sentences in it.

@@ -311,7 +311,38 @@ pub struct Retrieval {
 }
 
 /// Retrieves the `k` best chunks for `query` with `mode`.
+///
+/// A query typed in lower case is embedded again with the names its passages write
+/// capitalised ("c'est qui ross gan" → "c'est qui Ross Gan", [`recase`]), and retrieved
+/// again: the embedder reads case, and the passage that introduces Ross Gan only comes back
+/// for the cased query. Lexical search ignores case, so lexical mode never does this.
+///
+/// [`recase`]: crate::answer::recase
 pub fn retrieve(
+    lib: &dyn SearchBackend,
+    embedder: &dyn Embedder,
+    query: &str,
+    k: usize,
+    filters: &Filters,
+    mode: Mode,
+) -> Result<Retrieval> {
+    let first = retrieve_as_typed(lib, embedder, query, k, filters, mode)?;
+    if mode == Mode::Lexical {
+        return Ok(first);
+    }
+    let texts: Vec<&str> = first.hits.iter().map(|h| h.text.as_str()).collect();
+    let cased = crate::answer::recase(query.trim(), &texts);
+    if cased == query.trim() {
+        return Ok(first);
+    }
+    let mut again = retrieve_as_typed(lib, embedder, &cased, k, filters, mode)?;
+    again.timings.embed_ms += first.timings.embed_ms;
+    again.timings.search_ms += first.timings.search_ms;
+    again.timings.total_ms += first.timings.total_ms;
+    Ok(again)
+}
+
+fn retrieve_as_typed(
     lib: &dyn SearchBackend,
     embedder: &dyn Embedder,
     query: &str,

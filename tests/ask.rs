@@ -109,6 +109,12 @@ fn short_questions_about_a_name_are_answered() {
         ("c'est qui Ross Gan ?", "porte-parole"),
         ("Who is Fabien Aufrechter?", "directeur Web 3.0"),
         ("Who runs the CPME's digital commission?", "Alain Assouline"),
+        // Typed in lower case: the names are recased from the passages, then retrieved again.
+        ("c'est qui ross gan", "porte-parole"),
+        ("qu'est-ce que dailymotion", "filiale"),
+        // The sentence that answers refers back to the name ("Le géant des médias français"):
+        // the sentence before it, which names Vivendi, comes first.
+        ("Which media group works with Huawei?", "Vivendi"),
     ] {
         let v = ask(&idx, q, &[]);
         let a = &v["answer"];

@@ -302,22 +302,33 @@ pub fn expected_type(question: &str) -> AnswerType {
     AnswerType::Other
 }
 
-/// "Qui est Ross Gan ?", "c'est qui Pie IV", "Who was Ken Hu?": the question names someone and
-/// asks what they are (a role, a title), so the answer is a description, not another name.
+/// "Qui est Ross Gan ?", "c'est qui Pie IV", "Who was Ken Hu?", "Huawei, c'est quoi ?",
+/// "qu'est-ce que Dailymotion": the question names someone or something and asks what they
+/// are (a role, a title, a kind of company), so the answer is a description, not another name.
 pub fn asks_who_someone_is(question: &str) -> bool {
     let toks = tokens(question);
     let lower: Vec<String> = toks.iter().map(|t| t.text.to_lowercase().replace('’', "'")).collect();
     let has = |x: &[&str]| lower.iter().any(|t| x.contains(&t.as_str()));
-    if !has(&["qui", "who"]) || !has(&["est", "était", "etait", "sont", "is", "was", "are"]) {
+    const ASKS: &[&str] = &["qui", "who", "who'", "quoi", "qu'", "what'"];
+    const COPULA: &[&str] = &["est", "était", "etait", "sont", "est-ce", "is", "was", "are"];
+    // "who's", "what's": the "s" after the apostrophe is the copula.
+    let contracted = |i: usize| lower[i] == "s" && i > 0 && matches!(lower[i - 1].as_str(), "who'" | "what'");
+    if !has(ASKS) || !(has(COPULA) || (0..lower.len()).any(contracted)) {
         return false;
     }
-    let frame = [
+    const FRAME: &[&str] = &[
         "qui",
         "who",
+        "who'",
+        "what'",
+        "quoi",
+        "qu'",
+        "que",
         "est",
         "était",
         "etait",
         "sont",
+        "est-ce",
         "is",
         "was",
         "are",
@@ -331,18 +342,38 @@ pub fn asks_who_someone_is(question: &str) -> bool {
     let mut rest = toks
         .iter()
         .zip(&lower)
-        .filter(|(_, l)| !frame.contains(&l.as_str()))
+        .enumerate()
+        .filter(|(i, (_, l))| !FRAME.contains(&l.as_str()) && !contracted(*i))
+        .map(|(_, x)| x)
         .peekable();
     rest.peek().is_some() && rest.all(|(t, _)| is_capitalised(t.text) && !is_date_token(t.text))
 }
 
-/// The names a question holds: capitalised words after its first and acronyms ("Ross", "Gan",
-/// "CPME"), folded, without a possessive's apostrophe. Question words are never capitalised
-/// there, so what remains names a person, a place, an organisation or a work.
+/// The names a question holds: capitalised words after its first, acronyms ("Ross", "Gan",
+/// "CPME"), and the first word when capitalised but no question or function word ("Huawei,
+/// c'est quoi ?"), folded, without a possessive's apostrophe. Question words are never
+/// capitalised after the first, so what remains names a person, a place, an organisation or
+/// a work.
 pub fn question_names(question: &str) -> Vec<String> {
-    tokens(question)
-        .iter()
-        .skip(1)
+    let toks = tokens(question);
+    let first_is_name = toks.first().is_some_and(|t| {
+        is_capitalised(t.text) && {
+            let first = t.text.to_lowercase().replace('’', "'");
+            let first = first.trim_end_matches('\'');
+            crate::lexical::question_content(question)
+                .split_whitespace()
+                .filter_map(|w| {
+                    w.to_lowercase()
+                        .replace('’', "'")
+                        .split('\'')
+                        .next()
+                        .map(str::to_string)
+                })
+                .any(|w| w.trim_matches(|c: char| !c.is_alphanumeric()) == first)
+        }
+    });
+    toks.iter()
+        .skip(usize::from(!first_is_name))
         .filter(|t| is_capitalised(t.text) && !is_date_token(t.text))
         .map(|t| fold_bare(t.text))
         .filter(|f| f.chars().count() >= 2)
@@ -383,6 +414,77 @@ pub fn describes_name(sentence: &str, names: &[String]) -> bool {
             _ => false,
         }
     })
+}
+
+/// The question with each word typed in lower case that the passages only ever write
+/// capitalised inside a sentence ("huawei", "ross gan", "ibm") written as they write it
+/// ("Huawei", "Ross Gan", "IBM"). New users type in lower case, and what reads a question
+/// reads its case: the names that keep a question on topic, "who is X", the span rules, the
+/// reader (trained on PIAF's well-cased questions). A word the passages also write in lower
+/// case ("or", "parlement") stays as typed; a capital after a full stop, a colon or an
+/// opening quotation mark says nothing, so it is not counted. A question with a capital past
+/// its first letter was typed with care, and stays as it is.
+pub fn recase(question: &str, texts: &[&str]) -> String {
+    use std::collections::HashMap;
+    if question.chars().skip(1).any(char::is_uppercase) {
+        return question.to_string();
+    }
+    let key = |t: &str| t.trim_end_matches(['\'', '’']).to_string();
+    let qtoks = tokens(question);
+    let lower_letters = |t: &str| t.chars().any(char::is_alphabetic) && !t.chars().any(char::is_uppercase);
+    let wanted: HashSet<String> = qtoks
+        .iter()
+        .filter(|t| lower_letters(t.text) && t.text.chars().count() >= 2)
+        .map(|t| key(t.text))
+        .collect();
+    if wanted.is_empty() {
+        return question.to_string();
+    }
+    // For each wanted word: its capitalised forms inside sentences, and how often it is
+    // written in lower case.
+    let mut forms: HashMap<String, (HashMap<String, usize>, usize)> = HashMap::new();
+    for text in texts {
+        let toks = tokens(text);
+        for (i, t) in toks.iter().enumerate() {
+            let k = key(t.text);
+            let lower = k.to_lowercase();
+            if !wanted.contains(&lower) {
+                continue;
+            }
+            let e = forms.entry(lower.clone()).or_default();
+            if k == lower {
+                e.1 += 1;
+                continue;
+            }
+            let inside = i > 0 && {
+                let gap = &text[toks[i - 1].end..t.start];
+                !gap.contains(['.', '!', '?', ':', ';', '\n', '«', '"', '“', '(', '['])
+            };
+            if inside {
+                *e.0.entry(k).or_default() += 1;
+            }
+        }
+    }
+    let mut out = String::with_capacity(question.len());
+    let mut at = 0;
+    for t in &qtoks {
+        let k = key(t.text);
+        let Some((caps, 0)) = forms.get(&k) else {
+            continue;
+        };
+        let Some((form, _)) = caps.iter().max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0))) else {
+            continue;
+        };
+        // Same letters, other case: the byte ranges of the question stay valid.
+        if form.len() != k.len() {
+            continue;
+        }
+        out.push_str(&question[at..t.start]);
+        out.push_str(form);
+        at = t.start + k.len();
+    }
+    out.push_str(&question[at..]);
+    out
 }
 
 /// Whether `text` holds every word of `names` (folded), as words.
@@ -1101,6 +1203,67 @@ pub fn names_person(sentence: &str, q: &HashSet<String>) -> bool {
     })
 }
 
+/// Whether a sentence names something the question does not: a capitalised word (not a date)
+/// past the sentence's first word, outside `q`.
+pub fn names_something_new(sentence: &str, q: &HashSet<String>) -> bool {
+    tokens(sentence)
+        .iter()
+        .skip(1)
+        .any(|t| is_capitalised(t.text) && !is_date_token(t.text) && !q.contains(&fold_bare(t.text)))
+}
+
+/// Nouns that name an organisation: "quelle filiale", "which media group".
+const ORGANISATION_NOUNS: &[&str] = &[
+    "groupe",
+    "entreprise",
+    "societe",
+    "firme",
+    "filiale",
+    "marque",
+    "club",
+    "equipe",
+    "parti",
+    "organisation",
+    "association",
+    "banque",
+    "journal",
+    "group",
+    "company",
+    "firm",
+    "subsidiary",
+    "brand",
+    "team",
+    "party",
+    "organization",
+    "organisation",
+    "bank",
+    "newspaper",
+];
+
+/// Whether the question asks for a name: a person (who), or an organisation ("Which media
+/// group …", "Quelle filiale de Vivendi …"), the noun being the one asked about or the next
+/// word (English puts the head last).
+pub fn asks_for_a_name(question: &str) -> bool {
+    match expected_type(question) {
+        AnswerType::Person => true,
+        AnswerType::Other => {
+            let w = words_lower(question);
+            let Some(i) = w
+                .iter()
+                .position(|t| matches!(t.as_str(), "quel" | "quelle" | "quels" | "quelles" | "which"))
+            else {
+                return false;
+            };
+            w.iter().skip(i + 1).take(2).any(|t| {
+                let t = fold(t);
+                let t = t.strip_suffix('s').unwrap_or(&t);
+                ORGANISATION_NOUNS.contains(&t)
+            })
+        }
+        _ => false,
+    }
+}
+
 /// Whether a sentence states a sum of money: a number with a currency (or, failing one, with
 /// a magnitude such as "millions").
 pub fn carries_money(sentence: &str) -> bool {
@@ -1317,6 +1480,83 @@ mod tests {
     }
 
     #[test]
+    fn a_question_typed_in_lower_case_is_recased_from_the_passages() {
+        let texts = [
+            "Le contrat a été révélé par Ross Gan, porte-parole du groupe chinois.",
+            "Selon IBM, 25 consultants iront chez Huawei. Or, les partenaires Or et Diamant gagnent.",
+            "« Huawei est là », dit-il. Le parlement européen et le Parlement.",
+        ];
+        assert_eq!(recase("c'est qui ross gan", &texts), "c'est qui Ross Gan");
+        assert_eq!(
+            recase("ibm envoie combien de personnes chez huawei ?", &texts),
+            "IBM envoie combien de personnes chez Huawei ?"
+        );
+        // "parlement" is also written in lower case; "or" only capitalised as a tier, but
+        // "Or," after a full stop counts for nothing.
+        assert_eq!(recase("le parlement", &texts), "le parlement");
+        assert_eq!(recase("les partenaires or", &texts), "les partenaires Or");
+        // A capital only at the start is no sign of care; one further on is, and the
+        // question stays as typed.
+        assert_eq!(recase("Qui est ross gan ?", &texts), "Qui est Ross Gan ?");
+        assert_eq!(recase("qui est Ross gan ?", &texts), "qui est Ross gan ?");
+        assert_eq!(recase("c'est qui ross gan", &[]), "c'est qui ross gan");
+        assert_eq!(recase("huawei's ceo", &texts), "Huawei's ceo");
+    }
+
+    #[test]
+    fn what_something_named_is_asks_for_a_description() {
+        for q in [
+            "Huawei, c'est quoi ?",
+            "qu'est-ce que Dailymotion",
+            "c'est quoi Dailymotion ?",
+            "who's Ken Hu",
+            "Qui est Ross Gan ?",
+        ] {
+            assert!(asks_who_someone_is(q), "{q}");
+            assert_eq!(expected_type(q), AnswerType::Other, "{q}");
+        }
+        for q in [
+            "Who is Huawei's CEO?",
+            "Qu'est-ce que la photosynthèse ?",
+            "c'est quoi le cloud",
+        ] {
+            assert!(!asks_who_someone_is(q), "{q}");
+        }
+        assert_eq!(question_names("Huawei, c'est quoi ?"), ["huawei"]);
+        assert_eq!(question_names("Xiaomi rachète quoi à Nokia ?"), ["xiaomi", "nokia"]);
+    }
+
+    #[test]
+    fn a_question_asks_for_a_name_and_a_sentence_names_something_new() {
+        for q in [
+            "Which media group works with Huawei?",
+            "Quelle filiale de Vivendi a signé avec Huawei ?",
+            "Qui a fondé Huawei ?",
+        ] {
+            assert!(asks_for_a_name(q), "{q}");
+        }
+        for q in [
+            "Combien de consultants ?",
+            "Quel est le chiffre d'affaires ?",
+            "Qui est Ross Gan ?",
+            "Pourquoi Huawei est-il banni ?",
+        ] {
+            assert!(!asks_for_a_name(q), "{q}");
+        }
+        let q: HashSet<String> = question_names("Which media group works with Huawei?")
+            .into_iter()
+            .collect();
+        assert!(!names_something_new(
+            "Le géant des médias français travaille avec Huawei dans différents domaines.",
+            &q
+        ));
+        assert!(names_something_new(
+            "Huawei a convaincu Fabien Aufrechter, le directeur Web 3.0 de Vivendi.",
+            &q
+        ));
+    }
+
+    #[test]
     fn a_passage_holds_the_names_of_a_question() {
         let names = question_names("Who runs the CPME's digital commission?");
         assert_eq!(names, ["cpme"]);
@@ -1410,6 +1650,10 @@ mod tests {
             let names = question_names(&q);
             let _ = (holds_names(&s, &names), describes_name(&s, &names), counted_noun(&q));
             let _ = crate::lexical::question_content(&q);
+            // Recasing changes case only.
+            let cased = recase(&q.to_lowercase(), &[&s]);
+            proptest::prop_assert_eq!(cased.to_lowercase(), q.to_lowercase().to_lowercase());
+            let _ = (asks_for_a_name(&q), names_something_new(&s, &names.iter().cloned().collect()));
             let kind = expected_type(&q);
             for k in [kind, AnswerType::Number, AnswerType::Date, AnswerType::Person, AnswerType::Place, AnswerType::Cause] {
                 if let Some(r) = crate::answer::span::fact_span(&s, k, &qw) {
@@ -1428,6 +1672,8 @@ mod tests {
             }
             let names = question_names(&format!("Qui est {s} ?"));
             let _ = (describes_name(&s, &names), asks_who_someone_is(&s), crate::lexical::question_content(&s));
+            let lower = s.to_lowercase();
+            proptest::prop_assert_eq!(recase(&lower, &[&s]).to_lowercase(), lower.to_lowercase());
             let _ = evidence(&s, &question_words("Combien ?"));
             for k in [AnswerType::Number, AnswerType::Date, AnswerType::Person, AnswerType::Place, AnswerType::Cause] {
                 if let Some(r) = crate::answer::span::fact_span(&s, k, &question_words("Qui ?")) {
