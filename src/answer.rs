@@ -666,13 +666,16 @@ fn read_best(embedder: &dyn Embedder, question: &str, cands: &mut Vec<Candidate>
         // "Qui est Ross Gan ?" is answered by the sentence that introduces him ("Ross Gan,
         // porte-parole du groupe chinois"), which the scorer ranks below his own words: it
         // comes first, level with the best, which stays beside it.
+        // It may be among the sentences not read: the scorer ranks a bare description low.
         if features::asks_who_someone_is(question) {
             let names = features::question_names(question);
-            if let Some(i) = cands.iter().position(|c| features::describes_name(&c.text, &names))
-                && i > 0
-            {
-                let mut c = cands.remove(i);
-                c.score = cands[0].score;
+            let describes = |c: &Candidate| features::describes_name(&c.text, &names);
+            let found = match cands.iter().position(describes) {
+                Some(i) => Some(cands.remove(i)),
+                None => rest.iter().position(describes).map(|i| rest.remove(i)),
+            };
+            if let Some(mut c) = found {
+                c.score = cands.first().map_or(c.score, |b| b.score);
                 cands.insert(0, c);
             }
         }
@@ -793,12 +796,25 @@ pub fn extractive_seen(
         Some((z, threshold)) => z < threshold,
         None => reader_abstains && read_margin.is_some_and(|m| m < opts.min_answerability),
     };
+    // The sentences an answer would show.
+    let top = scored.first().map_or(best, |c| c.score);
+    let shown = || {
+        scored
+            .iter()
+            .take(opts.max_sentences)
+            .take_while(move |c| c.score >= top - opts.margin)
+    };
     let type_missing = scored.iter().all(|c| c.features[features::TYPE_MISSING] > 0.5)
         // A sum of money asked, and none of the sentences an answer would show states one
-        // (a count of consultants is a number, not a price).
+        // (a count of consultants is a number, not a price; "le salaire de Willi Song" is not
+        // his title).
         || (expected == AnswerType::Number
             && features::asks_for_money(question)
-            && scored.iter().take(opts.max_sentences).all(|c| !features::carries_money(&c.text)))
+            && shown().all(|c| !features::carries_money(&c.text)))
+        // An age asked, and no sentence shown states one ("260 demandes" is not an age).
+        || (expected == AnswerType::Number
+            && features::asks_for_age(question)
+            && shown().all(|c| !features::carries_age(&c.text)))
         // The holder of a role asked ("Xiaomi's CEO"), and none of those sentences names a
         // person (only companies, "Oppo, Huawei et Vivo").
         || (expected == AnswerType::Person && features::asks_for_role_holder(question) && {
@@ -959,13 +975,17 @@ fn cause_from_neighbour<'a>(all: &'a [Candidate], chosen: &mut Vec<&'a Candidate
     }
     let first_low = first.text.to_lowercase().replace('’', "'");
     let first_low = first_low.trim_start_matches(['«', '"', '“', ' ', '\u{a0}']);
+    let previous = || all.iter().find(|c| adjacent(c, first)).map(|c| (c, 0));
     let neighbour = if features::POINTS_BACK_TO_CAUSE.iter().any(|m| first_low.starts_with(m)) {
-        all.iter().find(|c| adjacent(c, first)).map(|c| (c, 0))
+        previous()
     } else {
         all.iter()
             .find(|c| adjacent(first, c))
             .filter(|c| features::has_cause_marker(&c.text, features::CAUSE_FOLLOWS))
             .map(|c| (c, 1))
+            // "Ses lobbyistes … ont été privés d'accès" says what followed; the sentence it
+            // refers back to says why ("… entachée par des soupçons de corruption").
+            .or_else(|| previous().filter(|_| features::refers_back(&first.text)))
     };
     if let Some((n, at)) = neighbour {
         join(chosen, n, at, max);
@@ -989,7 +1009,7 @@ fn join<'a>(chosen: &mut Vec<&'a Candidate>, n: &'a Candidate, at: usize, max: u
 }
 
 /// A question asking for a name answered by a sentence that names nobody new, because it
-/// refers back to the name ("Le géant des médias français travaille avec Huawei …" after
+/// opens by referring back to the name ("Le géant des médias français travaille avec Huawei …" after
 /// "… Fabien Aufrechter, le directeur Web 3.0 de Vivendi …"): the previous sentence of the
 /// passage, when it names something the question does not, joins the answer before it.
 fn name_from_previous<'a>(question: &str, all: &'a [Candidate], chosen: &mut Vec<&'a Candidate>, max: usize) {
@@ -997,7 +1017,7 @@ fn name_from_previous<'a>(question: &str, all: &'a [Candidate], chosen: &mut Vec
         return;
     };
     let q: HashSet<String> = features::question_names(question).into_iter().collect();
-    if features::names_something_new(&first.text, &q) {
+    if !features::refers_back(&first.text) || features::names_something_new(&first.text, &q) {
         return;
     }
     if let Some(prev) = all

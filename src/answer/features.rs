@@ -64,6 +64,14 @@ const NUMBER_NOUNS: &[&str] = &[
     "altitude",
     "profondeur",
     "capacité",
+    // Sums paid to someone: "quel est le salaire de …" asks for money.
+    "salaire",
+    "rémunération",
+    "tarif",
+    "loyer",
+    "salary",
+    "wage",
+    "fee",
     "number",
     "size",
     "height",
@@ -207,6 +215,12 @@ fn asked_noun(w: &[String]) -> Option<String> {
             + 1
     };
     let mut i = after(start)?;
+    // "What is Ken Hu's salary": the noun after a possessive name.
+    if let Some(j) = (i..w.len().min(i + 3)).find(|&j| w[j].ends_with("'s"))
+        && j + 1 < w.len()
+    {
+        i = j + 1;
+    }
     let head = bare(&w[i]);
     if matches!(head.as_str(), "nom" | "name" | "prénom") {
         i = after(i + 1)?;
@@ -338,12 +352,15 @@ pub fn asks_who_someone_is(question: &str) -> bool {
         "vraiment",
         "exactly",
         "really",
+        "comme",
     ];
+    // "Huawei, c'est quoi comme entreprise ?": the kind asked after "comme" is frame too.
+    let kind = |i: usize| i > 0 && lower[i - 1] == "comme";
     let mut rest = toks
         .iter()
         .zip(&lower)
         .enumerate()
-        .filter(|(i, (_, l))| !FRAME.contains(&l.as_str()) && !contracted(*i))
+        .filter(|(i, (_, l))| !FRAME.contains(&l.as_str()) && !contracted(*i) && !kind(*i))
         .map(|(_, x)| x)
         .peekable();
     rest.peek().is_some() && rest.all(|(t, _)| is_capitalised(t.text) && !is_date_token(t.text))
@@ -404,7 +421,37 @@ pub fn describes_name(sentence: &str, names: &[String]) -> bool {
         };
         let between = sentence[t.end..next.start].trim();
         let after_det = if det(next.text) { toks.get(i + 2) } else { Some(next) };
-        let described = after_det.is_some_and(|w| lower(w.text));
+        // "Huawei, tout en vantant …", "Huawei, qui …" go on with the sentence.
+        const GOES_ON: &[&str] = &[
+            "tout",
+            "toute",
+            "tous",
+            "alors",
+            "tandis",
+            "lorsque",
+            "puis",
+            "ainsi",
+            "notamment",
+            "selon",
+            "comme",
+            "dont",
+            "qui",
+            "que",
+            "et",
+            "mais",
+            "ou",
+            "avec",
+            "en",
+            "who",
+            "which",
+            "and",
+            "but",
+            "while",
+            "when",
+            "as",
+            "with",
+        ];
+        let described = after_det.is_some_and(|w| lower(w.text) && !GOES_ON.contains(&fold(w.text).as_str()));
         match between {
             "," | "(" => described,
             "" => {
@@ -987,10 +1034,27 @@ pub fn asks_for_money(question: &str) -> bool {
     // "Quel est le montant …", "What was the cost …"; not "quel prix", which is as often an
     // award.
     const SUM_NOUNS: &[&str] = &[
-        "montant", "cout", "couts", "somme", "budget", "salaire", "tarif", "loyer", "amount", "cost", "price", "fee",
+        "montant",
+        "cout",
+        "couts",
+        "somme",
+        "budget",
+        "salaire",
+        "remuneration",
+        "tarif",
+        "loyer",
+        "amount",
+        "cost",
+        "price",
+        "fee",
         "salary",
+        "wage",
     ];
     let sum = |t: &String| SUM_NOUNS.contains(&t.as_str());
+    // "What is Ken Hu's salary", "quelle est la rémunération de …".
+    if asked_noun(&words_lower(question)).is_some_and(|n| sum(&fold(&n))) {
+        return true;
+    }
     w.windows(2)
         .any(|p| matches!(p[0].as_str(), "quel" | "quelle" | "what" | "which") && sum(&p[1]))
         || w.windows(4).any(|p| {
@@ -1240,6 +1304,44 @@ const ORGANISATION_NOUNS: &[&str] = &[
     "newspaper",
 ];
 
+/// Whether a sentence opens by referring back to someone named before it: a personal,
+/// possessive or demonstrative pronoun ("Il", "Ses lobbyistes", "His Liber servitoris"), or
+/// the definite epithets news articles use for a company or a person named earlier ("Le
+/// géant des médias français", "le groupe chinois", "The company").
+pub fn refers_back(sentence: &str) -> bool {
+    const PRONOUNS: &[&str] = &[
+        "il", "elle", "ils", "elles", "ce", "cet", "cette", "ces", "celui", "celle", "ceux", "son", "sa", "ses",
+        "leur", "leurs", "lui", "he", "she", "they", "it", "his", "her", "its", "their", "this", "these", "those",
+    ];
+    const EPITHETS: &[&str] = &[
+        "groupe",
+        "geant",
+        "fabricant",
+        "firme",
+        "societe",
+        "entreprise",
+        "constructeur",
+        "equipementier",
+        "operateur",
+        "compagnie",
+        "dirigeant",
+        "patron",
+        "company",
+        "group",
+        "firm",
+        "giant",
+        "maker",
+        "manufacturer",
+    ];
+    let toks = tokens(sentence);
+    let w: Vec<String> = toks.iter().take(3).map(|t| fold_bare(t.text)).collect();
+    match w.first().map(String::as_str) {
+        Some(p) if PRONOUNS.contains(&p) => true,
+        Some("le" | "la" | "l" | "les" | "the") => w.get(1).is_some_and(|n| EPITHETS.contains(&n.as_str())),
+        _ => false,
+    }
+}
+
 /// Whether the question asks for a name: a person (who), or an organisation ("Which media
 /// group …", "Quelle filiale de Vivendi …"), the noun being the one asked about or the next
 /// word (English puts the head last).
@@ -1278,6 +1380,30 @@ pub fn carries_money(sentence: &str) -> bool {
             || words
                 .iter()
                 .any(|w| CURRENCIES.contains(&w.as_str()) || MAGNITUDES.contains(&w.as_str())))
+}
+
+/// Whether a question asks someone's or something's age ("quel âge a …", "how old is …").
+pub fn asks_for_age(question: &str) -> bool {
+    let w: Vec<String> = words_lower(question).iter().map(|t| fold(t)).collect();
+    w.windows(2).any(|p| {
+        matches!(
+            (p[0].as_str(), p[1].as_str()),
+            ("quel", "age") | ("l'age", _) | ("how", "old") | ("what", "age") | ("the", "age")
+        )
+    }) || w.iter().any(|t| t == "l'age")
+}
+
+/// Whether a sentence states an age: a number of years ("34 ans", "aged 39", "at age 39",
+/// "âgé de trente ans").
+pub fn carries_age(sentence: &str) -> bool {
+    let words: Vec<String> = tokens(sentence).iter().map(|t| fold(t.text)).collect();
+    let number = |w: &str| w.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&w);
+    words
+        .iter()
+        .any(|w| matches!(w.as_str(), "age" | "agee" | "ages" | "agees" | "aged"))
+        || words
+            .windows(2)
+            .any(|p| number(&p[0]) && matches!(p[1].as_str(), "ans" | "an" | "years" | "year"))
 }
 
 /// Whether a sentence says that a fact was withheld ("n'en a pas révélé le montant", "terms
@@ -1468,6 +1594,7 @@ mod tests {
         for s in [
             "« Qui est responsable de quoi ? » explique Ross Gan.",
             "Ross Gan, Willi Song et Ken Hu étaient là.",
+            "Il a collaboré avec Ross Gan, tout en vantant ses outils.",
             "Ross Gan a confirmé le contrat.",
         ] {
             assert!(!describes_name(s, &names), "{s}");
@@ -1511,6 +1638,7 @@ mod tests {
             "c'est quoi Dailymotion ?",
             "who's Ken Hu",
             "Qui est Ross Gan ?",
+            "Huawei c'est quoi comme entreprise",
         ] {
             assert!(asks_who_someone_is(q), "{q}");
             assert_eq!(expected_type(q), AnswerType::Other, "{q}");
@@ -1550,6 +1678,22 @@ mod tests {
             "Le géant des médias français travaille avec Huawei dans différents domaines.",
             &q
         ));
+        for s in [
+            "Le géant des médias français travaille avec Huawei.",
+            "Ses lobbyistes ont été privés d'accès.",
+            "His Liber servitoris is of particular interest.",
+            "Il a annoncé l'ouverture de magasins.",
+        ] {
+            assert!(refers_back(s), "{s}");
+        }
+        for s in [
+            "Students thronged to Wittenberg.",
+            "The lockstep situation of the IPCC is a consensus.",
+            "Le contrat a été révélé par Ross Gan.",
+            "Selon lui, rien ne change.",
+        ] {
+            assert!(!refers_back(s), "{s}");
+        }
         assert!(names_something_new(
             "Huawei a convaincu Fabien Aufrechter, le directeur Web 3.0 de Vivendi.",
             &q
@@ -1684,6 +1828,35 @@ mod tests {
     }
 
     #[test]
+    fn age_questions_and_ages() {
+        for q in [
+            "quel est l'âge de wilbur ross",
+            "Quel âge a Ren Zhengfei ?",
+            "How old is Ken Hu?",
+        ] {
+            assert!(asks_for_age(q), "{q}");
+            assert_eq!(expected_type(q), AnswerType::Number, "{q}");
+        }
+        for q in [
+            "Combien de demandes ?",
+            "Who is the CEO?",
+            "Quel est le rôle de l'agence ?",
+        ] {
+            assert!(!asks_for_age(q), "{q}");
+        }
+        for s in [
+            "Il est mort à 34 ans.",
+            "He played at age 39.",
+            "âgé de trente ans, il part.",
+        ] {
+            assert!(carries_age(s), "{s}");
+        }
+        assert!(!carries_age(
+            "“Ce sont pas moins de 260 demandes” a déclaré Wilbur Ross."
+        ));
+    }
+
+    #[test]
     fn money_questions_and_sums() {
         for q in [
             "Combien Huawei paie-t-il IBM pour cette mission de conseil ?",
@@ -1692,9 +1865,12 @@ mod tests {
             "How much did Huawei pay IBM?",
             "How much money was raised?",
             "Quel est le montant du contrat ?",
+            "Quel est le salaire de Willi Song ?",
             "What was the cost of the bridge?",
+            "What is Ken Hu's salary?",
         ] {
             assert!(asks_for_money(q), "{q}");
+            assert_eq!(expected_type(q), AnswerType::Number, "{q}");
         }
         for q in [
             "Combien de consultants IBM envoie-t-il chez Huawei ?",
