@@ -1393,17 +1393,25 @@ pub fn asks_for_age(question: &str) -> bool {
     }) || w.iter().any(|t| t == "l'age")
 }
 
-/// Whether a sentence states an age: a number of years ("34 ans", "aged 39", "at age 39",
-/// "âgé de trente ans").
+/// Whether a sentence states an age, or what gives one: a number of years ("34 ans", "aged
+/// 39", "âgé de trente ans", "sa vingt-troisième année"), or a birth ("né le 10 juillet 1009").
 pub fn carries_age(sentence: &str) -> bool {
     let words: Vec<String> = tokens(sentence).iter().map(|t| fold(t.text)).collect();
-    let number = |w: &str| w.chars().any(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&w);
-    words
-        .iter()
-        .any(|w| matches!(w.as_str(), "age" | "agee" | "ages" | "agees" | "aged"))
-        || words
-            .windows(2)
-            .any(|p| number(&p[0]) && matches!(p[1].as_str(), "ans" | "an" | "years" | "year"))
+    let number = |w: &str| {
+        w.chars().any(|c| c.is_ascii_digit())
+            || NUMBER_WORDS.contains(&w)
+            || w.ends_with("ieme")
+            || w.ends_with("th")
+            || w.rsplit('-').next().is_some_and(|last| NUMBER_WORDS.contains(&last))
+    };
+    words.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "age" | "agee" | "ages" | "agees" | "aged" | "ne" | "nee" | "born" | "naissance" | "birth"
+        )
+    }) || words
+        .windows(2)
+        .any(|p| number(&p[0]) && matches!(p[1].as_str(), "ans" | "an" | "annee" | "annees" | "years" | "year"))
 }
 
 /// Whether a sentence says that a fact was withheld ("n'en a pas révélé le montant", "terms
@@ -1848,6 +1856,8 @@ mod tests {
             "Il est mort à 34 ans.",
             "He played at age 39.",
             "âgé de trente ans, il part.",
+            "Il n’avait pas encore atteint sa vingt-troisième année.",
+            "Alberto Azzo II, né le 10 juillet 1009, est un seigneur.",
         ] {
             assert!(carries_age(s), "{s}");
         }
