@@ -274,7 +274,12 @@ pub fn expected_type(question: &str) -> AnswerType {
     if asks_when {
         return AnswerType::Date;
     }
-    if has("où") || has("where") || has("d'où") {
+    // Typed without its accent, "ou" still asks where when it opens or ends the question, or
+    // follows "c'est" ("ou est basée ibm", "c'est ou armonk"); elsewhere it is "or".
+    let ou_unaccented = w.first().is_some_and(|f| f == "ou" || f == "d'ou")
+        || (w.len() > 1 && w.last().is_some_and(|l| l == "ou"))
+        || w.windows(2).any(|p| p[0] == "c'est" && p[1] == "ou");
+    if has("où") || has("where") || has("d'où") || ou_unaccented {
         return AnswerType::Place;
     }
     if has("qui") && !w.iter().any(|t| t.starts_with("qu'est")) && w.first().is_some_and(|f| f != "ce")
@@ -298,8 +303,10 @@ pub fn expected_type(question: &str) -> AnswerType {
     }
     if let Some(n) = noun_after_which.as_deref() {
         // "en quelle année", "quel pays", "quel âge", "quel est le prix", …
-        let singular = n.strip_suffix('s').unwrap_or(n);
-        let is = |list: &[&str]| list.contains(&n) || list.contains(&singular);
+        // Folded on both sides: "quelle duree", "quelle capacite" typed without accents.
+        let n = fold(n);
+        let singular = n.strip_suffix('s').unwrap_or(&n);
+        let is = |list: &[&str]| list.iter().any(|x| fold(x) == n || fold(x) == singular);
         if is(DATE_NOUNS) {
             return AnswerType::Date;
         }
@@ -1832,6 +1839,26 @@ mod tests {
                     proptest::prop_assert!(s.get(r).is_some());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn where_typed_without_its_accent() {
+        for q in [
+            "ou est basée la firme ibm",
+            "c'est ou armonk",
+            "huawei a tenu sa conférence ou ?",
+            "d'ou vient ren zhengfei",
+        ] {
+            assert_eq!(expected_type(q), AnswerType::Place, "{q}");
+        }
+        assert_eq!(expected_type("quelle duree a le contrat"), AnswerType::Number);
+        assert_eq!(expected_type("en quelle annee 3com a ete rachete"), AnswerType::Date);
+        for q in [
+            "Qui a fondé Huawei ou Xiaomi ?",
+            "combien de salariés ou de partenaires",
+        ] {
+            assert_ne!(expected_type(q), AnswerType::Place, "{q}");
         }
     }
 
