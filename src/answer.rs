@@ -665,12 +665,14 @@ fn read_best(embedder: &dyn Embedder, question: &str, cands: &mut Vec<Candidate>
         cands.sort_by(|a, b| b.score.total_cmp(&a.score));
         // "Qui est Ross Gan ?" is answered by the sentence that introduces him ("Ross Gan,
         // porte-parole du groupe chinois"), which the scorer ranks below his own words: it
-        // comes first, level with the best, which stays beside it.
-        // It may be among the sentences not read: the scorer ranks a bare description low.
+        // comes first, level with the best, which stays beside it. It may be among the
+        // sentences not read ("Huawei est un fabricant chinois…"): the scorer ranks a bare
+        // description low.
         if features::asks_who_someone_is(question) {
             let names = features::question_names(question);
             let describes = |c: &Candidate| features::describes_name(&c.text, &names);
             let found = match cands.iter().position(describes) {
+                Some(0) => None,
                 Some(i) => Some(cands.remove(i)),
                 None => rest.iter().position(describes).map(|i| rest.remove(i)),
             };
@@ -724,6 +726,8 @@ pub fn extractive_seen(
     }
     let passages: Vec<&Hit> = hits.iter().take(opts.passages).collect();
     // What reads the question reads its case; a new user types "c'est qui ross gan".
+    // [`retrieve`](crate::retrieve::retrieve) recases from every hit to embed the question;
+    // here the passages read are enough, and an answerer given hits from elsewhere recases too.
     let asked = question;
     let texts: Vec<&str> = passages.iter().map(|h| h.text.as_str()).collect();
     let cased = features::recase(question, &texts);
@@ -1009,9 +1013,10 @@ fn join<'a>(chosen: &mut Vec<&'a Candidate>, n: &'a Candidate, at: usize, max: u
 }
 
 /// A question asking for a name answered by a sentence that names nobody new, because it
-/// opens by referring back to the name ("Le géant des médias français travaille avec Huawei …" after
-/// "… Fabien Aufrechter, le directeur Web 3.0 de Vivendi …"): the previous sentence of the
-/// passage, when it names something the question does not, joins the answer before it.
+/// opens by referring back to the name ("Le géant des médias français travaille avec
+/// Huawei …" after "… Fabien Aufrechter, le directeur Web 3.0 de Vivendi …"): the previous
+/// sentence of the passage, when it names something the question does not, joins the answer
+/// before it.
 fn name_from_previous<'a>(question: &str, all: &'a [Candidate], chosen: &mut Vec<&'a Candidate>, max: usize) {
     let Some(first) = chosen.first().copied() else {
         return;

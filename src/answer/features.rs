@@ -1306,7 +1306,6 @@ const ORGANISATION_NOUNS: &[&str] = &[
     "team",
     "party",
     "organization",
-    "organisation",
     "bank",
     "newspaper",
 ];
