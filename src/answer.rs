@@ -819,6 +819,11 @@ pub fn extractive_seen(
         || (expected == AnswerType::Number
             && features::asks_for_age(question)
             && shown().all(|c| !features::carries_age(&c.text)))
+        // The head of a company asked, and no sentence shown names one as such: "Who is the
+        // CEO of Vivendi?" is not answered with its Web 3.0 director.
+        || (expected == AnswerType::Person
+            && features::asks_for_chief_executive(question)
+            && shown().all(|c| !features::names_chief_executive(&c.text)))
         // The holder of a role asked ("Xiaomi's CEO"), and none of those sentences names a
         // person (only companies, "Oppo, Huawei et Vivo").
         || (expected == AnswerType::Person && features::asks_for_role_holder(question) && {
@@ -871,6 +876,16 @@ pub fn extractive_seen(
     }
     if !undisclosed && features::asks_for_a_name(question) {
         name_from_previous(question, &scored, &mut chosen, opts.max_sentences);
+    }
+    // "Who is Huawei's CEO?": the shown sentence that names the head as such goes first.
+    if !undisclosed
+        && expected == AnswerType::Person
+        && features::asks_for_chief_executive(question)
+        && let Some(i) = chosen.iter().position(|c| features::names_chief_executive(&c.text))
+        && i > 0
+    {
+        let c = chosen.remove(i);
+        chosen.insert(0, c);
     }
     let cues = span_picker::QuestionCues::new(question);
     // Number sources in order of first use.

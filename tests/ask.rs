@@ -186,6 +186,29 @@ fn a_price_the_articles_do_not_give_is_answered_with_the_sentence_that_says_so()
     assert!(v["answer"]["text"].as_str().unwrap_or_default().contains("25"), "{v:#}");
 }
 
+/// On topic, but what is asked is not in the articles: a salary, an age, a chief executive
+/// the articles do not name. Each gets "the articles do not give it", not a neighbouring
+/// fact (his title, "260 demandes", another officer).
+#[test]
+fn a_salary_an_age_or_a_ceo_the_articles_do_not_give_is_missing() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    for q in [
+        "Quel est le salaire de Willi Song ?",
+        "quel est l'âge de wilbur ross",
+        "Who is the CEO of Vivendi?",
+    ] {
+        let v = ask(&idx, q, &[]);
+        assert_eq!(v["answer"]["abstention"], "fact_missing", "{q}: {v:#}");
+        assert!(v["answer"]["citations"].as_array().unwrap().is_empty(), "{q}: {v:#}");
+    }
+    // The head of a company the articles do name comes first.
+    let v = ask(&idx, "Who is Huawei's CEO?", &[]);
+    let first = v["answer"]["sentences"][0]["text"].as_str().unwrap_or_default();
+    assert!(first.contains("Ren Zhengfei"), "{v:#}");
+}
+
 #[test]
 fn human_answer_lists_numbered_sources() {
     let t = tempfile::tempdir().unwrap();

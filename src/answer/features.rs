@@ -1274,6 +1274,36 @@ pub fn names_person(sentence: &str, q: &HashSet<String>) -> bool {
     })
 }
 
+/// How news names the head of a company, folded: one word, or a phrase. Asked as "CEO", the
+/// role is written "P-DG", "PDG", "directeur général" as often; "directeur Web 3.0" is another
+/// role.
+const CHIEF_EXECUTIVE_WORDS: &[&str] = &["ceo", "pdg", "p-dg", "patron", "patronne"];
+const CHIEF_EXECUTIVE_PHRASES: &[&str] = &[
+    "directeur general",
+    "directrice generale",
+    "chief executive",
+    "president-directeur",
+    "managing director",
+];
+
+fn mentions_chief_executive(text: &str) -> bool {
+    let words: Vec<String> = tokens(text).iter().map(|t| fold_bare(t.text)).collect();
+    words.iter().any(|w| CHIEF_EXECUTIVE_WORDS.contains(&w.as_str()))
+        || CHIEF_EXECUTIVE_PHRASES.iter().any(|p| words.join(" ").contains(p))
+}
+
+/// Whether a question asks who heads a company ("Who is the CEO of Vivendi?", "qui est le
+/// PDG de Huawei").
+pub fn asks_for_chief_executive(question: &str) -> bool {
+    expected_type(question) == AnswerType::Person && mentions_chief_executive(question)
+}
+
+/// Whether a sentence names the head of a company as such ("son P-DG et fondateur Ren
+/// Zhengfei").
+pub fn names_chief_executive(sentence: &str) -> bool {
+    mentions_chief_executive(sentence)
+}
+
 /// Whether a sentence names something the question does not: a capitalised word (not a date)
 /// past the sentence's first word, outside `q`.
 pub fn names_something_new(sentence: &str, q: &HashSet<String>) -> bool {
@@ -1839,6 +1869,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_head_of_a_company_is_named_as_such() {
+        for q in [
+            "Who is the CEO of Vivendi?",
+            "qui est le PDG de Huawei",
+            "Qui est le directeur général de Nokia ?",
+        ] {
+            assert!(asks_for_chief_executive(q), "{q}");
+        }
+        for q in [
+            "Qui est Ross Gan ?",
+            "Who runs the CPME's digital commission?",
+            "Combien gagne le PDG ?",
+        ] {
+            assert!(!asks_for_chief_executive(q), "{q}");
+        }
+        assert!(names_chief_executive(
+            "Et le gouvernement voit ses relations avec l'armée chinoise, d'où son P-DG et fondateur Ren Zhengfei est issu."
+        ));
+        assert!(!names_chief_executive(
+            "Huawei a convaincu Fabien Aufrechter, le directeur Web 3.0 de Vivendi, d'intervenir."
+        ));
     }
 
     #[test]
