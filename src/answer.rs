@@ -800,6 +800,7 @@ pub fn extractive_seen(
         Some((z, threshold)) => z < threshold,
         None => reader_abstains && read_margin.is_some_and(|m| m < opts.min_answerability),
     };
+    let asks_ceo = features::asks_for_chief_executive(question);
     // The sentences an answer would show.
     let top = scored.first().map_or(best, |c| c.score);
     let shown = || {
@@ -821,9 +822,7 @@ pub fn extractive_seen(
             && shown().all(|c| !features::carries_age(&c.text)))
         // The head of a company asked, and no sentence shown names one as such: "Who is the
         // CEO of Vivendi?" is not answered with its Web 3.0 director.
-        || (expected == AnswerType::Person
-            && features::asks_for_chief_executive(question)
-            && shown().all(|c| !features::names_chief_executive(&c.text)))
+        || (asks_ceo && shown().all(|c| !features::names_chief_executive(&c.text)))
         // The holder of a role asked ("Xiaomi's CEO"), and none of those sentences names a
         // person (only companies, "Oppo, Huawei et Vivo").
         || (expected == AnswerType::Person && features::asks_for_role_holder(question) && {
@@ -879,8 +878,7 @@ pub fn extractive_seen(
     }
     // "Who is Huawei's CEO?": the shown sentence that names the head as such goes first.
     if !undisclosed
-        && expected == AnswerType::Person
-        && features::asks_for_chief_executive(question)
+        && asks_ceo
         && let Some(i) = chosen.iter().position(|c| features::names_chief_executive(&c.text))
         && i > 0
     {

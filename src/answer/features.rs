@@ -1286,22 +1286,21 @@ const CHIEF_EXECUTIVE_PHRASES: &[&str] = &[
     "managing director",
 ];
 
-fn mentions_chief_executive(text: &str) -> bool {
+/// Whether a text names the head of a company as such ("son P-DG et fondateur Ren Zhengfei",
+/// "the CEO of Vivendi").
+pub fn names_chief_executive(text: &str) -> bool {
     let words: Vec<String> = tokens(text).iter().map(|t| fold_bare(t.text)).collect();
-    words.iter().any(|w| CHIEF_EXECUTIVE_WORDS.contains(&w.as_str()))
-        || CHIEF_EXECUTIVE_PHRASES.iter().any(|p| words.join(" ").contains(p))
+    if words.iter().any(|w| CHIEF_EXECUTIVE_WORDS.contains(&w.as_str())) {
+        return true;
+    }
+    let joined = words.join(" ");
+    CHIEF_EXECUTIVE_PHRASES.iter().any(|p| joined.contains(p))
 }
 
 /// Whether a question asks who heads a company ("Who is the CEO of Vivendi?", "qui est le
 /// PDG de Huawei").
 pub fn asks_for_chief_executive(question: &str) -> bool {
-    expected_type(question) == AnswerType::Person && mentions_chief_executive(question)
-}
-
-/// Whether a sentence names the head of a company as such ("son P-DG et fondateur Ren
-/// Zhengfei").
-pub fn names_chief_executive(sentence: &str) -> bool {
-    mentions_chief_executive(sentence)
+    expected_type(question) == AnswerType::Person && names_chief_executive(question)
 }
 
 /// Whether a sentence names something the question does not: a capitalised word (not a date)
@@ -1424,7 +1423,7 @@ pub fn asks_for_age(question: &str) -> bool {
     w.windows(2).any(|p| {
         matches!(
             (p[0].as_str(), p[1].as_str()),
-            ("quel", "age") | ("l'age", _) | ("how", "old") | ("what", "age") | ("the", "age")
+            ("quel", "age") | ("how", "old") | ("what", "age") | ("the", "age")
         )
     }) || w.iter().any(|t| t == "l'age")
 }
