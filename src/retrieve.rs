@@ -242,6 +242,17 @@ fn hybrid_hits(
         };
         *acc.entry(id).or_default() += w / (RRF_K + rank as f32 + 1.0);
     }
+    // A passage one list did not return counts as ranked just past that list's end.
+    let in_dense: std::collections::HashSet<i64> = dense.iter().map(|&(id, _)| id).collect();
+    let in_lexical: std::collections::HashSet<i64> = lexical.iter().map(|&(id, _)| id).collect();
+    for (&id, v) in acc.iter_mut() {
+        if !in_dense.contains(&id) {
+            *v += wd / (RRF_K + dense.len() as f32 + 1.0);
+        }
+        if !in_lexical.contains(&id) && same.get(&id).copied().unwrap_or(true) {
+            *v += wl / (RRF_K + lexical.len() as f32 + 1.0);
+        }
+    }
     let mut fused: Vec<(i64, f32)> = acc.into_iter().filter(|&(_, v)| v > 0.0).collect();
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     fused.truncate(k);
@@ -273,6 +284,21 @@ pub fn rrf_weighted(lists: &[(&[(i64, f32)], f32)], k: usize) -> Vec<(i64, f32)>
         }
         for (rank, &(id, _)) in list.iter().enumerate() {
             *acc.entry(id).or_default() += w / (RRF_K + rank as f32 + 1.0);
+        }
+    }
+    // A chunk a list did not return counts as ranked just past that list's end: a list that
+    // ran out (BM25 matches few chunks of a small corpus) must not outvote the other list's
+    // ranks by its mere presence.
+    for &(list, w) in lists {
+        if w <= 0.0 {
+            continue;
+        }
+        let present: std::collections::HashSet<i64> = list.iter().map(|&(id, _)| id).collect();
+        let past_end = w / (RRF_K + list.len() as f32 + 1.0);
+        for (id, v) in acc.iter_mut() {
+            if !present.contains(id) {
+                *v += past_end;
+            }
         }
     }
     let mut fused: Vec<(i64, f32)> = acc.into_iter().collect();
@@ -576,21 +602,38 @@ mod tests {
             .map(|f| f.0)
             .collect();
         assert_eq!(dense_only, vec![1, 2, 3]);
-        // A lexical-only vote lifts 3 over the dense leader at weight 1 (1/63 + 1/61 > 1/61),
-        // and no longer at 0.01 (1/63 + 0.01/61 < 1/62).
+        // A lexical vote at the head of a long list lifts 3 over the dense leader at weight 1
+        // (1/63 + 1/61 > 1/61 + 1/71, 1 being past the end of ten), and no longer at 0.01.
+        let long: Vec<(i64, f32)> = std::iter::once((3, 5.0)).chain((10..19).map(|i| (i, 1.0))).collect();
         let ids = |w: f32| -> Vec<i64> {
-            rrf_weighted(&[(&dense, 1.0), (&[(3, 5.0)], w)], 10)
+            rrf_weighted(&[(&dense, 1.0), (&long, w)], 3)
                 .iter()
                 .map(|f| f.0)
                 .collect()
         };
-        assert_eq!(ids(1.0), vec![3, 1, 2]);
+        assert_eq!(ids(1.0)[0], 3);
         assert_eq!(ids(0.01), vec![1, 2, 3]);
         let ids: Vec<i64> = fused.iter().map(|f| f.0).collect();
-        // 1: 1/61 + 1/63; 3: 1/63 + 1/61 (tie, lower id first); 2: 1/62; 4: 1/62.
+        // 1: 1/61 + 1/63; 3: 1/63 + 1/61 (tie, lower id first); 2: 1/62 + 1/64 and 4: 1/64 +
+        // 1/62, each past the end of the list that lacks it.
         assert_eq!(ids, vec![1, 3, 2, 4]);
         assert!((fused[0].1 - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-6);
         assert_eq!(rrf(&[&dense, &lexical], 2).len(), 2);
+    }
+
+    #[test]
+    fn a_short_list_does_not_outvote_by_presence() {
+        // BM25 on a small corpus matches few chunks: the dense third (7), which shares no word
+        // with the query, must stay above chunks the dense list ranks last but BM25 matched.
+        let dense: Vec<(i64, f32)> = (1..=12).map(|i| (i, 1.0 - i as f32 / 100.0)).collect();
+        let lexical = [(1, 6.0), (2, 4.0), (11, 0.2), (12, 0.1)];
+        let fused: Vec<i64> = rrf_weighted(&[(&dense, 1.0), (&lexical, 0.3)], 12)
+            .iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(&fused[..3], &[1, 2, 3]);
+        let pos = |id: i64| fused.iter().position(|&x| x == id).unwrap();
+        assert!(pos(7) < pos(11), "{fused:?}");
     }
 
     #[test]
