@@ -210,6 +210,44 @@ fn a_salary_an_age_or_a_ceo_the_articles_do_not_give_is_missing() {
 }
 
 #[test]
+fn a_figure_about_another_company_or_place_is_missing() {
+    let t = tempfile::tempdir().unwrap();
+    bundled_index(t.path());
+    let idx = t.path().join("index");
+    // Huawei's headcount is no answer for Nokia's (an article Nokia is absent from), nor the
+    // thousand shops planned in China for India.
+    for q in [
+        "Combien de salariés a Nokia ?",
+        "Combien de magasins Xiaomi a-t-il en Inde ?",
+    ] {
+        let v = ask(&idx, q, &[]);
+        assert_eq!(v["answer"]["abstention"], "fact_missing", "{q}: {v:#}");
+    }
+    // Asked about the company or the place the sentence is about, the figure is given.
+    for (q, fact) in [
+        ("Combien de salariés a Huawei ?", "208.000"),
+        (
+            "Combien de magasins Xiaomi va-t-il ouvrir en Chine ?",
+            "millier de magasins",
+        ),
+        ("How many stores will Xiaomi open in China?", "millier de magasins"),
+    ] {
+        let v = ask(&idx, q, &[]);
+        let text = v["answer"]["text"].as_str().unwrap_or_default();
+        assert!(text.contains(fact), "{q}: {v:#}");
+    }
+    // The price of a deal whose terms were not disclosed: the sentence that says so, which
+    // the fifth-ranked chunk holds.
+    let v = ask(&idx, "Combien coûte l'accord entre Xiaomi et Nokia ?", &[]);
+    let first = v["answer"]["sentences"][0]["text"].as_str().unwrap_or_default();
+    assert!(first.contains("silence radio"), "{v:#}");
+    // A chunk BM25 ranks first and dense fifth is read.
+    let v = ask(&idx, "À qui Ross Gan a-t-il donné une interview ?", &[]);
+    let first = v["answer"]["sentences"][0]["text"].as_str().unwrap_or_default();
+    assert!(first.contains("Bloomberg"), "{v:#}");
+}
+
+#[test]
 fn human_answer_lists_numbered_sources() {
     let t = tempfile::tempdir().unwrap();
     bundled_index(t.path());

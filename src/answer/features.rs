@@ -547,6 +547,58 @@ pub fn holds_names(text: &str, names: &[String]) -> bool {
     names.iter().all(|n| words.contains(n))
 }
 
+/// The place a question scopes its figure to: the capitalised name after "en", "au", "aux",
+/// "à" or "in" ("Combien de magasins Xiaomi a-t-il en Inde ?" → "inde"), folded.
+pub fn scoped_place(question: &str) -> Option<String> {
+    places_after_prepositions(question).pop()
+}
+
+/// Capitalised names right after a preposition of place, folded, in order.
+fn places_after_prepositions(text: &str) -> Vec<String> {
+    let toks = tokens(text);
+    toks.windows(2)
+        .filter(|w| {
+            // "à", not "a": "Combien d'employés a Xiaomi ?" has a verb there.
+            matches!(w[0].text.to_lowercase().as_str(), "en" | "au" | "aux" | "à" | "in") && is_capitalised(w[1].text)
+        })
+        .map(|w| fold_bare(w[1].text))
+        .collect()
+}
+
+/// Whether the figure `sentences` give is for another place than the one the question asks
+/// about: none of them names the question's place, and the first scopes itself to another
+/// ("… d'ici à 2019 en Chine d'un millier de magasins" for stores in India).
+pub fn figure_for_another_place(question: &str, sentences: &[&str]) -> bool {
+    let Some(place) = scoped_place(question) else {
+        return false;
+    };
+    let q_words: HashSet<String> = tokens(question).iter().map(|t| fold_bare(t.text)).collect();
+    let names_place = |s: &str| tokens(s).iter().any(|t| fold_bare(t.text) == place);
+    !sentences.iter().any(|s| names_place(s))
+        && sentences.first().is_some_and(|s| {
+            places_after_prepositions(s)
+                .iter()
+                .any(|p| *p != place && !q_words.contains(p))
+        })
+}
+
+/// How many times `text` writes the folded name `name` capitalised.
+pub fn capitalised_mentions(text: &str, name: &str) -> usize {
+    tokens(text)
+        .iter()
+        .filter(|t| is_capitalised(t.text) && fold_bare(t.text) == name)
+        .count()
+}
+
+/// Whether a word of `text` starts like the folded name `name` (all of a short name, all but
+/// two letters of a longer one), so that "norvégien" and "mexicaines" name "Norvège" and
+/// "Mexicaine".
+pub fn mentions_stem(text: &str, name: &str) -> bool {
+    let n = name.chars().count();
+    let stem: String = name.chars().take(if n <= 5 { n } else { (n - 2).max(5) }).collect();
+    tokens(text).iter().any(|t| fold_bare(t.text).starts_with(&stem))
+}
+
 /// [`fold`] without a trailing apostrophe: "Huawei's" tokenises as "Huawei'" + "s".
 fn fold_bare(t: &str) -> String {
     fold(t).trim_end_matches('\'').to_string()
@@ -2122,5 +2174,35 @@ mod tests {
                 "1987"
             ]
         );
+    }
+
+    #[test]
+    fn a_figure_for_another_place() {
+        let q = "Combien de magasins Xiaomi a-t-il en Inde ?";
+        assert_eq!(scoped_place(q).as_deref(), Some("inde"));
+        let china = "Il a annoncé l’ouverture d’ici à 2019 en Chine d’un millier de magasins en dur.";
+        assert!(figure_for_another_place(q, &[china]));
+        // Named by a sentence shown, or asked about the same place: the figure stands.
+        assert!(!figure_for_another_place(q, &[china, "Xiaomi a percé en Inde."]));
+        assert!(!figure_for_another_place(
+            "Combien de magasins Xiaomi ouvre-t-il en Chine ?",
+            &[china]
+        ));
+        // "a" before a name is a verb, not "à": no place asked.
+        assert_eq!(scoped_place("Combien d'employés a Xiaomi ?"), None);
+        assert!(!figure_for_another_place("Combien d'employés a Xiaomi ?", &[china]));
+        // A sentence scoped to no place says nothing.
+        assert!(!figure_for_another_place(q, &["Xiaomi compte mille magasins."]));
+    }
+
+    #[test]
+    fn names_by_stem_and_capitalised_mentions() {
+        assert!(mentions_stem("l'État norvégien fut condamné", "norvege"));
+        assert!(mentions_stem("les institutions politiques mexicaines", "mexicaine"));
+        assert!(mentions_stem("Nokia va aussi fournir", "nokia"));
+        assert!(!mentions_stem("Le groupe compte 13.000 salariés", "nokia"));
+        // A short name is matched whole: "IEP" is not "Iéna".
+        assert!(!mentions_stem("Iéna", "iep"));
+        assert_eq!(capitalised_mentions("Nokia, puis Xiaomi et Nokia ; nokia", "nokia"), 2);
     }
 }
