@@ -827,9 +827,9 @@ pub fn extractive_seen(
         || (expected == AnswerType::Number
             && features::asks_for_age(question)
             && shown().all(|c| !features::carries_age(&c.text)))
-        // A figure or a date asked about something the passages read name, and the best
-        // sentence's article never names it: "Combien de salariés a Nokia ?" is not answered
-        // with Huawei's headcount.
+        // A figure or a date asked about something another article read is about, and the
+        // best sentence's article names none of the question's names: "Combien de salariés a
+        // Nokia ?" is not answered with Huawei's headcount.
         || (matches!(expected, AnswerType::Number | AnswerType::Date)
             && scored
                 .first()
@@ -844,9 +844,13 @@ pub fn extractive_seen(
                 question,
                 &shown().map(|c| c.text.as_str()).collect::<Vec<_>>(),
             ))
-        // The head of a company asked, and no sentence shown names one as such: "Who is the
-        // CEO of Vivendi?" is not answered with its Web 3.0 director.
-        || (asks_ceo && shown().all(|c| !features::names_chief_executive(&c.text)))
+        // The head of a company asked, and no sentence shown names one as such, or only in an
+        // article about another company: "Who is the CEO of Vivendi?" is not answered with its
+        // Web 3.0 director, nor "Qui est le PDG de Nokia ?" with Huawei's.
+        || (asks_ceo
+            && shown().all(|c| {
+                !features::names_chief_executive(&c.text) || article_lacks_a_name(question, &passages, hits, c)
+            }))
         // The holder of a role asked ("Xiaomi's CEO"), and none of those sentences names a
         // person (only companies, "Oppo, Huawei et Vivo").
         || (expected == AnswerType::Person && features::asks_for_role_holder(question) && {
@@ -868,9 +872,13 @@ pub fn extractive_seen(
                     .first()
                     .is_some_and(|b| &passages[b.passage].article_id == article)
         };
+        // And only for a sum of money, or when it shares a word with the question: IBM's
+        // undisclosed fee says nothing of its headcount.
+        let speaks_to =
+            |c: &Candidate| features::asks_for_money(question) || features::shares_content_word(question, &c.text);
         match scored
             .iter()
-            .position(|c| features::says_undisclosed(&c.text) && in_focus(c))
+            .position(|c| features::says_undisclosed(&c.text) && in_focus(c) && speaks_to(c))
         {
             Some(i) => {
                 let c = scored.remove(i);

@@ -219,6 +219,9 @@ fn a_figure_about_another_company_or_place_is_missing() {
     for q in [
         "Combien de salariés a Nokia ?",
         "Combien de magasins Xiaomi a-t-il en Inde ?",
+        // IBM's undisclosed fee says nothing of its headcount; Huawei's P-DG is not Nokia's.
+        "Combien d'employés compte IBM ?",
+        "Qui est le PDG de Nokia ?",
     ] {
         let v = ask(&idx, q, &[]);
         assert_eq!(v["answer"]["abstention"], "fact_missing", "{q}: {v:#}");
@@ -236,11 +239,16 @@ fn a_figure_about_another_company_or_place_is_missing() {
         let text = v["answer"]["text"].as_str().unwrap_or_default();
         assert!(text.contains(fact), "{q}: {v:#}");
     }
-    // The price of a deal whose terms were not disclosed: the sentence that says so, which
-    // the fifth-ranked chunk holds.
-    let v = ask(&idx, "Combien coûte l'accord entre Xiaomi et Nokia ?", &[]);
-    let first = v["answer"]["sentences"][0]["text"].as_str().unwrap_or_default();
-    assert!(first.contains("silence radio"), "{v:#}");
+    // The price of a deal whose terms were not disclosed: the sentence that says so, which a
+    // chunk BM25 does not return holds.
+    for q in [
+        "Combien coûte l'accord entre Xiaomi et Nokia ?",
+        "Quel est le prix des brevets Nokia ?",
+    ] {
+        let v = ask(&idx, q, &[]);
+        let first = v["answer"]["sentences"][0]["text"].as_str().unwrap_or_default();
+        assert!(first.contains("silence radio"), "{q}: {v:#}");
+    }
     // A chunk BM25 ranks first and dense fifth is read.
     let v = ask(&idx, "À qui Ross Gan a-t-il donné une interview ?", &[]);
     let first = v["answer"]["sentences"][0]["text"].as_str().unwrap_or_default();

@@ -599,6 +599,18 @@ pub fn mentions_stem(text: &str, name: &str) -> bool {
     tokens(text).iter().any(|t| fold_bare(t.text).starts_with(&stem))
 }
 
+/// Whether `sentence` has a word starting like one of the question's content words (four
+/// letters or more, names aside): "les détails financiers" shares none with "Combien
+/// d'employés compte IBM ?".
+pub fn shares_content_word(question: &str, sentence: &str) -> bool {
+    let names: HashSet<String> = question_names(question).into_iter().collect();
+    crate::lexical::question_content(question)
+        .split_whitespace()
+        .map(fold_bare)
+        .filter(|w| w.chars().count() >= 4 && !names.contains(w))
+        .any(|w| mentions_stem(sentence, &w))
+}
+
 /// [`fold`] without a trailing apostrophe: "Huawei's" tokenises as "Huawei'" + "s".
 fn fold_bare(t: &str) -> String {
     fold(t).trim_end_matches('\'').to_string()
@@ -1112,6 +1124,15 @@ pub fn asks_for_money(question: &str) -> bool {
     let sum = |t: &String| SUM_NOUNS.contains(&t.as_str());
     // "What is Ken Hu's salary", "quelle est la rémunération de …".
     if asked_noun(&words_lower(question)).is_some_and(|n| sum(&fold(&n))) {
+        return true;
+    }
+    // "Quel est le prix des brevets ?" asks a price: "prix" asked and followed by what it is
+    // the price of; "quel prix a-t-il reçu" and "le grand prix de Suisse" are awards.
+    if asked_noun(&words_lower(question)).is_some_and(|n| fold(&n) == "prix")
+        && !has("grand")
+        && w.windows(2)
+            .any(|p| p[0] == "prix" && (matches!(p[1].as_str(), "de" | "des" | "du") || p[1].starts_with("d'")))
+    {
         return true;
     }
     w.windows(2)
@@ -2204,5 +2225,28 @@ mod tests {
         // A short name is matched whole: "IEP" is not "Iéna".
         assert!(!mentions_stem("Iéna", "iep"));
         assert_eq!(capitalised_mentions("Nokia, puis Xiaomi et Nokia ; nokia", "nokia"), 2);
+    }
+
+    #[test]
+    fn an_undisclosed_sentence_speaks_to_a_question_sharing_its_words() {
+        let fee = "IBM a également confirmé l’information, mais aucune des deux parties n’en a révélé les détails financiers.";
+        assert!(!shares_content_word("Combien d'employés compte IBM ?", fee));
+        assert!(shares_content_word(
+            "Quels sont les détails financiers du contrat ?",
+            fee
+        ));
+        // The question's names are not what it shares.
+        assert!(!shares_content_word(
+            "Combien de salariés a IBM ?",
+            "IBM n'a rien révélé."
+        ));
+    }
+
+    #[test]
+    fn the_price_of_something_is_money_a_prize_is_not() {
+        assert!(asks_for_money("Quel est le prix des brevets Nokia ?"));
+        assert!(asks_for_money("Quel est le prix de l'abonnement annuel ?"));
+        assert!(!asks_for_money("Quel prix a-t-il reçu en 1998 ?"));
+        assert!(!asks_for_money("Quel est le grand prix de Suisse ?"));
     }
 }
