@@ -874,8 +874,8 @@ pub fn extractive_seen(
         };
         // And only for a sum of money, or when it shares a word with the question: IBM's
         // undisclosed fee says nothing of its headcount.
-        let speaks_to =
-            |c: &Candidate| features::asks_for_money(question) || features::shares_content_word(question, &c.text);
+        let money = features::asks_for_money(question);
+        let speaks_to = |c: &Candidate| money || features::shares_content_word(question, &c.text);
         match scored
             .iter()
             .position(|c| features::says_undisclosed(&c.text) && in_focus(c) && speaks_to(c))

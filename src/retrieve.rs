@@ -230,32 +230,12 @@ fn hybrid_hits(
         .iter()
         .map(|h| (h.chunk_id, h.lang.as_deref().is_none_or(|l| l == qlang)))
         .collect();
-    let mut acc: std::collections::HashMap<i64, f32> = std::collections::HashMap::new();
-    for (rank, &(id, _)) in dense.iter().enumerate() {
-        *acc.entry(id).or_default() += wd / (RRF_K + rank as f32 + 1.0);
-    }
-    for (rank, &(id, _)) in lexical.iter().enumerate() {
-        let w = if same.get(&id).copied().unwrap_or(true) {
-            wl
-        } else {
-            wl * CROSS_LINGUAL_LEXICAL
-        };
-        *acc.entry(id).or_default() += w / (RRF_K + rank as f32 + 1.0);
-    }
-    // A passage one list did not return counts as ranked just past that list's end.
-    let in_dense: std::collections::HashSet<i64> = dense.iter().map(|&(id, _)| id).collect();
-    let in_lexical: std::collections::HashSet<i64> = lexical.iter().map(|&(id, _)| id).collect();
-    for (&id, v) in acc.iter_mut() {
-        if !in_dense.contains(&id) {
-            *v += wd / (RRF_K + dense.len() as f32 + 1.0);
-        }
-        if !in_lexical.contains(&id) && same.get(&id).copied().unwrap_or(true) {
-            *v += wl / (RRF_K + lexical.len() as f32 + 1.0);
-        }
-    }
-    let mut fused: Vec<(i64, f32)> = acc.into_iter().filter(|&(_, v)| v > 0.0).collect();
-    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    fused.truncate(k);
+    let weight = |list: usize, id: i64| match list {
+        0 => wd,
+        _ if same.get(&id).copied().unwrap_or(true) => wl,
+        _ => wl * CROSS_LINGUAL_LEXICAL,
+    };
+    let fused = fuse(&[dense, lexical], weight, k);
     let mut by_id: std::collections::HashMap<i64, Hit> = candidates.into_iter().map(|h| (h.chunk_id, h)).collect();
     let mut hits = Vec::with_capacity(fused.len());
     for (id, score) in fused {
@@ -274,34 +254,34 @@ pub fn rrf(lists: &[&[(i64, f32)]], k: usize) -> Vec<(i64, f32)> {
     rrf_weighted(&weighted, k)
 }
 
-/// Weighted reciprocal rank fusion: `sum w / (RRF_K + rank)` over the lists a chunk appears
-/// in, so that a weaker retriever can vote with less weight.
+/// Weighted reciprocal rank fusion: `sum w / (RRF_K + rank)` over the lists (see [`fuse`]), so
+/// that a weaker retriever can vote with less weight; a list of weight 0 does not vote.
 pub fn rrf_weighted(lists: &[(&[(i64, f32)], f32)], k: usize) -> Vec<(i64, f32)> {
+    let voting: Vec<(&[(i64, f32)], f32)> = lists.iter().copied().filter(|&(_, w)| w > 0.0).collect();
+    let ranked: Vec<&[(i64, f32)]> = voting.iter().map(|&(l, _)| l).collect();
+    fuse(&ranked, |list, _| voting[list].1, k)
+}
+
+/// `sum weight(list, id) / (RRF_K + rank)` over the lists, best first, the top `k` of those
+/// above zero. A chunk a list did not return counts as ranked just past that list's end: a
+/// list that ran out (BM25 matches few chunks of a small corpus) must not outvote the other
+/// list's ranks by its mere presence.
+fn fuse(lists: &[&[(i64, f32)]], weight: impl Fn(usize, i64) -> f32, k: usize) -> Vec<(i64, f32)> {
     let mut acc: std::collections::HashMap<i64, f32> = std::collections::HashMap::new();
-    for &(list, w) in lists {
-        if w <= 0.0 {
-            continue;
-        }
+    for (l, list) in lists.iter().enumerate() {
         for (rank, &(id, _)) in list.iter().enumerate() {
-            *acc.entry(id).or_default() += w / (RRF_K + rank as f32 + 1.0);
+            *acc.entry(id).or_default() += weight(l, id) / (RRF_K + rank as f32 + 1.0);
         }
     }
-    // A chunk a list did not return counts as ranked just past that list's end: a list that
-    // ran out (BM25 matches few chunks of a small corpus) must not outvote the other list's
-    // ranks by its mere presence.
-    for &(list, w) in lists {
-        if w <= 0.0 {
-            continue;
-        }
+    for (l, list) in lists.iter().enumerate() {
         let present: std::collections::HashSet<i64> = list.iter().map(|&(id, _)| id).collect();
-        let past_end = w / (RRF_K + list.len() as f32 + 1.0);
-        for (id, v) in acc.iter_mut() {
-            if !present.contains(id) {
-                *v += past_end;
+        for (&id, v) in acc.iter_mut() {
+            if !present.contains(&id) {
+                *v += weight(l, id) / (RRF_K + list.len() as f32 + 1.0);
             }
         }
     }
-    let mut fused: Vec<(i64, f32)> = acc.into_iter().collect();
+    let mut fused: Vec<(i64, f32)> = acc.into_iter().filter(|&(_, v)| v > 0.0).collect();
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     fused.truncate(k);
     fused

@@ -572,7 +572,7 @@ pub fn figure_for_another_place(question: &str, sentences: &[&str]) -> bool {
     let Some(place) = scoped_place(question) else {
         return false;
     };
-    let q_words: HashSet<String> = tokens(question).iter().map(|t| fold_bare(t.text)).collect();
+    let q_words = question_words(question);
     let names_place = |s: &str| tokens(s).iter().any(|t| fold_bare(t.text) == place);
     !sentences.iter().any(|s| names_place(s))
         && sentences.first().is_some_and(|s| {
@@ -1123,12 +1123,13 @@ pub fn asks_for_money(question: &str) -> bool {
     ];
     let sum = |t: &String| SUM_NOUNS.contains(&t.as_str());
     // "What is Ken Hu's salary", "quelle est la rémunération de …".
-    if asked_noun(&words_lower(question)).is_some_and(|n| sum(&fold(&n))) {
+    let asked = asked_noun(&words_lower(question)).map(|n| fold(&n));
+    if asked.as_ref().is_some_and(sum) {
         return true;
     }
     // "Quel est le prix des brevets ?" asks a price: "prix" asked and followed by what it is
     // the price of; "quel prix a-t-il reçu" and "le grand prix de Suisse" are awards.
-    if asked_noun(&words_lower(question)).is_some_and(|n| fold(&n) == "prix")
+    if asked.as_deref() == Some("prix")
         && !has("grand")
         && w.windows(2)
             .any(|p| p[0] == "prix" && (matches!(p[1].as_str(), "de" | "des" | "du") || p[1].starts_with("d'")))
