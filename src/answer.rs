@@ -955,14 +955,16 @@ pub fn extractive_seen(
         let fact = match (read_span, picked) {
             // For a number, name, date or place, the picker's shorter run inside the reader's
             // span: the reader, trained on PIAF's gold spans, tends to take the words around
-            // the fact too ("Alain Assouline, le président de la commission …").
+            // the fact too ("Alain Assouline, le président de la commission …"). Not one name
+            // of a list the reader marked whole ("Vito Acconci et Eva Hesse").
             (Some(r), Some(p))
                 if matches!(
                     expected,
                     AnswerType::Number | AnswerType::Person | AnswerType::Date | AnswerType::Place
                 ) && p.start >= r.start
                     && p.end <= r.end
-                    && p.len() < r.len() =>
+                    && p.len() < r.len()
+                    && !span::is_item_of_list(&c.text, &r, &p) =>
             {
                 Some(p)
             }

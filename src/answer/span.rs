@@ -135,6 +135,63 @@ fn cause_span(sentence: &str) -> Option<Range<usize>> {
     (start < end).then_some(start..end)
 }
 
+/// Coordinators that join the items of a list ("Vito Acconci et Eva Hesse", "Jordanie, Liban
+/// ou Irak").
+const LIST_JOINS: &[&str] = &[",", ";", "et", "ou", "and", "or", "&"];
+/// Words that may open a list item before its name: "le Canada et les États-Unis".
+const ITEM_OPENERS: &[&str] = &[
+    "le", "la", "les", "l'", "de", "des", "du", "d'", "au", "aux", "the", "a",
+];
+
+/// Whether the run `inner` of `text` is one item of a list of names that `outer` holds, as in
+/// "Victor Vasarely, Zsigmond Kemény et László Moholy-Nagy": a coordinator beside `inner`, and a
+/// capitalised item on its other side within `outer`. Such a list answers "qui sont les trois
+/// peintres…" whole; one of its names alone is a third of the answer. "Ányos Jedlik, inventeur
+/// du moteur…" is no list: what follows the comma is not a name.
+pub fn is_item_of_list(text: &str, outer: &Range<usize>, inner: &Range<usize>) -> bool {
+    if inner.start < outer.start || inner.end > outer.end || inner.len() >= outer.len() {
+        return false;
+    }
+    let (Some(before), Some(after)) = (text.get(outer.start..inner.start), text.get(inner.end..outer.end)) else {
+        return false;
+    };
+    let split = |s: &str| -> Vec<String> {
+        s.replace(',', " , ")
+            .replace(';', " ; ")
+            .replace('’', "'")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let joins = |w: &str| LIST_JOINS.contains(&w.to_lowercase().as_str());
+    let opener = |w: &str| {
+        let l = w.to_lowercase();
+        ITEM_OPENERS.contains(&l.as_str()) || ["l'", "d'"].iter().any(|o| l.starts_with(o) && l.len() > o.len())
+    };
+    // A name, possibly glued to its article ("l'Espagne").
+    let named = |w: &str| {
+        let bare = w.strip_prefix("l'").or_else(|| w.strip_prefix("d'")).unwrap_or(w);
+        bare.chars().next().is_some_and(char::is_uppercase)
+    };
+    let a = split(after);
+    if let Some(first) = a.first()
+        && joins(first)
+        && let Some(item) = a[1..].iter().find(|w| !opener(w) || named(w))
+        && named(item)
+    {
+        return true;
+    }
+    let b = split(before);
+    let mut rest = b.iter().rev().skip_while(|w| opener(w) && !named(w));
+    if rest.next().is_some_and(|w| joins(w))
+        && let Some(item) = rest.next()
+        && (named(item) || item.ends_with(')'))
+    {
+        return true;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +322,51 @@ mod tests {
             None,
             "no number: no fact"
         );
+    }
+
+    /// `outer` and `inner` as the substrings they name (each found once in `text`).
+    fn item(text: &str, outer: &str, inner: &str) -> bool {
+        let o = text.find(outer).unwrap();
+        let i = o + text[o..].find(inner).unwrap();
+        is_item_of_list(text, &(o..o + outer.len()), &(i..i + inner.len()))
+    }
+
+    #[test]
+    fn one_name_of_a_list_is_an_item_of_it() {
+        let s = "Les plus célèbres sont Victor Vasarely, Zsigmond Kemény et László Moholy-Nagy.";
+        let all = "Victor Vasarely, Zsigmond Kemény et László Moholy-Nagy";
+        assert!(item(s, all, "Victor Vasarely"));
+        assert!(item(s, all, "László Moholy-Nagy"));
+        let s = "Elle est la nièce de Bellatrix Lestrange et de Narcissa Malefoy.";
+        assert!(item(
+            s,
+            "Bellatrix Lestrange et de Narcissa Malefoy",
+            "Bellatrix Lestrange"
+        ));
+        let s = "Elle est créée par le Canada et les États-Unis en 1908.";
+        assert!(item(s, "le Canada et les États-Unis", "États-Unis"));
+        let s = "Derrière viennent l'Allemagne, l'Espagne et les États-Unis.";
+        assert!(item(s, "l'Allemagne, l'Espagne et les États-Unis", "Allemagne"));
+        let s = "They met Vito Acconci and Eva Hesse.";
+        assert!(item(s, "Vito Acconci and Eva Hesse", "Vito Acconci"));
+        // A name and what is said of it, a number and its unit: no list.
+        let s = "On doit à Ányos Jedlik, inventeur du moteur électrique et de la dynamo, ce prototype.";
+        assert!(!item(
+            s,
+            "Ányos Jedlik, inventeur du moteur électrique et de la dynamo",
+            "Ányos Jedlik"
+        ));
+        let s = "Il succède à Guillaume de Clare, 1er Comte de Pembroke.";
+        assert!(!item(
+            s,
+            "Guillaume de Clare, 1er Comte de Pembroke",
+            "Guillaume de Clare"
+        ));
+        let s = "LO conduit 38 listes) ou le Parti socialiste (26 listes).";
+        assert!(!item(s, "38 listes) ou le Parti socialiste (26", "38 listes"));
+        let s = "Il reste 702 millièmes de seconde.";
+        assert!(!item(s, "702 millièmes de seconde", "702 millièmes"));
+        // Not inside, or the whole: no item.
+        assert!(!item(s, "702 millièmes", "702 millièmes"));
     }
 }
