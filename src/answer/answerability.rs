@@ -385,6 +385,7 @@ mod tests {
             features,
             score,
             reading: None,
+            reranked_from: None,
         }
     }
 
