@@ -10,7 +10,6 @@ pub mod answerability;
 mod features;
 mod fit;
 pub mod reader;
-pub mod reranker;
 pub mod scorer;
 mod span;
 pub mod span_picker;
@@ -27,7 +26,6 @@ use crate::retrieve::Hit;
 pub use features::{AnswerType, FEATURE_NAMES, FEATURES, expected_type, question_words, recase};
 use features::{CandidateInput, evidence};
 use reader::Reader;
-use reranker::Reranker;
 use scorer::Scorer;
 
 /// The fact the hand-written type rules mark in `sentence` for `question` (a number with its
@@ -64,9 +62,6 @@ pub struct AnswerOptions {
     pub read_more_below: f32,
     /// Weight of the reader's answer margin in a read sentence's score.
     pub reader_weight: f32,
-    /// Order the read sentences by the shipped re-ranker (when one ships and a reader
-    /// weight puts them first).
-    pub rerank: bool,
     /// Abstain when no read sentence's answer margin reaches this (log-odds; `f32::MIN`:
     /// never), unless one says the fact was not disclosed.
     pub min_answerability: f32,
@@ -109,7 +104,6 @@ impl Default for AnswerOptions {
             read_more: 6,
             read_more_below: -5.0,
             reader_weight: 0.2,
-            rerank: true,
             // The highest threshold that adds at most 0.5 % false abstentions on the drop-gold
             // set's answerable questions numbered 1 mod 4 (reading three): abstention recall
             // there 5/77 → 9/77. The reader's margin separates answerable from unanswerable
@@ -456,10 +450,6 @@ pub struct Candidate {
     /// What the answer reader made of it, when it was read.
     #[serde(skip)]
     pub reading: Option<reader::Reading>,
-    /// Its score before the re-ranker put it first (level with the best): what the re-ranker
-    /// reads, so a feature dump keeps it for retraining.
-    #[serde(skip)]
-    pub reranked_from: Option<f32>,
 }
 
 /// Candidate sentences of the first `opts.passages` hits with their features and scores,
@@ -586,7 +576,6 @@ pub fn candidates(
                 score: scorer.score(&f),
                 features: f,
                 reading: None,
-                reranked_from: None,
             }
         })
         .collect();
@@ -681,11 +670,6 @@ fn read_best(embedder: &dyn Embedder, question: &str, cands: &mut Vec<Candidate>
         // disclosed).
         let mut rest = cands.split_off(n);
         cands.sort_by(|a, b| b.score.total_cmp(&a.score));
-        if opts.rerank
-            && let Some(rr) = Reranker::shipped()
-        {
-            rerank(rr, cands);
-        }
         // "Qui est Ross Gan ?" is answered by the sentence that introduces him ("Ross Gan,
         // porte-parole du groupe chinois"), which the scorer ranks below his own words: it
         // comes first, level with the best, which stays beside it. It may be among the
@@ -711,30 +695,6 @@ fn read_best(embedder: &dyn Embedder, question: &str, cands: &mut Vec<Candidate>
         cands.append(&mut rest);
     }
     Ok(())
-}
-
-/// Puts the re-ranker's pick among the read sentences `read` (sorted by score) first, level
-/// with the best score, which stays beside it. The other scores do not move, so the rules that
-/// read them (the best score; the sentences kept within `margin` of it) see what they saw: on
-/// PIAF's questions numbered 1 mod 4 this keeps two more answers than handing the re-ranker's
-/// order the scores by rank, and a user still sees the sentence the scorer was sure of.
-fn rerank(rr: &Reranker, read: &mut Vec<Candidate>) {
-    let inputs: Vec<_> = read
-        .iter()
-        .filter_map(|c| c.reading.as_ref().map(|r| (&c.features, r.margin, c.score)))
-        .collect();
-    if inputs.len() != read.len() || read.len() < 2 {
-        return;
-    }
-    let raw: Vec<f64> = reranker::rows(&inputs).iter().map(|x| rr.raw(x)).collect();
-    // The first of equal picks: the scorer's order breaks ties.
-    let pick = (0..raw.len()).fold(0, |b, i| if raw[i] > raw[b] { i } else { b });
-    if pick > 0 {
-        let mut c = read.remove(pick);
-        c.reranked_from = Some(c.score);
-        c.score = read[0].score;
-        read.insert(0, c);
-    }
 }
 
 /// Question languages in which the reader's margin decides abstention: those of the questions
@@ -1304,7 +1264,6 @@ mod tests {
                 features: [0.0; features::FEATURES],
                 score: -(i as f32),
                 reading: None,
-                reranked_from: None,
             })
             .collect();
         let texts = |chosen: &[&Candidate]| {

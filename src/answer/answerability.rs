@@ -385,7 +385,6 @@ mod tests {
             features,
             score,
             reading: None,
-            reranked_from: None,
         }
     }
 

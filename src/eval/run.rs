@@ -450,7 +450,7 @@ pub fn run(
                             }),
                             "pf1": metrics::squad_f1_em(picked, &q.answers).0,
                             "span": c.reading.as_ref().and_then(|r| r.span.clone()).and_then(|s| c.text.get(s)),
-                            "score": c.reranked_from.unwrap_or(c.score),
+                            "score": c.score,
                             "text": c.text,
                         });
                         writeln!(w, "{row}").map_err(crate::Error::io("writing", dump_path(opts)))?;
