@@ -123,6 +123,19 @@ fn short_questions_about_a_name_are_answered() {
         assert!(first.contains(fact), "{q}: first sentence lacks {fact}: {v:#}");
         check_citations(&v);
     }
+    // A list of names answers whole: the marked fact is the list, not its first name.
+    for (q, list) in [
+        ("Qui a accusé Huawei d'espionnage industriel ?", "Cisco et Motorola"),
+        (
+            "Quels concurrents locaux ont dépassé Xiaomi en Chine ?",
+            "Oppo, Huawei et Vivo",
+        ),
+        ("Which local rivals overtook Xiaomi in China?", "Oppo, Huawei et Vivo"),
+    ] {
+        let v = ask(&idx, q, &[]);
+        let fact = v["answer"]["sentences"][0]["fact"]["text"].as_str();
+        assert_eq!(fact, Some(list), "{q}: {v:#}");
+    }
 }
 
 #[test]
