@@ -369,4 +369,16 @@ mod tests {
         // Not inside, or the whole: no item.
         assert!(!item(s, "702 millièmes", "702 millièmes"));
     }
+
+    proptest::proptest! {
+        /// Any text and any ranges, on char boundaries or not, in order or not: an answer, never
+        /// a panic.
+        #[test]
+        fn any_ranges_of_any_text_are_judged_without_panic(
+            text in "[A-Za-zÀ-ÿ ,;'’().0-9]{0,60}",
+            a in 0usize..70, b in 0usize..70, c in 0usize..70, d in 0usize..70,
+        ) {
+            let _ = is_item_of_list(&text, &(a..b), &(c..d));
+        }
+    }
 }
