@@ -199,6 +199,13 @@ fn a_price_the_articles_do_not_give_is_answered_with_the_sentence_that_says_so()
     assert!(v["answer"]["text"].as_str().unwrap_or_default().contains("25"), "{v:#}");
 }
 
+/// `q` is answered "the articles do not give it", citing nothing.
+fn assert_fact_missing(index: &std::path::Path, q: &str) {
+    let v = ask(index, q, &[]);
+    assert_eq!(v["answer"]["abstention"], "fact_missing", "{q}: {v:#}");
+    assert!(v["answer"]["citations"].as_array().unwrap().is_empty(), "{q}: {v:#}");
+}
+
 /// On topic, but what is asked is not in the articles: a salary, an age, a chief executive
 /// the articles do not name. Each gets "the articles do not give it", not a neighbouring
 /// fact (his title, "260 demandes", another officer).
@@ -212,9 +219,7 @@ fn a_salary_an_age_or_a_ceo_the_articles_do_not_give_is_missing() {
         "quel est l'âge de wilbur ross",
         "Who is the CEO of Vivendi?",
     ] {
-        let v = ask(&idx, q, &[]);
-        assert_eq!(v["answer"]["abstention"], "fact_missing", "{q}: {v:#}");
-        assert!(v["answer"]["citations"].as_array().unwrap().is_empty(), "{q}: {v:#}");
+        assert_fact_missing(&idx, q);
     }
     // The head of a company the articles do name comes first.
     let v = ask(&idx, "Who is Huawei's CEO?", &[]);
@@ -236,8 +241,7 @@ fn a_figure_about_another_company_or_place_is_missing() {
         "Combien d'employés compte IBM ?",
         "Qui est le PDG de Nokia ?",
     ] {
-        let v = ask(&idx, q, &[]);
-        assert_eq!(v["answer"]["abstention"], "fact_missing", "{q}: {v:#}");
+        assert_fact_missing(&idx, q);
     }
     // Asked about the company or the place the sentence is about, the figure is given.
     for (q, fact) in [
