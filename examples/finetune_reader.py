@@ -21,7 +21,9 @@ number of passes on those numbered 1 mod 4, never look at 3 mod 4 (the report ha
 
 The defaults are the shipped reader's: adapters of rank 16 (alpha 32) on the last eight
 layers, AdamW at 2e-3, five passes. With `--cache`, the frozen states below the adapted
-layers are computed once (15 min on two cores for 8,272 pairs) and reused by later runs.
+layers are computed once (15 min on two cores for 8,272 pairs) and reused by later runs; they
+are kept by pair, so a run with added pairs (translated questions, mined negatives) only
+computes those.
 
 Needs torch, safetensors and tokenizers (the peer benchmark's environment has them:
 `bash ../shared/bench/setup-peer.sh`).
@@ -190,6 +192,13 @@ def batches(items, max_tokens):
     if cur:
         out.append(cur)
     return out
+
+
+def pair_key(ids):
+    """The cache's key of a pair: its token ids (question and sentence both)."""
+    import hashlib
+
+    return hashlib.sha1(json.dumps(ids).encode()).hexdigest()
 
 
 def token_mask(items, idx, width):
@@ -430,30 +439,39 @@ def main():
     cached = args.cache_layer if args.cache_layer is not None else first
     assert cached <= first, "the cache must sit below the adapted layers"
     cache = args.cache and f"{args.cache}.L{cached}.pt"
-    if cache and os.path.exists(cache):
-        states = torch.load(cache)
-        assert len(states) == len(items), "the cache was written for other pairs"
-        for it, st in zip(items, states):
+    # Keyed by the pair's token ids, so that pairs added later (translated questions, mined
+    # negatives) only cost their own frozen pass.
+    known = torch.load(cache) if cache and os.path.exists(cache) else {}
+    assert isinstance(known, dict), f"{cache} was written by an older version of this script: remove it"
+    for it in items:
+        st = known.get(pair_key(it["ids"]))
+        if st is not None:
             it["states"] = st.float()
-    else:
+    todo = [it for it in items if "states" not in it]
+    if todo:
+        print(f"frozen states: {len(items) - len(todo)} cached, {len(todo)} to compute", file=sys.stderr)
         t0 = time.time()
         done = 0
         with torch.inference_mode():
-            for b in batches(items, args.batch_tokens * 2):
-                t = max(len(items[i]["ids"]) for i in b)
-                ids = torch.stack([F.pad(torch.tensor(items[i]["ids"]), (0, t - len(items[i]["ids"]))) for i in b])
-                mask = token_mask(items, b, t)
+            for b in batches(todo, args.batch_tokens * 2):
+                t = max(len(todo[i]["ids"]) for i in b)
+                ids = torch.stack([F.pad(torch.tensor(todo[i]["ids"]), (0, t - len(todo[i]["ids"]))) for i in b])
+                mask = token_mask(todo, b, t)
                 x = gemma.embed(ids)
                 for li in range(cached):
                     x = gemma.layer(li, x, mask)
                 for r, i in enumerate(b):
-                    items[i]["states"] = x[r, : len(items[i]["ids"])].clone()
+                    todo[i]["states"] = x[r, : len(todo[i]["ids"])].clone()
                 done += len(b)
                 if done % 500 < len(b):
-                    print(f"frozen states: {done}/{len(items)} pairs in {time.time() - t0:.0f} s", file=sys.stderr)
+                    print(f"frozen states: {done}/{len(todo)} pairs in {time.time() - t0:.0f} s", file=sys.stderr)
         if cache:
-            torch.save([it["states"].to(torch.bfloat16) for it in items], cache)
-            for it in items:
+            for it in todo:
+                known[pair_key(it["ids"])] = it["states"].to(torch.bfloat16)
+            tmp = cache + ".tmp"
+            torch.save(known, tmp)
+            os.replace(tmp, cache)
+            for it in todo:
                 it["states"] = it["states"].to(torch.bfloat16).float()
 
     if cached < first:
@@ -557,6 +575,9 @@ def main():
                 )
         mined = sum(1 for it in items if it.get("mined"))
         mined_note = f", and {mined} read by the answerer without holding the answer (--mined)" if mined else ""
+        english = sum(1 for it in items if it.get("translated") and it["q"] % 2 == 0)
+        if english:
+            mined_note += f"; {english} of the pairs ask the question in English (translate_questions.rs, reader_pairs.rs --translated)"
         if args.load:
             mined_note += f", continued from {os.path.basename(args.load)}"
         if epoch >= 0:

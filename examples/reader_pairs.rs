@@ -20,6 +20,13 @@
 //! ranked highest without holding the answer: the negatives the reader meets at run time,
 //! which word overlap alone does not find. Odd-numbered questions never get mined pairs, so
 //! the pass is still chosen on the same pairs as before.
+//!
+//! With `--translated` (last on the line), the input is a file of
+//! `examples/translate_questions.rs` (English questions about French paragraphs), and only
+//! its translated questions give pairs: the same sentences as their French originals give
+//! (the near misses are chosen by the French question's words, which the paragraph shares),
+//! asked in English. Appended to the French pairs, they teach the reader to read French
+//! sentences for English questions, as English users of French articles ask.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -36,9 +43,48 @@ struct Pair {
     answer: Option<std::ops::Range<usize>>,
     /// Mined from the answerer's own reads (`--mined`) rather than chosen by word overlap.
     mined: bool,
+    /// An English translation of a French question (`--translated`).
+    translated: bool,
 }
 
-fn build_pairs(path: &str, lang: &str, below: usize) -> Vec<Pair> {
+/// English question → the French one it translates and that one's number, as `eval`
+/// numbers the French file (in file order, skipping empty and impossible questions and
+/// repeats). Numbered from the French text, so that two translations that happen to be equal
+/// (two quarters translated apart, then merged) cannot shift the numbers of the rest.
+fn translations(path: &str) -> HashMap<String, (String, usize)> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let squad: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"));
+    let mut out = HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for article in squad["data"].as_array().into_iter().flatten() {
+        for para in article["paragraphs"].as_array().into_iter().flatten() {
+            for qa in para["qas"].as_array().into_iter().flatten() {
+                let Some(question) = qa["question"].as_str() else {
+                    continue;
+                };
+                let original = qa["question_fr"].as_str().unwrap_or(question);
+                if original.trim().is_empty() || qa["is_impossible"] == serde_json::Value::Bool(true) {
+                    continue;
+                }
+                // translate_questions keeps the file's raw text in the French field, trimmed.
+                if !seen.insert(original.trim().to_string()) {
+                    continue;
+                }
+                if let Some(fr) = qa["question_fr"].as_str() {
+                    out.insert(question.trim().to_string(), (fr.to_string(), seen.len() - 1));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn build_pairs(
+    path: &str,
+    lang: &str,
+    below: usize,
+    translated: Option<&HashMap<String, (String, usize)>>,
+) -> Vec<Pair> {
     let set = read_squad(path, None, lang).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let docs: HashMap<&str, (&str, &str)> = set
         .docs
@@ -55,6 +101,14 @@ fn build_pairs(path: &str, lang: &str, below: usize) -> Vec<Pair> {
             continue;
         };
         let Some((gold, off)) = q.answers.first() else { continue };
+        // A translated question's near misses are its French original's, and so is its number.
+        let (chooser, i) = match translated {
+            Some(t) => match t.get(q.text.trim()) {
+                Some((fr, n)) => (fr.as_str(), *n),
+                None => continue,
+            },
+            None => (q.text.as_str(), i),
+        };
         let golds: Vec<String> = q.answers.iter().map(|a| a.0.clone()).collect();
         let sents = split_sentences(text, 0..text.len());
         let Some(g) = sents.iter().position(|r| r.start <= *off && off + gold.len() <= r.end) else {
@@ -70,12 +124,13 @@ fn build_pairs(path: &str, lang: &str, below: usize) -> Vec<Pair> {
                 golds: golds.clone(),
                 answer,
                 mined: false,
+                translated: translated.is_some(),
             })
         };
         push(&text[r.clone()], Some(off - r.start..off - r.start + gold.len()));
         // The sentence of the paragraph that shares the most words with the question (ties:
         // the nearest to the gold one): the near miss that repeats the question's words.
-        let qw = words(&q.text);
+        let qw = words(chooser);
         let overlap = |s: &str| words(s).intersection(&qw).count();
         if let Some((_, r)) = sents
             .iter()
@@ -164,6 +219,7 @@ fn mined_pairs(dump: &str, pairs: &[Pair], per_question: usize) -> Result<Vec<Pa
                 golds: first.golds.clone(),
                 answer: None,
                 mined: true,
+                translated: first.translated,
             });
         }
     }
@@ -186,13 +242,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let (Some(squad), Some(out)) = (positional.first(), positional.get(1)) else {
         eprintln!(
-            "usage: reader_pairs SQUAD.json OUT.jsonl [--lang fr] [--below N] [--mined DUMP.jsonl [--mined-per-question K]]"
+            "usage: reader_pairs SQUAD.json OUT.jsonl [--lang fr] [--below N] [--mined DUMP.jsonl [--mined-per-question K]] [--translated]"
         );
         std::process::exit(2);
     };
     let lang = opt("--lang").unwrap_or_else(|| "fr".into());
     let below: usize = opt("--below").map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
-    let mut pairs = build_pairs(squad, &lang, below);
+    let translated = args.iter().any(|a| a == "--translated").then(|| translations(squad));
+    if let Some(t) = &translated {
+        eprintln!("{} translated questions in {squad}", t.len());
+    }
+    let mut pairs = build_pairs(squad, &lang, below, translated.as_ref());
     if let Some(dump) = opt("--mined") {
         let per_question: usize = opt("--mined-per-question").map(|s| s.parse()).transpose()?.unwrap_or(2);
         let mined = mined_pairs(&dump, &pairs, per_question)?;
@@ -212,6 +272,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         if pair.mined {
             line["mined"] = true.into();
+        }
+        if pair.translated {
+            line["translated"] = true.into();
         }
         writeln!(w, "{line}")?;
     }
