@@ -30,6 +30,7 @@ Needs torch, safetensors and tokenizers (the peer benchmark's environment has th
 """
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -196,8 +197,6 @@ def batches(items, max_tokens):
 
 def pair_key(ids):
     """The cache's key of a pair: its token ids (question and sentence both)."""
-    import hashlib
-
     return hashlib.sha1(json.dumps(ids).encode()).hexdigest()
 
 
@@ -547,8 +546,6 @@ def main():
     score, epoch, ev, state = best
     save_adapter(adapter, state, first, args.rank, args.out)
     if args.describe:
-        import hashlib
-
         # The shipped (f16) weights, read back, give the figures Rust must reproduce.
         adapter.load_state_dict(state)
         with torch.no_grad():
