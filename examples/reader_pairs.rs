@@ -66,12 +66,12 @@ fn translations(path: &str) -> HashMap<String, (String, usize)> {
                 if original.trim().is_empty() || qa["is_impossible"] == serde_json::Value::Bool(true) {
                     continue;
                 }
-                // translate_questions keeps the file's raw text in the French field, trimmed.
-                if !seen.insert(original.trim().to_string()) {
+                // By the raw text, as `eval` tells repeats apart.
+                if !seen.insert(original) {
                     continue;
                 }
                 if let Some(fr) = qa["question_fr"].as_str() {
-                    out.insert(question.trim().to_string(), (fr.to_string(), seen.len() - 1));
+                    out.insert(question.trim().to_string(), (fr.trim().to_string(), seen.len() - 1));
                 }
             }
         }

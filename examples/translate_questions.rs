@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 if !seen.insert(raw.clone()) {
                     if let Some(en) = translated.get(&raw) {
-                        qa["question_fr"] = Value::String(raw.trim().to_string());
+                        qa["question_fr"] = Value::String(raw.clone());
                         qa["question"] = Value::String(en.clone());
                     }
                     continue;
@@ -124,8 +124,10 @@ fn main() -> anyhow::Result<()> {
                     texts.insert(raw);
                     continue;
                 }
+                // The raw text, not the trimmed one: `eval` tells repeats apart by it, and
+                // so must whoever renumbers this file (reader_pairs --translated).
+                qa["question_fr"] = Value::String(raw.clone());
                 translated.insert(raw, en.clone());
-                qa["question_fr"] = Value::String(fr);
                 qa["question"] = Value::String(en);
                 if done.is_multiple_of(100) {
                     eprintln!(
